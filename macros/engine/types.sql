@@ -1,0 +1,91 @@
+{#- Casting, parsing and hashing that differ between engines. -#}
+
+{% macro cdp_try_cast(expr, type) -%}
+    {{ return(adapter.dispatch('cdp_try_cast', 'cdp')(expr, type)) }}
+{%- endmacro %}
+
+{% macro default__cdp_try_cast(expr, type) -%}
+    try_cast({{ expr }} as {{ type }})
+{%- endmacro %}
+
+{% macro bigquery__cdp_try_cast(expr, type) -%}
+    safe_cast({{ expr }} as {{ type }})
+{%- endmacro %}
+
+{% macro cdp_type_string() -%}
+    {{ return(adapter.dispatch('cdp_type_string', 'cdp')()) }}
+{%- endmacro %}
+{% macro default__cdp_type_string() -%}varchar{%- endmacro %}
+{% macro spark__cdp_type_string() -%}string{%- endmacro %}
+{% macro bigquery__cdp_type_string() -%}string{%- endmacro %}
+
+{% macro cdp_type_timestamp() -%}
+    {{ return(adapter.dispatch('cdp_type_timestamp', 'cdp')()) }}
+{%- endmacro %}
+{% macro default__cdp_type_timestamp() -%}timestamp{%- endmacro %}
+
+{% macro cdp_type_amount() -%}decimal(18, 2){%- endmacro %}
+
+{#- Parse every timestamp form the raw contract allows (ISO 8601 with T and Z, with a space, or a
+    date alone; fractional seconds tolerated), as UTC. Anything else is null, never a crash. -#}
+{% macro cdp_parse_timestamp(expr) -%}
+    {{ return(adapter.dispatch('cdp_parse_timestamp', 'cdp')(expr)) }}
+{%- endmacro %}
+
+{% macro duckdb__cdp_parse_timestamp(expr) -%}
+    coalesce(
+        try_strptime(trim({{ expr }}), '%Y-%m-%dT%H:%M:%SZ'),
+        try_strptime(trim({{ expr }}), '%Y-%m-%d %H:%M:%S'),
+        try_strptime(trim({{ expr }}), '%Y-%m-%dT%H:%M:%S'),
+        try_strptime(trim({{ expr }}), '%Y-%m-%dT%H:%M:%S.%fZ'),
+        try_strptime(trim({{ expr }}), '%Y-%m-%d %H:%M:%S.%f'),
+        try_strptime(trim({{ expr }}), '%Y-%m-%d')
+    )
+{%- endmacro %}
+
+{% macro spark__cdp_parse_timestamp(expr) -%}
+    case when trim({{ expr }}) rlike '^[0-9]{4}-[0-9]{2}-[0-9]{2}([ T][0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?Z?)?$' then
+    coalesce(
+        try_to_timestamp(trim({{ expr }}), "yyyy-MM-dd'T'HH:mm:ss'Z'"),
+        try_to_timestamp(trim({{ expr }}), 'yyyy-MM-dd HH:mm:ss'),
+        try_to_timestamp(trim({{ expr }}), "yyyy-MM-dd'T'HH:mm:ss"),
+        try_to_timestamp(trim({{ expr }}), "yyyy-MM-dd'T'HH:mm:ss.SSSSSS'Z'"),
+        try_to_timestamp(trim({{ expr }}), 'yyyy-MM-dd HH:mm:ss.SSSSSS'),
+        try_to_timestamp(trim({{ expr }}), 'yyyy-MM-dd')
+    ) end
+{%- endmacro %}
+
+{% macro default__cdp_parse_timestamp(expr) -%}
+    coalesce(
+        try_to_timestamp(trim({{ expr }}), 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+        try_to_timestamp(trim({{ expr }}), 'YYYY-MM-DD HH24:MI:SS'),
+        try_to_timestamp(trim({{ expr }}), 'YYYY-MM-DD')
+    )
+{%- endmacro %}
+
+{% macro cdp_md5(expr) -%}
+    {{ return(adapter.dispatch('cdp_md5', 'cdp')(expr)) }}
+{%- endmacro %}
+{% macro default__cdp_md5(expr) -%}md5({{ expr }}){%- endmacro %}
+{% macro bigquery__cdp_md5(expr) -%}to_hex(md5({{ expr }})){%- endmacro %}
+
+{#- A JSON object of the given columns, to keep a raw row in quarantine exactly as it arrived. -#}
+{% macro cdp_json_object(columns, alias) -%}
+    {{ return(adapter.dispatch('cdp_json_object', 'cdp')(columns, alias)) }}
+{%- endmacro %}
+
+{% macro default__cdp_json_object(columns, alias) -%}
+    to_json(struct_pack({% for c in columns %}"{{ c }}" := {{ alias }}."{{ c }}"{% if not loop.last %}, {% endif %}{% endfor %}))
+{%- endmacro %}
+
+{% macro spark__cdp_json_object(columns, alias) -%}
+    to_json(named_struct({% for c in columns %}'{{ c }}', {{ alias }}.`{{ c }}`{% if not loop.last %}, {% endif %}{% endfor %}))
+{%- endmacro %}
+
+{% macro snowflake__cdp_json_object(columns, alias) -%}
+    to_json(object_construct_keep_null({% for c in columns %}'{{ c }}', {{ alias }}."{{ c }}"{% if not loop.last %}, {% endif %}{% endfor %}))
+{%- endmacro %}
+
+{% macro bigquery__cdp_json_object(columns, alias) -%}
+    to_json_string(struct({% for c in columns %}{{ alias }}.`{{ c }}`{% if not loop.last %}, {% endif %}{% endfor %}))
+{%- endmacro %}

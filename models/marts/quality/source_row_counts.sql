@@ -1,0 +1,38 @@
+{#- Where every raw row went, per source: loaded = staged + superseded + duplicate + quarantined.
+    Also how many identifiers were normalised and how many placeholders or invalid values were nulled. -#}
+with
+{% for s in staged_sources() %}
+{{ s.source_name }} as (
+    select
+        '{{ s.source_name }}' as source_name,
+        count(*) as rows_loaded,
+        sum(case when _row_fate = 'staged' then 1 else 0 end) as rows_staged,
+        sum(case when _row_fate = 'superseded' then 1 else 0 end) as rows_superseded,
+        sum(case when _row_fate = 'duplicate' then 1 else 0 end) as rows_duplicate,
+        sum(case when _row_fate = 'quarantined' then 1 else 0 end) as rows_quarantined,
+        {% if s.email -%}
+        sum(case when email_quality = 'valid' then 1 else 0 end) as emails_normalised,
+        sum(case when email_quality = 'placeholder' then 1 else 0 end) as emails_placeholder,
+        sum(case when email_quality = 'invalid' then 1 else 0 end) as emails_invalid,
+        {%- else -%}
+        0 as emails_normalised, 0 as emails_placeholder, 0 as emails_invalid,
+        {%- endif %}
+        {% if s.phone -%}
+        sum(case when phone_quality = 'valid' then 1 else 0 end) as phones_normalised,
+        sum(case when phone_quality = 'placeholder' then 1 else 0 end) as phones_placeholder,
+        sum(case when phone_quality = 'invalid' then 1 else 0 end) as phones_invalid
+        {%- else -%}
+        0 as phones_normalised, 0 as phones_placeholder, 0 as phones_invalid
+        {%- endif %}
+    from {{ ref(s.base) }}
+),
+{% endfor %}
+
+final as (
+    {% for s in staged_sources() %}
+    select * from {{ s.source_name }}
+    {% if not loop.last %}union all{% endif %}
+    {% endfor %}
+)
+
+select * from final

@@ -1,0 +1,57 @@
+{{ config(materialized='table') }}
+{%- set raw_columns = ['contact_id', 'email', 'phone', 'first_name', 'last_name', 'company', 'job_title',
+                       'city', 'country', 'lifecycle_stage', 'created_at', 'updated_at'] -%}
+with source as (
+    select * from {{ source('crm', 'crm_contacts') }}
+),
+
+countries as (
+    select * from {{ ref('country_codes') }}
+),
+
+typed as (
+    select
+        {{ clean_text('source.contact_id') }} as crm_contact_id,
+        {{ normalise_email('source.email') }} as email,
+        {{ email_quality('source.email') }} as email_quality,
+        {{ normalise_phone('source.phone', 'countries.calling_code', 'countries.trunk_prefix') }} as phone,
+        {{ phone_quality('source.phone', 'countries.calling_code', 'countries.trunk_prefix') }} as phone_quality,
+        {{ clean_text('source.first_name') }} as first_name,
+        {{ clean_text('source.last_name') }} as last_name,
+        {{ clean_text('source.company') }} as company,
+        {{ clean_text('source.job_title') }} as job_title,
+        {{ clean_text('source.city') }} as city,
+        countries.country_code as country,
+        case when lower(trim(source.lifecycle_stage)) in (
+            'subscriber', 'lead', 'marketingqualifiedlead', 'salesqualifiedlead', 'opportunity', 'customer',
+            'evangelist', 'other'
+        ) then lower(trim(source.lifecycle_stage)) end as lifecycle_stage,
+        {{ cdp_parse_timestamp('source.created_at') }} as created_at,
+        {{ cdp_parse_timestamp('source.updated_at') }} as updated_at,
+        source.created_at as raw_created_at,
+        source.updated_at as raw_updated_at,
+        {{ raw_row_columns(raw_columns) }}
+    from source
+    left join countries
+        on lower(trim(source.country)) = countries.country_text
+),
+
+checked as (
+    select
+        *,
+        {{ first_failing_reason([
+            ('crm_contact_id is null', 'missing_key'),
+            (is_unparseable('raw_updated_at', 'updated_at'), 'unparseable_updated_at'),
+            (is_unparseable('raw_created_at', 'created_at'), 'unparseable_created_at'),
+        ]) }} as _quarantine_reason
+    from typed
+),
+
+final as (
+    select
+        *,
+        {{ row_fate('crm_contact_id', 'coalesce(updated_at, created_at) desc nulls last') }} as _row_fate
+    from checked
+)
+
+select * from final

@@ -1,0 +1,38 @@
+{{ config(materialized='table') }}
+{%- set raw_columns = ['email', 'status', 'source', 'updated_at'] -%}
+with source as (
+    select * from {{ source('email', 'email_consents') }}
+),
+
+typed as (
+    select
+        {{ normalise_email('source.email') }} as email,
+        {{ email_quality('source.email') }} as email_quality,
+        lower(trim(source.status)) as consent_status,
+        {{ clean_text('source.source') }} as consent_source,
+        {{ cdp_parse_timestamp('source.updated_at') }} as updated_at,
+        {{ raw_row_columns(raw_columns) }}
+    from source
+),
+
+checked as (
+    select
+        *,
+        {{ first_failing_reason([
+            ('email is null', 'missing_usable_email'),
+            ("coalesce(consent_status, '') not in ('subscribed', 'unsubscribed')", 'unknown_status'),
+            ('updated_at is null', 'unparseable_updated_at'),
+        ]) }} as _quarantine_reason
+    from typed
+),
+
+final as (
+    select
+        *,
+        {#- consent rows are events: each distinct event is kept, only exact copies are dropped -#}
+        {{ row_fate('_raw_row_hash', 'updated_at desc') }} as _row_fate,
+        _raw_row_hash as email_consent_event_id
+    from checked
+)
+
+select * from final

@@ -1,0 +1,52 @@
+{{ config(materialized='table') }}
+{%- set raw_columns = ['customer_id', 'email', 'phone', 'first_name', 'last_name', 'city', 'country',
+                       'accepts_marketing', 'created_at', 'updated_at'] -%}
+with source as (
+    select * from {{ source('shop', 'shop_customers') }}
+),
+
+countries as (
+    select * from {{ ref('country_codes') }}
+),
+
+typed as (
+    select
+        {{ clean_text('source.customer_id') }} as shop_customer_id,
+        {{ normalise_email('source.email') }} as email,
+        {{ email_quality('source.email') }} as email_quality,
+        {{ normalise_phone('source.phone', 'countries.calling_code', 'countries.trunk_prefix') }} as phone,
+        {{ phone_quality('source.phone', 'countries.calling_code', 'countries.trunk_prefix') }} as phone_quality,
+        {{ clean_text('source.first_name') }} as first_name,
+        {{ clean_text('source.last_name') }} as last_name,
+        {{ clean_text('source.city') }} as city,
+        countries.country_code as country,
+        {{ parse_boolean('source.accepts_marketing') }} as accepts_marketing,
+        {{ cdp_parse_timestamp('source.created_at') }} as created_at,
+        {{ cdp_parse_timestamp('source.updated_at') }} as updated_at,
+        source.created_at as raw_created_at,
+        source.updated_at as raw_updated_at,
+        {{ raw_row_columns(raw_columns) }}
+    from source
+    left join countries
+        on lower(trim(source.country)) = countries.country_text
+),
+
+checked as (
+    select
+        *,
+        {{ first_failing_reason([
+            ('shop_customer_id is null', 'missing_key'),
+            (is_unparseable('raw_updated_at', 'updated_at'), 'unparseable_updated_at'),
+            (is_unparseable('raw_created_at', 'created_at'), 'unparseable_created_at'),
+        ]) }} as _quarantine_reason
+    from typed
+),
+
+final as (
+    select
+        *,
+        {{ row_fate('shop_customer_id', 'coalesce(updated_at, created_at) desc nulls last') }} as _row_fate
+    from checked
+)
+
+select * from final

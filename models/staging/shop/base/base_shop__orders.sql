@@ -1,0 +1,54 @@
+{{ config(materialized='table') }}
+{%- set raw_columns = ['order_id', 'customer_id', 'email', 'status', 'currency', 'total_amount', 'ordered_at'] -%}
+with source as (
+    select * from {{ source('shop', 'shop_orders') }}
+),
+
+rates as (
+    select * from {{ ref('currency_rates') }}
+),
+
+typed as (
+    select
+        {{ clean_text('source.order_id') }} as shop_order_id,
+        {{ clean_text('source.customer_id') }} as shop_customer_id,
+        {{ normalise_email('source.email') }} as email,
+        {{ email_quality('source.email') }} as email_quality,
+        lower(trim(source.status)) as order_status,
+        upper(trim(source.currency)) as currency,
+        {{ cdp_try_cast('trim(source.total_amount)', cdp_type_amount()) }} as total_amount,
+        cast({{ cdp_try_cast('trim(source.total_amount)', cdp_type_amount()) }} * rates.rate_to_reporting
+            as {{ cdp_type_amount() }}) as total_amount_reporting,
+        rates.currency is not null as has_known_currency,
+        {{ cdp_parse_timestamp('source.ordered_at') }} as ordered_at,
+        source.ordered_at as raw_ordered_at,
+        source.total_amount as raw_total_amount,
+        {{ raw_row_columns(raw_columns) }}
+    from source
+    left join rates
+        on upper(trim(source.currency)) = rates.currency
+),
+
+checked as (
+    select
+        *,
+        {{ first_failing_reason([
+            ('shop_order_id is null', 'missing_key'),
+            ("coalesce(order_status, '') not in ('placed', 'paid', 'shipped', 'refunded', 'cancelled')",
+             'unknown_status'),
+            ("total_amount is null", 'unparseable_total_amount'),
+            ('total_amount < 0', 'negative_total_amount'),
+            ('not has_known_currency', 'unknown_currency'),
+            ('ordered_at is null', 'unparseable_ordered_at'),
+        ]) }} as _quarantine_reason
+    from typed
+),
+
+final as (
+    select
+        *,
+        {{ row_fate('shop_order_id', 'ordered_at desc nulls last') }} as _row_fate
+    from checked
+)
+
+select * from final

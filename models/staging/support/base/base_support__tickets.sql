@@ -1,0 +1,52 @@
+{{ config(materialized='table') }}
+{%- set raw_columns = ['ticket_id', 'requester_email', 'requester_phone', 'requester_name', 'subject', 'channel',
+                       'status', 'priority', 'created_at', 'solved_at', 'satisfaction_score'] -%}
+with source as (
+    select * from {{ source('support', 'support_tickets') }}
+),
+
+typed as (
+    select
+        {{ clean_text('source.ticket_id') }} as support_ticket_id,
+        {{ normalise_email('source.requester_email') }} as requester_email,
+        {{ email_quality('source.requester_email') }} as email_quality,
+        {#- tickets carry no country: only international numbers can be normalised -#}
+        {{ normalise_phone('source.requester_phone', 'cast(null as ' ~ cdp_type_string() ~ ')', 'cast(null as ' ~ cdp_type_string() ~ ')') }} as requester_phone,
+        {{ phone_quality('source.requester_phone', 'cast(null as ' ~ cdp_type_string() ~ ')', 'cast(null as ' ~ cdp_type_string() ~ ')') }} as phone_quality,
+        {{ clean_text('source.requester_name') }} as requester_name,
+        {{ clean_text('source.subject') }} as subject,
+        lower(trim(source.channel)) as channel,
+        lower(trim(source.status)) as ticket_status,
+        lower(trim(source.priority)) as priority,
+        {{ cdp_parse_timestamp('source.created_at') }} as created_at,
+        {{ cdp_parse_timestamp('source.solved_at') }} as solved_at,
+        {{ cdp_try_cast('trim(source.satisfaction_score)', 'integer') }} as satisfaction_score,
+        source.solved_at as raw_solved_at,
+        source.satisfaction_score as raw_satisfaction_score,
+        {{ raw_row_columns(raw_columns) }}
+    from source
+),
+
+checked as (
+    select
+        *,
+        {{ first_failing_reason([
+            ('support_ticket_id is null', 'missing_key'),
+            ("coalesce(ticket_status, '') not in ('new', 'open', 'pending', 'on-hold', 'solved', 'closed')",
+             'unknown_status'),
+            ('created_at is null', 'unparseable_created_at'),
+            (is_unparseable('raw_solved_at', 'solved_at'), 'unparseable_solved_at'),
+            (is_unparseable('raw_satisfaction_score', 'satisfaction_score')
+             ~ ' or satisfaction_score not between 1 and 5', 'invalid_satisfaction_score'),
+        ]) }} as _quarantine_reason
+    from typed
+),
+
+final as (
+    select
+        *,
+        {{ row_fate('support_ticket_id', 'created_at desc nulls last') }} as _row_fate
+    from checked
+)
+
+select * from final

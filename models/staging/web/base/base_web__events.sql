@@ -1,0 +1,41 @@
+{{ config(materialized='table') }}
+{%- set raw_columns = ['event_id', 'anonymous_id', 'user_id', 'email', 'event_type', 'event_name', 'page_url',
+                       'occurred_at'] -%}
+with source as (
+    select * from {{ source('web', 'web_events') }}
+),
+
+typed as (
+    select
+        {{ clean_text('source.event_id') }} as web_event_id,
+        {{ clean_text('source.anonymous_id') }} as anonymous_id,
+        {{ clean_text('source.user_id') }} as user_id,
+        {{ normalise_email('source.email') }} as email,
+        {{ email_quality('source.email') }} as email_quality,
+        lower(trim(source.event_type)) as event_type,
+        {{ clean_text('source.event_name') }} as event_name,
+        {{ clean_text('source.page_url') }} as page_url,
+        {{ cdp_parse_timestamp('source.occurred_at') }} as occurred_at,
+        {{ raw_row_columns(raw_columns) }}
+    from source
+),
+
+checked as (
+    select
+        *,
+        {{ first_failing_reason([
+            ('web_event_id is null', 'missing_key'),
+            ("coalesce(event_type, '') not in ('page', 'track', 'identify')", 'unknown_event_type'),
+            ('occurred_at is null', 'unparseable_occurred_at'),
+        ]) }} as _quarantine_reason
+    from typed
+),
+
+final as (
+    select
+        *,
+        {{ row_fate('web_event_id', 'occurred_at desc nulls last') }} as _row_fate
+    from checked
+)
+
+select * from final

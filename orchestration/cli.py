@@ -1,0 +1,113 @@
+"""`cdp`: the project's command line. Heavy imports (Dagster, dbt) happen inside the commands that need
+them, so `cdp sync ...` and `cdp generate-data` start fast."""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from orchestration.dbt_args import dbt_command
+from orchestration.settings import SAMPLE_PERSONS, SAMPLE_SEED, Settings, load_settings
+
+
+def _dbt_executable() -> str:
+    return str(Path(sys.executable).with_name("dbt"))
+
+
+def ensure_raw_data(settings: Settings, persons: int = SAMPLE_PERSONS) -> None:
+    """Generate the sample data set when CDP_RAW_DIR is unset and no sample exists yet."""
+    if (settings.raw_dir / "crm_contacts.csv").exists():
+        return
+    if not settings.raw_dir_is_default:
+        raise SystemExit(f"CDP_RAW_DIR={settings.raw_dir} has no crm_contacts.csv: see shared contract")
+    from orchestration.sample_data import generate
+
+    print(f"generating sample data: {persons} persons into {settings.raw_dir}", flush=True)
+    generate(persons, SAMPLE_SEED, settings.raw_dir)
+
+
+def run_dbt(settings: Settings, verb: str, *args: str, **kwargs) -> int:
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    settings.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
+    cmd = [_dbt_executable(), *dbt_command(verb, project_dir=str(settings.project_dir),
+                                           target=settings.target, **kwargs), *args]
+    return subprocess.call(cmd, cwd=settings.project_dir, env=settings.dbt_env)
+
+
+def cmd_generate(ns: argparse.Namespace) -> int:
+    from orchestration.sample_data import generate
+
+    started = time.perf_counter()
+    counts = generate(ns.persons, ns.seed, Path(ns.out), start_index=ns.start_index)
+    for name, n in counts.items():
+        print(f"{name:16s} {n:>10,d} rows")
+    print(f"wrote {ns.out} in {time.perf_counter() - started:.1f}s")
+    return 0
+
+
+def cmd_build(ns: argparse.Namespace) -> int:
+    settings = load_settings(ns.target)
+    ensure_raw_data(settings)
+    rc = run_dbt(settings, "build", full_refresh=ns.full_refresh, select=ns.select or ())
+    if settings.target == "duckdb" and settings.duckdb_path.exists():
+        from orchestration.report import identity_summary, load_summary, table_exists
+
+        if table_exists(settings.duckdb_path, "source_row_counts"):
+            print("\nRows per source (loaded = staged + superseded + duplicates + quarantined):")
+            print(load_summary(settings.duckdb_path))
+            print("\nIdentity:")
+            print(identity_summary(settings.duckdb_path))
+        print(f"\nwarehouse: {settings.duckdb_path}")
+    return rc
+
+
+def cmd_run(ns: argparse.Namespace) -> int:
+    from orchestration.pipeline import run_pipeline
+
+    return run_pipeline(load_settings())
+
+
+def cmd_docs(ns: argparse.Namespace) -> int:
+    settings = load_settings()
+    ensure_raw_data(settings)
+    rc = run_dbt(settings, "docs", "generate")
+    print(f"dbt docs site: {settings.project_dir / 'target' / 'index.html'}")
+    return rc
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="cdp", description="Warehouse-native customer data platform")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    g = sub.add_parser("generate-data", help="write messy sample raw data following the raw contract")
+    g.add_argument("--persons", type=int, default=SAMPLE_PERSONS)
+    g.add_argument("--seed", type=int, default=SAMPLE_SEED)
+    g.add_argument("--out", default="sample_data")
+    g.add_argument("--start-index", type=int, default=0, help="number new persons from here (a later batch)")
+    g.set_defaults(func=cmd_generate)
+
+    b = sub.add_parser("build", help="dbt build (seeds, models, tests) and print the load summary")
+    b.add_argument("--target", default=None)
+    b.add_argument("--full-refresh", action="store_true")
+    b.add_argument("--select", nargs="*")
+    b.set_defaults(func=cmd_build)
+
+    r = sub.add_parser("run", help="the whole pipeline: data, build, governance checks, syncs")
+    r.set_defaults(func=cmd_run)
+
+    d = sub.add_parser("docs", help="generate the dbt docs site")
+    d.set_defaults(func=cmd_docs)
+
+    from sync.cli import add_sync_parser
+
+    add_sync_parser(sub)
+
+    ns = parser.parse_args(argv)
+    return ns.func(ns)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

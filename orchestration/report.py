@@ -1,0 +1,72 @@
+"""Readable run summaries, read from the warehouse in read-only mode."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import duckdb
+
+
+def query(duckdb_path: Path, sql: str, params: Sequence[object] = ()) -> tuple[list[str], list[tuple]]:
+    with duckdb.connect(str(duckdb_path), read_only=True) as con:
+        cur = con.execute(sql, list(params))
+        cols = [d[0] for d in cur.description]
+        return cols, cur.fetchall()
+
+
+def table_exists(duckdb_path: Path, name: str) -> bool:
+    _, rows = query(duckdb_path, "select count(*) from information_schema.tables where table_name = ?", [name])
+    return rows[0][0] > 0
+
+
+def format_table(columns: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """A plain-text table; numbers right-aligned."""
+    cells = [[str(c) for c in columns]] + [["" if v is None else str(v) for v in r] for r in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(columns))]
+    numeric = [all(isinstance(r[i], (int, float)) or r[i] is None for r in rows) for i in range(len(columns))]
+
+    def fmt(row: Sequence[str]) -> str:
+        return "  ".join(v.rjust(w) if n else v.ljust(w) for v, w, n in zip(row, widths, numeric))
+
+    lines = [fmt(cells[0]), "  ".join("-" * w for w in widths)] + [fmt(r) for r in cells[1:]]
+    return "\n".join(lines)
+
+
+def markdown_table(columns: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    head = "| " + " | ".join(columns) + " |"
+    sep = "| " + " | ".join("---" for _ in columns) + " |"
+    body = ["| " + " | ".join("" if v is None else str(v) for v in r) + " |" for r in rows]
+    return "\n".join([head, sep, *body])
+
+
+LOAD_SUMMARY_SQL = """
+    select source_name, rows_loaded as loaded, rows_staged as staged, rows_superseded as superseded,
+           rows_duplicate as duplicates, rows_quarantined as quarantined,
+           emails_normalised + phones_normalised as ids_normalised,
+           emails_placeholder + phones_placeholder as placeholders_nulled,
+           emails_invalid + phones_invalid as invalid_nulled
+    from source_row_counts order by source_name
+"""
+
+
+def load_summary(duckdb_path: Path) -> str:
+    cols, rows = query(duckdb_path, LOAD_SUMMARY_SQL)
+    return format_table(cols, rows)
+
+
+IDENTITY_SUMMARY_SQL = """
+    select
+        (select count(*) from customer_profiles) as persons,
+        (select count(*) from person_records) as records_resolved,
+        (select count(*) from identity_graph) as identifiers,
+        (select coalesce(max(record_count), 0) from customer_profiles) as largest_person_records,
+        (select count(*) from identity_merge_rule_drops) as identifiers_not_used_for_merging
+"""
+
+
+def identity_summary(duckdb_path: Path) -> str:
+    if not table_exists(duckdb_path, "customer_profiles"):
+        return "(identity marts not built)"
+    cols, rows = query(duckdb_path, IDENTITY_SUMMARY_SQL)
+    return format_table(cols, rows)

@@ -1,0 +1,434 @@
+"""Deterministic generator of messy raw source data that follows shared/contracts/raw_sources.md.
+
+Besides the six raw CSVs it writes `ground_truth.csv`: for every source record, the person it belongs
+to and the identifiers it carries in a form a perfect deterministic normaliser could recover
+(`link_keys`). Tests use it to measure identity resolution against the ideal deterministic clusters:
+records of one person joined through real, non-placeholder identifiers.
+
+The mess is the contract's: mixed-case and padded emails, malformed and placeholder identifiers,
+phones in many national and international formats, households sharing a landline, a shared mailbox
+used by many shop accounts, re-delivered record versions, byte-for-byte duplicates, blank strings,
+unparseable dates and amounts, unknown statuses and rows without a key.
+"""
+
+from __future__ import annotations
+
+import csv
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+RAW_FILES: dict[str, list[str]] = {
+    "crm_contacts": [
+        "contact_id", "email", "phone", "first_name", "last_name", "company", "job_title", "city",
+        "country", "lifecycle_stage", "created_at", "updated_at",
+    ],
+    "shop_customers": [
+        "customer_id", "email", "phone", "first_name", "last_name", "city", "country",
+        "accepts_marketing", "created_at", "updated_at",
+    ],
+    "shop_orders": ["order_id", "customer_id", "email", "status", "currency", "total_amount", "ordered_at"],
+    "web_events": [
+        "event_id", "anonymous_id", "user_id", "email", "event_type", "event_name", "page_url", "occurred_at",
+    ],
+    "support_tickets": [
+        "ticket_id", "requester_email", "requester_phone", "requester_name", "subject", "channel", "status",
+        "priority", "created_at", "solved_at", "satisfaction_score",
+    ],
+    "email_consents": ["email", "status", "source", "updated_at"],
+}
+GROUND_TRUTH_COLUMNS = ["source_name", "source_record_id", "person_key", "link_keys"]
+
+FIRST = ("James Mary John Patricia Robert Jennifer Michael Linda William Elizabeth David Barbara Richard "
+         "Susan Joseph Jessica Thomas Sarah Charles Karen Emma Oliver Sophie Lucas Mia Noah Lea Finn Anna "
+         "Jonas Marie Luca Chloe Hugo Lena Arthur Zoe Liam Ava Ethan Isla Jack Grace Leo Ruby Max Ella").split()
+LAST = ("Smith Johnson Williams Brown Jones Garcia Miller Davis Rodriguez Martinez Wilson Anderson Taylor "
+        "Thomas Moore Martin Jackson Thompson White Harris Clark Lewis Walker Hall Allen Young King Wright "
+        "Muller Schmidt Schneider Fischer Weber Meyer Wagner Becker Dubois Durand Leroy Moreau Laurent "
+        "DeVries Jansen Bakker Visser Murphy Kelly Walsh Byrne Lopez Sanchez Perez Gomez Novak Horvat").split()
+FREE_DOMAINS = ("gmail.com", "yahoo.com", "outlook.com", "icloud.com", "proton.me", "gmx.de", "orange.fr",
+                "hotmail.co.uk", "web.de", "bigpond.com")
+COMPANIES = ("Acme Corp", "Globex", "Initech", "Umbrella Retail", "Stark Industries", "Wayne Enterprises",
+             "Hooli", "Vandelay Imports", "Soylent", "Tyrell Systems", "Cyberdyne", "Wonka Foods")
+TITLES = ("CEO", "CTO", "Marketing Manager", "Data Analyst", "Head of Sales", "Engineer", "Buyer",
+          "Operations Lead", "Founder", "Product Manager")
+LIFECYCLE = ("subscriber", "lead", "marketingqualifiedlead", "salesqualifiedlead", "opportunity", "customer")
+
+# country -> (calling code, trunk prefix, currency, cities, ways the country column is written)
+COUNTRIES: dict[str, tuple[str, str, str, tuple[str, ...], tuple[str, ...]]] = {
+    "US": ("1", "", "USD", ("San Francisco", "New York", "Chicago", "Boston", "Seattle", "Austin"),
+           ("US", "USA", "United States", "us")),
+    "CA": ("1", "", "CAD", ("Toronto", "Vancouver", "Montreal", "Calgary"), ("CA", "Canada")),
+    "GB": ("44", "0", "GBP", ("London", "Manchester", "Bristol", "Leeds"), ("GB", "UK", "United Kingdom")),
+    "DE": ("49", "0", "EUR", ("Berlin", "Hamburg", "Munich", "Cologne"), ("DE", "Germany", "Deutschland")),
+    "FR": ("33", "0", "EUR", ("Paris", "Lyon", "Marseille", "Lille"), ("FR", "France")),
+    "NL": ("31", "0", "EUR", ("Amsterdam", "Rotterdam", "Utrecht"), ("NL", "Netherlands")),
+    "AU": ("61", "0", "AUD", ("Sydney", "Melbourne", "Brisbane"), ("AU", "Australia")),
+    "ES": ("34", "", "EUR", ("Madrid", "Barcelona", "Valencia"), ("ES", "Spain")),
+    "IE": ("353", "0", "EUR", ("Dublin", "Cork", "Galway"), ("IE", "Ireland")),
+}
+COUNTRY_WEIGHTS = {"US": 40, "CA": 6, "GB": 15, "DE": 12, "FR": 8, "NL": 5, "AU": 6, "ES": 4, "IE": 4}
+US_AREAS = ("415", "212", "646", "312", "617", "206", "512", "303", "305", "404")
+CA_AREAS = ("416", "604", "514", "403")
+
+PLACEHOLDER_EMAILS = ("test@test.com", "noreply@example.com", "n/a", "unknown", "none@none.com", "-")
+MALFORMED_EMAILS = ("john.doe@", "@gmail.com", "jane..doe@@outlook.com", "not an email", "mary@localhost")
+PLACEHOLDER_PHONES = ("0000000000", "unknown", "n/a", "1234567890", "000-000-0000", "-")
+BAD_DATES = ("not a date", "2026-02-30", "31/02/2026", "yesterday", "2026-13-01T10:00:00Z")
+BAD_AMOUNTS = ("12,34", "abc", "$", "1.2.3", "NaN?")
+SHARED_MAILBOX = "orders@bigagency-purchasing.com"
+ORDER_STATUSES = ("placed", "paid", "shipped", "refunded", "cancelled")
+ORDER_STATUS_WEIGHTS = (8, 35, 45, 7, 5)
+EPOCH = datetime(2024, 1, 1)
+SPAN_DAYS = 1000  # timestamps spread from 2024-01-01 over roughly 2.7 years
+
+
+@dataclass
+class Person:
+    key: str
+    first: str
+    last: str
+    country: str
+    city: str
+    emails: list[str]
+    mobile_nsn: str  # national significant number, no trunk prefix
+    landline_nsn: str | None = None
+    company: str = ""
+    title: str = ""
+    household: int | None = None
+
+
+def _mobile_nsn(rng: random.Random, country: str) -> str:
+    """A national significant number in a range libphonenumber holds valid for the country."""
+    d = lambda n: "".join(rng.choice("0123456789") for _ in range(n))  # noqa: E731
+    if country == "US":
+        return rng.choice(US_AREAS) + str(rng.randint(2, 9)) + d(2) + d(4)
+    if country == "CA":
+        return rng.choice(CA_AREAS) + str(rng.randint(2, 9)) + d(2) + d(4)
+    if country == "GB":
+        return "74" + rng.choice("01234") + d(7)
+    if country == "DE":
+        return "17" + d(1) + d(7)
+    if country == "FR":
+        return "6" + rng.choice("0124578") + d(7)
+    if country == "NL":
+        return "6" + rng.choice("12345") + d(7)
+    if country == "AU":
+        return "4" + rng.choice("0123") + d(7)
+    if country == "ES":
+        return "6" + d(8)
+    return "8" + rng.choice("35679") + d(7)  # IE
+
+
+def _landline_nsn(rng: random.Random, country: str) -> str:
+    d = lambda n: "".join(rng.choice("0123456789") for _ in range(n))  # noqa: E731
+    if country == "GB":
+        return "207946" + d(4)
+    if country == "DE":
+        return "30" + str(rng.randint(2, 9)) + d(7)
+    if country == "FR":
+        return "1" + str(rng.randint(4, 5)) + d(7)
+    return _mobile_nsn(rng, country)  # NANP and others: same shape as a mobile
+
+
+def format_phone(rng: random.Random, country: str, nsn: str, international_only: bool = False) -> tuple[str, bool]:
+    """Write a phone number the way people type it. Returns (text, recoverable without a country)."""
+    cc, trunk = COUNTRIES[country][0], COUNTRIES[country][1]
+    e164 = f"+{cc}{nsn}"
+    if cc == "1":
+        a, b, c = nsn[:3], nsn[3:6], nsn[6:]
+        intl = [e164, f"+1 ({a}) {b}-{c}", f"+1 {a} {b} {c}", f"+1-{a}-{b}-{c}", f"001 {a} {b} {c}"]
+        national = [f"({a}) {b}-{c}", f"{a}.{b}.{c}", f"{a}-{b}-{c}", f"1-{a}-{b}-{c}", nsn, f"{a} {b} {c}",
+                    f"{a}-{b}-{c} ext 12"]
+    else:
+        head, tail = nsn[:4], nsn[4:]
+        pairs = " ".join(nsn[i:i + 2] for i in range(1, len(nsn), 2))
+        intl = [e164, f"+{cc} {head} {tail}", f"00{cc} {head} {tail}", f"+{cc} ({trunk or 0}){nsn}"
+                if trunk else f"+{cc} {nsn}", f"+{cc}-{nsn[:3]}-{nsn[3:]}"]
+        national = [f"{trunk}{head} {tail}", f"{trunk}{nsn}", f"{trunk}{nsn[0]} {pairs}",
+                    f"{trunk}{nsn[:3]}/{nsn[3:]}", f"{trunk}{nsn[:3]}-{nsn[3:]}"]
+    if international_only or rng.random() < 0.4:
+        return rng.choice(intl), True
+    return rng.choice(national), False
+
+
+def _ts(rng: random.Random, day_lo: float, day_hi: float) -> datetime:
+    return EPOCH + timedelta(days=rng.uniform(day_lo, day_hi))
+
+
+def _write_ts(rng: random.Random, t: datetime) -> str:
+    r = rng.random()
+    if r < 0.55:
+        return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if r < 0.92:
+        return t.strftime("%Y-%m-%d %H:%M:%S")
+    return t.strftime("%Y-%m-%d")
+
+
+class _Mess:
+    """Applies the contract's kinds of mess with fixed rates, from one seeded RNG."""
+
+    def __init__(self, rng: random.Random, scale: float = 1.0):
+        self.rng = rng
+        self.scale = scale
+
+    def chance(self, p: float) -> bool:
+        return self.rng.random() < p * self.scale
+
+    def email(self, email: str) -> tuple[str, str | None]:
+        """Returns (raw text, canonical email if recoverable)."""
+        rng = self.rng
+        if self.chance(0.007):
+            return rng.choice(PLACEHOLDER_EMAILS), None
+        if self.chance(0.01):
+            return rng.choice(MALFORMED_EMAILS), None
+        raw = email
+        if self.chance(0.08):
+            raw = raw.upper() if rng.random() < 0.5 else raw.title()
+        if self.chance(0.05):
+            raw = f"  {raw} "
+        return raw, email
+
+    def ts(self, t: datetime) -> str:
+        if self.chance(0.003):
+            return self.rng.choice(BAD_DATES)
+        return _write_ts(self.rng, t)
+
+
+def generate(persons: int, seed: int, out: Path, *, start_index: int = 0, mess: float = 1.0) -> dict[str, int]:
+    """Write the six raw CSVs and ground_truth.csv for `persons` people into `out`.
+
+    `start_index` offsets person and record numbering so that a later batch ("a day of new data") can be
+    generated for new people without clashing with an earlier one.
+    """
+    rng = random.Random(seed)
+    mx = _Mess(rng, mess)
+    out.mkdir(parents=True, exist_ok=True)
+    rows: dict[str, list[list[str]]] = {name: [] for name in RAW_FILES}
+    truth: list[list[str]] = []
+    countries = list(COUNTRY_WEIGHTS)
+    weights = list(COUNTRY_WEIGHTS.values())
+    shared_mailbox_left = max(5, min(40, persons // 500))
+
+    people: list[Person] = []
+    for i in range(start_index, start_index + persons):
+        country = rng.choices(countries, weights)[0]
+        first, last = rng.choice(FIRST), rng.choice(LAST)
+        n = i  # unique suffix keeps personal emails unique across persons
+        emails = [f"{first}.{last}{n}@{rng.choice(FREE_DOMAINS)}".lower()]
+        company = rng.choice(COMPANIES)
+        if rng.random() < 0.12:
+            emails.append(f"{first[0]}{last}{n}@{company.split()[0]}.com".lower())
+        people.append(Person(
+            key=f"P{i:08d}", first=first, last=last, country=country,
+            city=rng.choice(COUNTRIES[country][3]), emails=emails, mobile_nsn=_mobile_nsn(rng, country),
+            company=company, title=rng.choice(TITLES),
+        ))
+    # households: pairs of people in one country share a landline they give instead of their mobile
+    for a in range(0, len(people) - 1, 2):
+        if rng.random() < 0.03:
+            p, q = people[a], people[a + 1]
+            if q.country != p.country:
+                q.country, q.city = p.country, p.city
+                q.mobile_nsn = _mobile_nsn(rng, p.country)
+            line = _landline_nsn(rng, p.country)
+            p.landline_nsn = q.landline_nsn = line
+            p.household = q.household = a
+
+    seq = {"crm": 0, "cust": 0, "ord": 0, "evt": 0, "tkt": 0, "anon": 0}
+
+    def next_id(kind: str, prefix: str) -> str:
+        seq[kind] += 1
+        return f"{prefix}{start_index:x}-{seq[kind]}" if start_index else f"{prefix}{seq[kind]}"
+
+    def phone_for(p: Person, intl_only: bool = False) -> tuple[str, str | None]:
+        if mx.chance(0.01):
+            return rng.choice(PLACEHOLDER_PHONES), None
+        nsn = p.landline_nsn if (p.landline_nsn and rng.random() < 0.8) else p.mobile_nsn
+        text, intl = format_phone(rng, p.country, nsn, intl_only)
+        return text, f"+{COUNTRIES[p.country][0]}{nsn}"
+
+    def add_truth(source: str, rid: str, p: Person, keys: list[str]) -> None:
+        truth.append([source, rid, p.key, "|".join(sorted(set(k for k in keys if k)))])
+
+    def country_text(p: Person) -> str:
+        return rng.choice(COUNTRIES[p.country][4])
+
+    for p in people:
+        born = rng.uniform(0, SPAN_DAYS - 30)
+        cc = COUNTRIES[p.country][0]
+        currency = COUNTRIES[p.country][2]
+        person_emails = list(p.emails)
+
+        # --- CRM contacts (with re-delivered versions and the odd duplicate contact) ---
+        if rng.random() < 0.5:
+            for _ in range(2 if rng.random() < 0.03 else 1):
+                cid = next_id("crm", "C")
+                email_raw, email_key = mx.email(rng.choice(person_emails))
+                phone_raw, phone_key = phone_for(p) if rng.random() < 0.8 else ("", None)
+                created = _ts(rng, born, born + 20)
+                versions = 2 if rng.random() < 0.15 else 1
+                for v in range(versions):
+                    updated = created + timedelta(days=v * rng.uniform(1, 60))
+                    rows["crm_contacts"].append([
+                        cid if not mx.chance(0.002) else "", email_raw, phone_raw, p.first,
+                        p.last if rng.random() > 0.03 else "", p.company if rng.random() < 0.7 else "",
+                        p.title if rng.random() < 0.6 else "", p.city, country_text(p),
+                        LIFECYCLE[min(v + rng.randint(0, 3), 5)] if not mx.chance(0.003) else "Lead?!",
+                        mx.ts(created), mx.ts(updated),
+                    ])
+                add_truth("crm_contacts", cid, p, [f"email:{email_key}" if email_key else "",
+                                                   f"phone:{phone_key}" if phone_key else "", f"crm:{cid}"])
+
+        # --- shop customers, their orders, guest orders ---
+        customer_id = None
+        if rng.random() < 0.6:
+            customer_id = next_id("cust", "S")
+            mailbox = shared_mailbox_left > 0 and rng.random() < 0.01
+            if mailbox:
+                shared_mailbox_left -= 1
+            email_now = SHARED_MAILBOX if mailbox else person_emails[0]
+            old_email = person_emails[-1]
+            created = _ts(rng, born, born + 30)
+            phone_raw, phone_key = phone_for(p)
+            versions = [old_email, email_now] if (rng.random() < 0.1 and not mailbox) else [email_now]
+            email_key = None
+            for v, em in enumerate(versions):
+                email_raw, email_key = mx.email(em)
+                rows["shop_customers"].append([
+                    customer_id if not mx.chance(0.002) else "", email_raw, phone_raw, p.first, p.last, p.city,
+                    country_text(p), rng.choice(("true", "false", "TRUE", "False", "")),
+                    mx.ts(created), mx.ts(created + timedelta(days=v * rng.uniform(1, 90))),
+                ])
+            add_truth("shop_customers", customer_id, p, [
+                f"email:{email_key}" if email_key else "", f"phone:{phone_key}" if phone_key else "",
+                f"cust:{customer_id}"])
+            for _ in range(rng.choice((0, 1, 1, 2, 2, 3, 4, 6))):
+                oid = next_id("ord", "O")
+                em = email_now if rng.random() < 0.8 else old_email
+                email_raw, ekey = mx.email(em) if rng.random() < 0.9 else ("", None)
+                status = rng.choices(ORDER_STATUSES, ORDER_STATUS_WEIGHTS)[0]
+                amount = f"{rng.uniform(5, 400):.2f}"
+                rows["shop_orders"].append([
+                    oid if not mx.chance(0.002) else "", customer_id, email_raw,
+                    status if not mx.chance(0.003) else "pending??", currency,
+                    amount if not mx.chance(0.003) else rng.choice(BAD_AMOUNTS),
+                    mx.ts(_ts(rng, born, SPAN_DAYS)),
+                ])
+                add_truth("shop_orders", oid, p, [f"email:{ekey}" if ekey else "", f"cust:{customer_id}"])
+        elif rng.random() < 0.15:
+            for _ in range(rng.randint(1, 2)):
+                oid = next_id("ord", "O")
+                email_raw, ekey = mx.email(person_emails[0])
+                status = rng.choices(ORDER_STATUSES, ORDER_STATUS_WEIGHTS)[0]
+                rows["shop_orders"].append([oid, "", email_raw, status, currency, f"{rng.uniform(5, 200):.2f}",
+                                            mx.ts(_ts(rng, born, SPAN_DAYS))])
+                add_truth("shop_orders", oid, p, [f"email:{ekey}" if ekey else ""])
+
+        # --- web events: anonymous browsing, then identify ---
+        if rng.random() < 0.6:
+            seq["anon"] += 1
+            anon = f"a{start_index:x}-{seq['anon']:x}{rng.getrandbits(24):06x}"
+            for k in range(rng.randint(1, 6)):
+                eid = next_id("evt", "E")
+                etype = rng.choices(("page", "track", "identify"), (60, 25, 15))[0]
+                user_id = customer_id if (customer_id and etype != "page" and rng.random() < 0.7) else ""
+                email_raw, ekey = ("", None)
+                if etype == "identify" or (etype == "track" and rng.random() < 0.2):
+                    email_raw, ekey = mx.email(person_emails[0])
+                name = {"page": "Page Viewed", "track": rng.choice(("Product Viewed", "Added to Cart",
+                                                                    "Form Submitted")),
+                        "identify": "Identify"}[etype]
+                occurred = _ts(rng, born, SPAN_DAYS)
+                rows["web_events"].append([
+                    eid if not mx.chance(0.002) else "", anon if rng.random() > 0.01 else "", user_id, email_raw,
+                    etype, name, f"https://shop.example.org/{rng.choice(('', 'p/1', 'p/2', 'cart', 'help'))}",
+                    mx.ts(occurred),
+                ])
+                add_truth("web_events", eid, p, [f"anon:{anon}", f"cust:{user_id}" if user_id else "",
+                                                  f"email:{ekey}" if ekey else ""])
+
+        # --- support tickets ---
+        if rng.random() < 0.2:
+            for _ in range(rng.randint(1, 3)):
+                tid = next_id("tkt", "T")
+                email_raw, ekey = mx.email(rng.choice(person_emails)) if rng.random() < 0.9 else ("", None)
+                if rng.random() < 0.5:
+                    phone_raw, intl = phone_for(p, intl_only=rng.random() < 0.7)
+                    # without a country column only international formats are recoverable
+                    pkey = intl if (intl and (phone_raw.startswith("+") or phone_raw.startswith("00"))) else None
+                else:
+                    phone_raw, pkey = "", None
+                created = _ts(rng, born, SPAN_DAYS)
+                solved = rng.random() < 0.75
+                rows["support_tickets"].append([
+                    tid if not mx.chance(0.002) else "", email_raw, phone_raw, f"{p.first} {p.last}",
+                    rng.choice(("Where is my order?", "Refund request", "Login problem", "Billing question")),
+                    rng.choice(("email", "chat", "phone", "web")), "solved" if solved else rng.choice(("open", "pending")),
+                    rng.choice(("low", "normal", "high", "urgent")), mx.ts(created),
+                    mx.ts(created + timedelta(hours=rng.uniform(1, 96))) if solved else "",
+                    str(rng.randint(1, 5)) if (solved and rng.random() < 0.5) else "",
+                ])
+                add_truth("support_tickets", tid, p, [f"email:{ekey}" if ekey else "",
+                                                       f"phone:{pkey}" if pkey else ""])
+
+        # --- consent events ---
+        if rng.random() < 0.4:
+            t = _ts(rng, born, SPAN_DAYS - 5)
+            for _ in range(rng.randint(1, 3)):
+                t += timedelta(days=rng.uniform(0.5, 60))
+                email_raw, _ = mx.email(rng.choice(person_emails))
+                rows["email_consents"].append([
+                    email_raw, rng.choices(("subscribed", "unsubscribed"), (70, 30))[0],
+                    rng.choice(("newsletter_form", "checkout", "preference_center", "import")), mx.ts(t),
+                ])
+        del cc
+
+    # byte-for-byte re-deliveries: 1% of the rows of each file appear twice
+    counts: dict[str, int] = {}
+    for name, data in rows.items():
+        dups = [r for r in data if rng.random() < 0.01 * mess]
+        data.extend(dups)
+        rng.shuffle(data)
+        _write_csv(out / f"{name}.csv", RAW_FILES[name], data)
+        counts[name] = len(data)
+    _write_csv(out / "ground_truth.csv", GROUND_TRUTH_COLUMNS, truth)
+    return counts
+
+
+def _write_csv(path: Path, header: list[str], data: list[list[str]]) -> None:
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(data)
+
+
+def read_ground_truth(folder: Path) -> list[dict[str, str]]:
+    with (folder / "ground_truth.csv").open(newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def ideal_clusters(truth: list[dict[str, str]]) -> dict[tuple[str, str], str]:
+    """Records of one person joined through the identifiers they carry (union-find within a person)."""
+    parent: dict[str, str] = {}
+
+    def find(x: str) -> str:
+        while parent.setdefault(x, x) != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    def union(a: str, b: str) -> None:
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+
+    for row in truth:
+        node = f"r|{row['source_name']}|{row['source_record_id']}"
+        find(node)
+        for k in filter(None, row["link_keys"].split("|")):
+            union(node, f"k|{row['person_key']}|{k}")
+    return {(r["source_name"], r["source_record_id"]): find(f"r|{r['source_name']}|{r['source_record_id']}")
+            for r in truth}
+
