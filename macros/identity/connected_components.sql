@@ -1,0 +1,154 @@
+{#- Materialization `connected_components`.
+
+    The model's SQL returns an edge list (node_a, node_b: strings; a self-edge makes a lone node). The
+    materialization computes connected components inside the warehouse by min-label propagation with
+    hooking and pointer jumping, iterating plain set-based SQL until no label changes:
+
+        candidate(v) = min(label(v), min label of v's neighbours)
+        hook:  the current representative r of v adopts min(candidate) over all v labelled r
+        jump:  label(v) = label(label(v))
+
+    Labels only decrease and are always a node of the component, so the fixed point labels every node
+    with the smallest node of its component. Hooking plus jumping converges in a logarithmic number of
+    rounds in practice, long chains included; `max_rounds` guards and fails loudly. No recursion, no
+    engine-only syntax (CTEs, joins, group by, least), no Python, no row-by-row work.
+
+    Each step is committed before the next: engines plan joins on statistics, and a table created
+    inside a still-open transaction has none (DuckDB then picks a nested-loop join).
+
+    Output: node, component_id (the component's smallest node), and dbt logs the number of rounds.
+-#}
+{% macro cc_work_relation(base, suffix) -%}
+    {{ return(api.Relation.create(database=base.database, schema=base.schema,
+                                  identifier=base.identifier ~ '__cc_' ~ suffix, type='table')) }}
+{%- endmacro %}
+
+{% materialization connected_components, default %}
+    {%- set target_relation = this.incorporate(type='table') -%}
+    {%- set max_rounds = config.get('max_rounds', var('connected_components_max_rounds', 60)) | int -%}
+    {%- set existing_relation = load_cached_relation(this) -%}
+
+    {%- set raw_edges = cc_work_relation(this, 'raw_edges') -%}
+    {%- set nodes = cc_work_relation(this, 'nodes') -%}
+    {%- set edges = cc_work_relation(this, 'edges') -%}
+    {%- set labels = [cc_work_relation(this, 'labels_0'), cc_work_relation(this, 'labels_1')] -%}
+    {%- set work = [raw_edges, nodes, edges] + labels -%}
+
+    {{ run_hooks(pre_hooks) }}
+    {%- for rel in work %}{% do adapter.drop_relation(rel) %}{% endfor -%}
+
+    {% call statement('cc_raw_edges') -%}
+        {{ create_table_as(False, raw_edges, sql) }}
+    {%- endcall %}
+    {% do adapter.commit() %}
+
+    {#- Dense integer ids, in node order, so the smallest id is the smallest node. -#}
+    {% call statement('cc_nodes') -%}
+        {{ create_table_as(False, nodes, "
+            with all_nodes as (
+                select node_a as node from " ~ raw_edges ~ "
+                union
+                select node_b as node from " ~ raw_edges ~ "
+            )
+            select node, row_number() over (order by node) as node_num
+            from all_nodes
+            where node is not null
+        ") }}
+    {%- endcall %}
+    {% do adapter.commit() %}
+
+    {% call statement('cc_edges') -%}
+        {{ create_table_as(False, edges, "
+            with numbered as (
+                select na.node_num as a, nb.node_num as b
+                from " ~ raw_edges ~ " as e
+                inner join " ~ nodes ~ " as na on na.node = e.node_a
+                inner join " ~ nodes ~ " as nb on nb.node = e.node_b
+                where na.node_num <> nb.node_num
+            )
+            select a, b from numbered
+            union
+            select b as a, a as b from numbered
+        ") }}
+    {%- endcall %}
+    {% do adapter.commit() %}
+
+    {% call statement('cc_labels_init') -%}
+        {{ create_table_as(False, labels[0], "
+            select n.node_num as node, least(n.node_num, coalesce(min(e.b), n.node_num)) as label
+            from " ~ nodes ~ " as n
+            left join " ~ edges ~ " as e on e.a = n.node_num
+            group by n.node_num
+        ") }}
+    {%- endcall %}
+    {% do adapter.commit() %}
+
+    {%- set state = namespace(done=false, rounds=0, current=0) -%}
+    {%- for round in range(1, max_rounds + 1) %}
+        {%- if not state.done %}
+            {%- set cur = labels[state.current] -%}
+            {%- set nxt = labels[1 - state.current] -%}
+            {% do adapter.drop_relation(nxt) %}
+            {% call statement('cc_round') -%}
+                {{ create_table_as(False, nxt, "
+                    with neighbour_min as (
+                        select e.a as node, min(l.label) as m
+                        from " ~ edges ~ " as e
+                        inner join " ~ cur ~ " as l on l.node = e.b
+                        group by e.a
+                    ),
+                    candidate as (
+                        select l.node, l.label as old_label, least(l.label, coalesce(nm.m, l.label)) as m
+                        from " ~ cur ~ " as l
+                        left join neighbour_min as nm on nm.node = l.node
+                    ),
+                    hooked as (
+                        select old_label as node, min(m) as m
+                        from candidate
+                        group by old_label
+                    ),
+                    stepped as (
+                        select c.node, least(c.m, coalesce(h.m, c.m)) as label
+                        from candidate as c
+                        left join hooked as h on h.node = c.node
+                    )
+                    select s.node, least(s.label, coalesce(j.label, s.label)) as label
+                    from stepped as s
+                    left join stepped as j on j.node = s.label
+                ") }}
+            {%- endcall %}
+    {% do adapter.commit() %}
+            {%- set changed = run_query("select count(*) from " ~ nxt ~ " as n inner join " ~ cur
+                                        ~ " as c on c.node = n.node where n.label <> c.label") -%}
+            {%- set state.rounds = round -%}
+            {%- set state.current = 1 - state.current -%}
+            {%- if (changed.columns[0].values()[0] | int) == 0 -%}
+                {%- set state.done = true -%}
+            {%- endif -%}
+        {%- endif %}
+    {%- endfor %}
+
+    {%- if not state.done -%}
+        {%- for rel in work %}{% do adapter.drop_relation(rel) %}{% endfor -%}
+        {{ exceptions.raise_compiler_error(
+            "connected_components: " ~ this ~ " did not converge within max_rounds=" ~ max_rounds
+            ~ " rounds; raise var connected_components_max_rounds or inspect the graph") }}
+    {%- endif -%}
+    {{ log("connected_components: " ~ this.identifier ~ " converged in " ~ state.rounds ~ " rounds", info=True) }}
+
+    {%- if existing_relation is not none %}{% do adapter.drop_relation(existing_relation) %}{% endif -%}
+    {% call statement('main') -%}
+        {{ create_table_as(False, target_relation, "
+            select n.node, r.node as component_id, " ~ state.rounds ~ " as converged_in_rounds
+            from " ~ nodes ~ " as n
+            inner join " ~ labels[state.current] ~ " as l on l.node = n.node_num
+            inner join " ~ nodes ~ " as r on r.node_num = l.label
+        ") }}
+    {%- endcall %}
+
+    {%- for rel in work %}{% do adapter.drop_relation(rel) %}{% endfor -%}
+    {{ run_hooks(post_hooks) }}
+    {% do adapter.commit() %}
+    {% do persist_docs(target_relation, model) %}
+    {{ return({'relations': [target_relation]}) }}
+{% endmaterialization %}

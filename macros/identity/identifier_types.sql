@@ -1,0 +1,20 @@
+{#- The identifier types and their merge rules (var identifier_types) as an inline relation. -#}
+{% macro identifier_types_relation() -%}
+    {%- for name, cfg in var('identifier_types').items() %}
+    select
+        '{{ name }}' as identifier_type,
+        {{ cfg.priority }} as priority,
+        {{ cfg.max_per_person }} as max_per_person,
+        {{ 'true' if cfg.strong else 'false' }} as is_strong
+    {% if not loop.last %}union all{% endif %}
+    {%- endfor %}
+{%- endmacro %}
+
+{#- Graph node keys: one namespace for records, one for identifier values. -#}
+{% macro record_node(source_name, source_record_id) -%}
+    'r|' || {{ source_name }} || '|' || {{ source_record_id }}
+{%- endmacro %}
+
+{% macro identifier_node(identifier_type, identifier_value) -%}
+    'i|' || {{ identifier_type }} || '|' || {{ identifier_value }}
+{%- endmacro %}

@@ -1,0 +1,157 @@
+{#- Merge rules, second pass, for weak identifiers (phone, anonymous_id). A weak value may join the strong
+    clusters its records belong to only if that cannot be two people: the clusters' known first names
+    agree, and together they hold no more values of any strong type than one person may (max_per_person;
+    e.g. two shop accounts). A landline shared by a household, a browser shared by two customers, fails:
+    it is not used to merge (decision bridges_clusters). A person whose CRM record has a work email and
+    whose shop account a personal one passes, joined by their phone. Strong values keep their decision. -#}
+with observed as (
+    select * from {{ ref('int_identifiers_observed') }}
+),
+
+screened as (
+    select * from {{ ref('int_identifiers_screened') }}
+),
+
+strong_clusters as (
+    select * from {{ ref('int_records_clustered_strong') }}
+),
+
+records_with_strong_identifier as (
+    select distinct observed.record_key
+    from observed
+    inner join screened
+        on screened.identifier_type = observed.identifier_type
+        and screened.identifier_value = observed.identifier_value
+    where screened.decision = 'used'
+        and screened.is_strong
+),
+
+types as (
+    {{ identifier_types_relation() }}
+),
+
+named as (
+    select * from {{ ref('int_records_named') }}
+),
+
+cluster_names as (
+    select distinct strong_clusters.component_id, named.first_name
+    from named
+    inner join strong_clusters
+        on strong_clusters.node = named.record_key
+),
+
+cluster_strong_values as (
+    select
+        strong_clusters.component_id,
+        observed.identifier_type,
+        count(distinct observed.identifier_value) as value_count
+    from observed
+    inner join screened
+        on screened.identifier_type = observed.identifier_type
+        and screened.identifier_value = observed.identifier_value
+    inner join strong_clusters
+        on strong_clusters.node = observed.record_key
+    where screened.decision = 'used'
+        and screened.is_strong
+    group by strong_clusters.component_id, observed.identifier_type
+),
+
+weak_touches as (
+    select distinct
+        observed.identifier_type,
+        observed.identifier_value,
+        strong_clusters.component_id
+    from observed
+    inner join screened
+        on screened.identifier_type = observed.identifier_type
+        and screened.identifier_value = observed.identifier_value
+    inner join records_with_strong_identifier
+        on records_with_strong_identifier.record_key = observed.record_key
+    inner join strong_clusters
+        on strong_clusters.node = observed.record_key
+    where screened.decision = 'used'
+        and not screened.is_strong
+),
+
+weak_name_conflicts as (
+    select weak_touches.identifier_type, weak_touches.identifier_value,
+        count(distinct cluster_names.first_name) as first_name_count
+    from weak_touches
+    inner join cluster_names
+        on cluster_names.component_id = weak_touches.component_id
+    group by weak_touches.identifier_type, weak_touches.identifier_value
+),
+
+weak_limit_conflicts as (
+    select
+        summed.identifier_type,
+        summed.identifier_value,
+        max(case when summed.value_count > types.max_per_person then 1 else 0 end) as exceeds_limit
+    from (
+        select
+            weak_touches.identifier_type,
+            weak_touches.identifier_value,
+            cluster_strong_values.identifier_type as strong_type,
+            sum(cluster_strong_values.value_count) as value_count
+        from weak_touches
+        inner join cluster_strong_values
+            on cluster_strong_values.component_id = weak_touches.component_id
+        group by weak_touches.identifier_type, weak_touches.identifier_value, cluster_strong_values.identifier_type
+    ) as summed
+    inner join types
+        on types.identifier_type = summed.strong_type
+    group by summed.identifier_type, summed.identifier_value
+),
+
+weak_reach as (
+    select
+        weak_touches.identifier_type,
+        weak_touches.identifier_value,
+        count(*) as strong_cluster_count,
+        max(coalesce(weak_name_conflicts.first_name_count, 0)) as first_name_count,
+        max(coalesce(weak_limit_conflicts.exceeds_limit, 0)) as exceeds_limit
+    from weak_touches
+    left join weak_name_conflicts
+        on weak_name_conflicts.identifier_type = weak_touches.identifier_type
+        and weak_name_conflicts.identifier_value = weak_touches.identifier_value
+    left join weak_limit_conflicts
+        on weak_limit_conflicts.identifier_type = weak_touches.identifier_type
+        and weak_limit_conflicts.identifier_value = weak_touches.identifier_value
+    group by weak_touches.identifier_type, weak_touches.identifier_value
+),
+
+weak_conflicts as (
+    select *
+    from weak_reach
+    where strong_cluster_count > 1
+        and (first_name_count > 1 or exceeds_limit = 1)
+),
+
+final as (
+    select
+        screened.identifier_type,
+        screened.identifier_value,
+        screened.record_count,
+        screened.is_strong,
+        case
+            when weak_conflicts.identifier_value is not null then 'bridges_clusters'
+            else screened.decision
+        end as decision,
+        case
+            when weak_conflicts.identifier_value is not null then
+                'would join ' || cast(weak_conflicts.strong_cluster_count as {{ cdp_type_string() }})
+                || ' clusters known by strong identifiers with '
+                || case when weak_conflicts.first_name_count > 1
+                    then cast(weak_conflicts.first_name_count as {{ cdp_type_string() }}) || ' different first names'
+                    else 'more strong identifiers than one person holds' end
+                || ' (shared household or device)'
+            else screened.decision_detail
+        end as decision_detail
+    from screened
+    left join weak_conflicts
+        on weak_conflicts.identifier_type = screened.identifier_type
+        and weak_conflicts.identifier_value = screened.identifier_value
+)
+
+select * from final

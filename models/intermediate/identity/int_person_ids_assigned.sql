@@ -1,0 +1,145 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    full_refresh=false,
+) }}
+{#- The person-id ledger: append-only, one row each time a record gets a (new) person id. The current
+    id of a record is its latest row. Append-only works on every engine and keeps the full history.
+    full_refresh=false protects it: `dbt build --full-refresh` never reissues ids.
+
+    Rules, applied to each cluster of this run against the ledger:
+    - a cluster containing records that had ids keeps one of them; an old id whose records now sit in
+      several clusters belongs to the cluster holding most of them (a split: the larger part keeps it);
+    - a cluster that owns several old ids keeps the oldest (a merge: first issued wins; ties by id);
+    - a cluster owning no old id gets a new id. On the first build new ids derive from the cluster;
+      later ones are salted with the run's start time, so an id is never issued twice. -#}
+{%- set run_ts = "cast('" ~ run_started_at.strftime('%Y-%m-%d %H:%M:%S') ~ "' as " ~ cdp_type_timestamp() ~ ")" -%}
+{%- set salt = run_started_at.strftime('%Y-%m-%dT%H:%M:%S.%f') if is_incremental() else '' -%}
+with clusters as (
+    select
+        node as record_key,
+        component_id as cluster_id
+    from {{ ref('int_records_clustered') }}
+    where node like 'r|%'
+),
+
+{% if is_incremental() %}
+ledger as (
+    select record_key, person_id, assigned_at from {{ this }}
+),
+{% else %}
+ledger as (
+    select
+        cast(null as {{ cdp_type_string() }}) as record_key,
+        cast(null as {{ cdp_type_string() }}) as person_id,
+        cast(null as {{ cdp_type_timestamp() }}) as assigned_at
+    from clusters
+    where 1 = 0
+),
+{% endif %}
+
+current_ids as (
+    select record_key, person_id
+    from (
+        select
+            record_key,
+            person_id,
+            row_number() over (partition by record_key order by assigned_at desc, person_id) as recency
+        from ledger
+    ) as ranked
+    where recency = 1
+),
+
+id_age as (
+    select person_id, min(assigned_at) as first_assigned_at
+    from ledger
+    group by person_id
+),
+
+joined as (
+    select
+        clusters.record_key,
+        clusters.cluster_id,
+        current_ids.person_id as previous_person_id
+    from clusters
+    left join current_ids
+        on current_ids.record_key = clusters.record_key
+),
+
+cluster_previous_ids as (
+    select cluster_id, previous_person_id, count(*) as record_count
+    from joined
+    where previous_person_id is not null
+    group by cluster_id, previous_person_id
+),
+
+id_owners as (
+    select
+        previous_person_id,
+        cluster_id,
+        row_number() over (
+            partition by previous_person_id order by record_count desc, cluster_id
+        ) as ownership_rank
+    from cluster_previous_ids
+),
+
+survivors as (
+    select
+        id_owners.cluster_id,
+        id_owners.previous_person_id as person_id,
+        row_number() over (
+            partition by id_owners.cluster_id order by id_age.first_assigned_at, id_owners.previous_person_id
+        ) as survivor_rank
+    from id_owners
+    inner join id_age
+        on id_age.person_id = id_owners.previous_person_id
+    where id_owners.ownership_rank = 1
+),
+
+cluster_ids as (
+    select
+        all_clusters.cluster_id,
+        coalesce(
+            survivors.person_id,
+            'per_' || substr({{ cdp_md5("all_clusters.cluster_id || '" ~ salt ~ "'") }}, 1, 20)
+        ) as person_id
+    from (select distinct cluster_id from clusters) as all_clusters
+    left join survivors
+        on survivors.cluster_id = all_clusters.cluster_id
+        and survivors.survivor_rank = 1
+),
+
+alive_ids as (
+    select distinct person_id from cluster_ids
+),
+
+assigned as (
+    select
+        joined.record_key,
+        cluster_ids.person_id,
+        joined.previous_person_id,
+        alive_ids.person_id is not null as previous_id_survives
+    from joined
+    inner join cluster_ids
+        on cluster_ids.cluster_id = joined.cluster_id
+    left join alive_ids
+        on alive_ids.person_id = joined.previous_person_id
+),
+
+final as (
+    select
+        record_key,
+        person_id,
+        previous_person_id,
+        case
+            when previous_person_id is null then 'new'
+            when previous_id_survives then 'split'
+            else 'merge'
+        end as change_type,
+        {{ run_ts }} as assigned_at
+    from assigned
+    where previous_person_id is null
+        or previous_person_id <> person_id
+)
+
+select * from final

@@ -1,0 +1,27 @@
+{#- First names of records, from the sources that declare one (var identifier_sources, key first_name).
+    Used only as a guard: a weak identifier may not join people whose first names differ. -#}
+{%- set sources = var('identifier_sources') | selectattr('first_name', 'defined') | list -%}
+with
+{% for s in sources %}
+{{ s.source_name }} as (
+    select * from {{ ref(s.model) }}
+),
+{% endfor %}
+
+named as (
+    {%- for s in sources %}
+    select
+        {{ record_node("'" ~ s.source_name ~ "'", 'cast(' ~ s.record_id ~ ' as ' ~ cdp_type_string() ~ ')') }}
+            as record_key,
+        lower(trim({{ s.first_name }})) as first_name
+    from {{ s.source_name }}
+    where {{ s.first_name }} is not null
+    {% if not loop.last %}union all{% endif %}
+    {%- endfor %}
+),
+
+final as (
+    select distinct record_key, first_name from named
+)
+
+select * from final

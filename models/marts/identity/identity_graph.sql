@@ -1,0 +1,35 @@
+{#- Every normalised identifier value with the person(s) whose records carry it, when it was first and
+    last seen, which sources it came from, and whether the merge rules let it join records. A value the
+    rules marked shared (a household landline) appears once per person that carries it. -#}
+with observed as (
+    select * from {{ ref('int_identifiers_observed') }}
+),
+
+person_records as (
+    select * from {{ ref('person_records') }}
+),
+
+decided as (
+    select * from {{ ref('int_identifiers_decided') }}
+),
+
+final as (
+    select
+        observed.identifier_type,
+        observed.identifier_value,
+        person_records.person_id,
+        min(observed.observed_at) as first_seen_at,
+        max(observed.observed_at) as last_seen_at,
+        {{ cdp_sorted_string_agg('observed.source_name', ',') }} as sources,
+        count(distinct observed.record_key) as record_count,
+        max(decided.decision) as merge_decision
+    from observed
+    inner join person_records
+        on person_records.record_key = observed.record_key
+    inner join decided
+        on decided.identifier_type = observed.identifier_type
+        and decided.identifier_value = observed.identifier_value
+    group by observed.identifier_type, observed.identifier_value, person_records.person_id
+)
+
+select * from final

@@ -1,0 +1,46 @@
+{#- One row per source record that carries at least one usable identifier, with its current person id. -#}
+with ledger as (
+    select * from {{ ref('int_person_ids_assigned') }}
+),
+
+clusters as (
+    select * from {{ ref('int_records_clustered') }}
+),
+
+observed as (
+    select * from {{ ref('int_identifiers_observed') }}
+),
+
+records as (
+    select record_key, source_name, source_record_id, max(observed_at) as observed_at
+    from observed
+    group by record_key, source_name, source_record_id
+),
+
+current_ids as (
+    select record_key, person_id
+    from (
+        select
+            record_key,
+            person_id,
+            row_number() over (partition by record_key order by assigned_at desc, person_id) as recency
+        from ledger
+    ) as ranked
+    where recency = 1
+),
+
+final as (
+    select
+        records.source_name,
+        records.source_record_id,
+        current_ids.person_id,
+        records.record_key,
+        records.observed_at
+    from records
+    inner join clusters
+        on clusters.node = records.record_key
+    inner join current_ids
+        on current_ids.record_key = records.record_key
+)
+
+select * from final
