@@ -1,0 +1,29 @@
+{#- The golden profile: one row per person_id, golden attributes, traits and segments. -#}
+with profiles as (
+    select * from {{ ref('int_profiles_traited') }}
+),
+
+memberships as (
+    select * from {{ ref('segment_memberships') }}
+),
+
+person_segments as (
+    select
+        person_id,
+        {{ cdp_sorted_string_agg('segment_name', ';') }} as segments,
+        count(*) as segment_count
+    from memberships
+    group by person_id
+),
+
+final as (
+    select
+        profiles.*,
+        coalesce(person_segments.segments, '') as segments,
+        coalesce(person_segments.segment_count, 0) as segment_count
+    from profiles
+    left join person_segments
+        on person_segments.person_id = profiles.person_id
+)
+
+select * from final
