@@ -1,0 +1,37 @@
+{#- Register the raw CSV files (folder CDP_RAW_DIR, shared/contracts/raw_sources.md) as relations in
+    schema `raw`, so that sources are ordinary relations on every engine. Runs on-run-start.
+    Every column is read as text; short rows are padded with nulls and then quarantined for what they
+    lack, instead of failing the build. -#}
+{% macro raw_source_files() -%}
+    {{ return(['crm_contacts', 'shop_customers', 'shop_orders', 'web_events', 'support_tickets', 'email_consents']) }}
+{%- endmacro %}
+
+{% macro register_raw_sources() -%}
+    {%- if execute -%}
+        {{ return(adapter.dispatch('register_raw_sources', 'cdp')(env_var('CDP_RAW_DIR', 'sample_data'))) }}
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro default__register_raw_sources(raw_dir) -%}
+    {{ log("raw sources on " ~ target.type ~ " are expected to exist in schema raw already", info=False) }}
+    select 1
+{%- endmacro %}
+
+{% macro duckdb__register_raw_sources(raw_dir) -%}
+    create schema if not exists raw;
+    {% for name in raw_source_files() -%}
+    create or replace view raw.{{ name }} as
+    select * from read_csv('{{ raw_dir }}/{{ name }}.csv', header = true, all_varchar = true, delim = ',',
+                           quote = '"', escape = '"', null_padding = true);
+    {% endfor %}
+{%- endmacro %}
+
+{% macro spark__register_raw_sources(raw_dir) -%}
+    create schema if not exists raw;
+    {% for name in raw_source_files() -%}
+    {% do run_query("drop table if exists raw." ~ name) %}
+    {% do run_query("create table raw." ~ name ~ " using csv options (path '" ~ raw_dir ~ "/" ~ name
+                    ~ ".csv', header 'true', quote '\"', escape '\"', multiLine 'true', mode 'PERMISSIVE')") %}
+    {% endfor %}
+    select 1
+{%- endmacro %}
