@@ -1,0 +1,69 @@
+"""Shared fixtures: generated raw data and real DuckDB warehouses built by real dbt runs."""
+
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from orchestration.dbt_args import dbt_command
+from orchestration.sample_data import generate
+
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class Warehouse:
+    raw_dir: Path
+    db_path: Path
+
+    def sql(self, query: str, params: list | None = None) -> list[tuple]:
+        with duckdb.connect(str(self.db_path), read_only=True) as con:
+            return con.execute(query, params or []).fetchall()
+
+    def scalar(self, query: str) -> object:
+        return self.sql(query)[0][0]
+
+
+def dbt(raw_dir: Path, db_path: Path, verb: str = "build", *extra: str, check: bool = True, **kwargs):
+    env = dict(os.environ)
+    env.update(CDP_RAW_DIR=str(raw_dir), CDP_DUCKDB_PATH=str(db_path), DBT_PROFILES_DIR=str(PROJECT_DIR),
+               CDP_TARGET="duckdb")
+    cmd = [str(Path(sys.executable).with_name("dbt")), *dbt_command(verb, project_dir=str(PROJECT_DIR), **kwargs),
+           *extra]
+    proc = subprocess.run(cmd, cwd=PROJECT_DIR, env=env, capture_output=True, text=True)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"dbt {verb} failed:\n{proc.stdout[-6000:]}\n{proc.stderr[-3000:]}")
+    return proc
+
+
+def build_warehouse(raw_dir: Path, db_path: Path) -> Warehouse:
+    dbt(raw_dir, db_path, "build")
+    return Warehouse(raw_dir, db_path)
+
+
+def read_csv_rows(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+@pytest.fixture(scope="session")
+def small_warehouse(tmp_path_factory) -> Warehouse:
+    """3,000 generated persons, built end to end."""
+    root = tmp_path_factory.mktemp("small")
+    generate(3_000, 11, root / "raw")
+    return build_warehouse(root / "raw", root / "warehouse.duckdb")
+
+
+@pytest.fixture(scope="session")
+def identity_warehouse(tmp_path_factory) -> Warehouse:
+    """20,000 generated persons: the size the identity quality targets are stated for."""
+    root = tmp_path_factory.mktemp("identity")
+    generate(20_000, 2026, root / "raw")
+    return build_warehouse(root / "raw", root / "warehouse.duckdb")
