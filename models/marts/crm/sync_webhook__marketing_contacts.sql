@@ -10,7 +10,6 @@ shared_emails as (
     select email
     from profiles
     where email is not null
-        and email not in (select email from shared_emails)
     group by email
     having count(*) > 1
 ),
@@ -25,7 +24,7 @@ final as (
         cast(segments as {{ cdp_type_string() }}) as segments
     from profiles
     where email is not null
-        and email not in (select email from shared_emails)
+        and email not in (select shared_emails.email from shared_emails)
         and email_consent <> 'unsubscribed'
 )
 
