@@ -1,10 +1,84 @@
-"""`cdp sync ...` commands. Filled in by the sync engine."""
+"""`cdp sync list` and `cdp sync run NAME [--dry-run] [--full-resync]`."""
 
 from __future__ import annotations
 
 import argparse
+import os
+import sys
+from pathlib import Path
+
+from sync.config import load_syncs
+from sync.destinations import make_destination
+from sync.engine import RunSummary, build_plan, run_sync
+from sync.state import StateStore
+
+
+def warehouse_path() -> Path:
+    default = Path(__file__).resolve().parents[1] / ".cdp" / "warehouse.duckdb"
+    return Path(os.environ.get("CDP_DUCKDB_PATH", default))
+
+
+def progress_bar(done: int, total: int) -> None:
+    width = 30
+    filled = int(width * done / total) if total else width
+    sys.stderr.write(f"\r  [{'#' * filled}{'.' * (width - filled)}] {done}/{total} records")
+    if done >= total:
+        sys.stderr.write("\n")
+    sys.stderr.flush()
+
+
+def format_summary(s: RunSummary) -> str:
+    rows = [("status", s.status), ("planned", s.planned), ("  to create", s.created), ("  to update", s.updated),
+            ("  to clear", s.cleared), ("unchanged (skipped)", s.skipped), ("excluded (opted out)", s.excluded),
+            ("sent", s.sent), ("succeeded", s.succeeded), ("failed", s.failed), ("requests", s.requests),
+            ("retries", s.retries), ("rate limited", s.rate_limited), ("seconds", s.duration_s)]
+    lines = [f"sync {s.sync_name} (run {s.run_id[:8]}{', dry run' if s.dry_run else ''})"]
+    lines += [f"  {k:<22}{v:>10}" for k, v in rows]
+    for code, n in s.failures_by_code.most_common():
+        lines.append(f"  failure {code}: {n} (e.g. {', '.join(s.failure_samples.get(code, []))})")
+    if s.error:
+        lines.append(f"  error: {s.error}")
+    return "\n".join(lines)
+
+
+def cmd_list(ns: argparse.Namespace) -> int:
+    for cfg in load_syncs().values():
+        print(f"{cfg.name:20s} {cfg.destination:11s} {cfg.mode:11s} {cfg.model:36s} {cfg.description}")
+    return 0
+
+
+def cmd_run(ns: argparse.Namespace) -> int:
+    syncs = load_syncs()
+    if ns.name not in syncs:
+        print(f"unknown sync {ns.name!r}; known: {', '.join(syncs)}", file=sys.stderr)
+        return 2
+    cfg = syncs[ns.name]
+    db = warehouse_path()
+    if ns.dry_run:
+        store = StateStore(db)
+        try:
+            plan = build_plan(cfg, store.read_model(cfg.model, cfg.columns), store.state(cfg.name), ns.full_resync)
+        finally:
+            store.close()
+        for label, recs in (("create", [r for r, _ in plan.create]), ("update", [r for r, _ in plan.update]),
+                            ("clear", plan.clear)):
+            print(f"would {label} {len(recs)} records" + (f", e.g. {', '.join(r.key for r in recs[:3])}" if recs else ""))
+        print(f"unchanged {plan.unchanged}, excluded {plan.excluded}, invalid {len(plan.invalid)}")
+    summary = run_sync(cfg, db, make_destination, dry_run=ns.dry_run, full_resync=ns.full_resync,
+                       force_clear=ns.force_clear, progress=None if ns.quiet else progress_bar)
+    print(format_summary(summary))
+    return 0 if summary.status in ("success", "dry_run") else 1
 
 
 def add_sync_parser(sub: argparse._SubParsersAction) -> None:
-    s = sub.add_parser("sync", help="reverse-ETL syncs to CRMs")
-    s.set_defaults(func=lambda ns: (print("no syncs yet"), 1)[1])
+    s = sub.add_parser("sync", help="reverse-ETL syncs to CRMs (sync/syncs.yml)")
+    ssub = s.add_subparsers(dest="sync_command", required=True)
+    ls = ssub.add_parser("list", help="list the declared syncs")
+    ls.set_defaults(func=cmd_list)
+    run = ssub.add_parser("run", help="run one sync")
+    run.add_argument("name")
+    run.add_argument("--dry-run", action="store_true", help="show what would be created, updated, cleared")
+    run.add_argument("--full-resync", action="store_true", help="send every record, changed or not")
+    run.add_argument("--force-clear", action="store_true", help="allow mirror mode past max_clear_share")
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.set_defaults(func=cmd_run)

@@ -1,4 +1,4 @@
-{#- What the salesforce_contacts sync may send: one row per person with a last name or email (Salesforce requires LastName). The contract makes the
+{#- What the salesforce_contacts sync may send: one row per person with a last name (Salesforce requires LastName). The contract makes the
     column list the field allowlist: nothing else leaves the warehouse. -#}
 with profiles as (
     select * from {{ ref('customer_profiles') }}
@@ -20,7 +20,7 @@ final as (
         cast(email_consent as {{ cdp_type_string() }}) as email_consent,
         cast(segments as {{ cdp_type_string() }}) as segments
     from profiles
-    where email is not null or last_name is not null
+    where last_name is not null
 )
 
 select * from final

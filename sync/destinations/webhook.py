@@ -1,0 +1,63 @@
+"""A generic signed webhook (for a marketing tool): JSON batches signed with HMAC-SHA256 over
+"<timestamp>.<body>" in X-CDP-Signature, secret from CDP_WEBHOOK_SECRET, URL from CDP_WEBHOOK_URL."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import time
+from dataclasses import dataclass, field
+
+from sync.config import SyncConfig
+from sync.destinations.base import OutRecord, RecordResult
+from sync.errors import AuthError, TerminalError
+from sync.http import HttpClient
+
+
+def sign(secret: str, timestamp: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+
+
+@dataclass
+class SignedWebhook:
+    cfg: SyncConfig
+    client: HttpClient
+    url: str
+    secret: str = field(repr=False)
+    name: str = "webhook"
+
+    @classmethod
+    def from_env(cls, cfg: SyncConfig) -> "SignedWebhook":
+        url, secret = os.environ.get("CDP_WEBHOOK_URL"), os.environ.get("CDP_WEBHOOK_SECRET")
+        if not url or not secret:
+            raise AuthError("CDP_WEBHOOK_URL and CDP_WEBHOOK_SECRET must be set")
+        return cls(cfg, HttpClient(url, rate=cfg.rate_limit), url, secret)
+
+    def close(self) -> None:
+        self.client.close()
+
+    def prepare(self) -> None:
+        return None
+
+    def _post(self, action: str, records: list[OutRecord]) -> list[RecordResult]:
+        body = json.dumps({"sync": self.cfg.name, "action": action,
+                           "records": [{"key": r.match_value, **r.properties} for r in records]},
+                          separators=(",", ":")).encode()
+        ts = str(int(time.time()))
+        resp = self.client.request("POST", self.url, data=body, headers={
+            "Content-Type": "application/json", "X-CDP-Timestamp": ts, "X-CDP-Signature": sign(self.secret, ts, body)})
+        if resp.status_code in (401, 403):
+            raise AuthError(f"webhook refused the signature ({resp.status_code})")
+        if resp.status_code == 400:
+            raise TerminalError(f"batch rejected: {resp.text[:300]}", 400)
+        if resp.status_code >= 300:
+            raise TerminalError(f"HTTP {resp.status_code}", resp.status_code)
+        return [RecordResult(r.key, True, r.match_value) for r in records]
+
+    def upsert(self, records: list[OutRecord]) -> list[RecordResult]:
+        return self._post("upsert", records)
+
+    def clear(self, records: list[OutRecord]) -> list[RecordResult]:
+        return self._post("delete", records)

@@ -1,0 +1,421 @@
+"""A local CRM sandbox that follows the public HubSpot and Salesforce contracts the sync uses, plus a
+signed-webhook receiver, with fault injection and a small HTML page of the contacts.
+
+Binds to 127.0.0.1 only. Credentials it accepts come from its own environment:
+CDP_SANDBOX_HUBSPOT_TOKEN, CDP_SANDBOX_SF_CLIENT_ID / CDP_SANDBOX_SF_CLIENT_SECRET, CDP_SANDBOX_WEBHOOK_SECRET
+(defaults are fixed sandbox values). Faults (POST /_sandbox/config): fail_rate (5xx before the write),
+lost_rate (write applied, then the connection is dropped without a response), latency_ms, and
+hubspot_limit (requests per rolling 10 s; 429 with HubSpot's headers past it)."""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import hmac
+import html
+import json
+import os
+import random
+import re
+import socket
+import threading
+import time
+from collections import deque
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlparse
+
+HUBSPOT_STANDARD = {"email", "firstname", "lastname", "phone", "city", "country", "company", "jobtitle"}
+SF_FIELDS = {"CDP_Person_Id__c", "Email", "FirstName", "LastName", "Phone", "MailingCity", "MailingCountry",
+             "Title", "CDP_Lifetime_Value__c", "CDP_Order_Count__c", "CDP_Email_Consent__c", "CDP_Segments__c"}
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.([A-Za-z]{2,})$")
+RESERVED_TLDS = {"invalid", "test", "example", "localhost"}
+
+
+def valid_email(value: str) -> bool:
+    m = EMAIL_RE.match(value or "")
+    return bool(m) and m.group(1).lower() not in RESERVED_TLDS
+
+
+class Store:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.reset()
+
+    def reset(self) -> None:
+        self.config = {"fail_rate": 0.0, "lost_rate": 0.0, "latency_ms": 0, "hubspot_limit": 0,
+                       "salesforce_limit": 0, "seed": None}
+        self.rng = random.Random()
+        self.hs_properties = set(HUBSPOT_STANDARD)
+        self.hs_contacts: dict[str, dict] = {}
+        self.hs_by_email: dict[str, str] = {}
+        self.sf_contacts: dict[str, dict] = {}
+        self.webhook: dict[str, dict] = {}
+        self.webhook_deleted: set[str] = set()
+        self.window: deque = deque()
+        self.sf_window: deque = deque()
+        self.stats = {"requests": 0, "hubspot_upsert_calls": 0, "hubspot_creates": 0, "hubspot_updates": 0,
+                      "hubspot_rate_limited": 0, "salesforce_calls": 0, "salesforce_creates": 0,
+                      "salesforce_updates": 0, "webhook_deliveries": 0, "webhook_bad_signatures": 0,
+                      "injected_failures": 0, "lost_responses": 0, "property_creates": 0}
+        self.next_id = 1000
+
+
+STORE = Store()
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "CDPSandbox/1"
+
+    def log_message(self, fmt, *args):  # quiet; never logs headers (tokens)
+        return
+
+    # --- plumbing ---------------------------------------------------------------------------
+    def _body(self) -> bytes:
+        n = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(n) if n else b""
+
+    def _send(self, status: int, payload=None, headers: dict | None = None, content_type="application/json"):
+        data = b"" if payload is None else (payload if isinstance(payload, bytes) else json.dumps(payload).encode())
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        for k, v in (headers or {}).items():
+            self.send_header(k, str(v))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _drop(self):
+        """A response lost after the write was applied: close the socket without answering."""
+        STORE.stats["lost_responses"] += 1
+        self.close_connection = True
+        try:
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def _faults_before(self) -> bool:
+        cfg = STORE.config
+        if cfg["latency_ms"]:
+            time.sleep(cfg["latency_ms"] / 1000)
+        if cfg["fail_rate"] and STORE.rng.random() < cfg["fail_rate"]:
+            STORE.stats["injected_failures"] += 1
+            self._send(503, {"status": "error", "message": "injected failure", "category": "INTERNAL_ERROR"})
+            return True
+        return False
+
+    def _lose_after(self) -> bool:
+        return bool(STORE.config["lost_rate"]) and STORE.rng.random() < STORE.config["lost_rate"]
+
+    def _bearer(self) -> str | None:
+        auth = self.headers.get("Authorization", "")
+        return auth[7:] if auth.startswith("Bearer ") else None
+
+    # --- routes ---------------------------------------------------------------------------
+    def do_GET(self):
+        url = urlparse(self.path)
+        STORE.stats["requests"] += 1
+        if url.path == "/":
+            return self._send(200, render_page().encode(), content_type="text/html; charset=utf-8")
+        if url.path == "/_sandbox/stats":
+            with STORE.lock:
+                return self._send(200, {**STORE.stats, "hubspot_contacts": len(STORE.hs_contacts),
+                                        "salesforce_contacts": len(STORE.sf_contacts),
+                                        "webhook_contacts": len(STORE.webhook), "config": STORE.config})
+        if url.path == "/_sandbox/webhook":
+            with STORE.lock:
+                return self._send(200, {"records": STORE.webhook, "deleted": sorted(STORE.webhook_deleted)})
+        if url.path == "/_sandbox/salesforce":
+            with STORE.lock:
+                return self._send(200, {"records": STORE.sf_contacts})
+        if url.path == "/crm/v3/objects/contacts":
+            if self._bearer() != hubspot_token():
+                return self._send(401, {"status": "error", "category": "INVALID_AUTHENTICATION"})
+            q = parse_qs(url.query)
+            limit, after = int(q.get("limit", ["100"])[0]), int(q.get("after", ["0"])[0])
+            with STORE.lock:
+                items = sorted(STORE.hs_contacts.items(), key=lambda kv: int(kv[0]))
+            page = items[after:after + limit]
+            body = {"results": [{"id": k, "properties": v["properties"], "createdAt": v["createdAt"],
+                                 "updatedAt": v["updatedAt"]} for k, v in page]}
+            if after + limit < len(items):
+                body["paging"] = {"next": {"after": str(after + limit)}}
+            return self._send(200, body)
+        return self._send(404, {"status": "error", "message": "not found"})
+
+    def do_POST(self):
+        url = urlparse(self.path)
+        body = self._body()
+        STORE.stats["requests"] += 1
+        if url.path == "/_sandbox/config":
+            update = json.loads(body or b"{}")
+            with STORE.lock:
+                if update.get("reset"):
+                    STORE.reset()
+                STORE.config.update({k: v for k, v in update.items() if k in STORE.config})
+                if STORE.config.get("seed") is not None:
+                    STORE.rng.seed(STORE.config["seed"])
+            return self._send(200, STORE.config)
+        if url.path == "/services/oauth2/token":
+            form = parse_qs(body.decode())
+            if (form.get("client_id", [""])[0] != sf_client()[0] or
+                    form.get("client_secret", [""])[0] != sf_client()[1]):
+                return self._send(400, {"error": "invalid_client", "error_description": "invalid client credentials"})
+            host = f"http://{self.headers.get('Host')}"
+            return self._send(200, {"access_token": sf_session(), "instance_url": host, "token_type": "Bearer"})
+        if url.path.startswith("/webhook/"):
+            return self.webhook(url.path, body)
+        if url.path.startswith("/crm/v3/"):
+            if self._bearer() != hubspot_token():
+                return self._send(401, {"status": "error", "message": "Authentication credentials not found.",
+                                        "category": "INVALID_AUTHENTICATION"})
+            if self.hubspot_limited():
+                return
+            if url.path == "/crm/v3/properties/contacts":
+                return self.create_property(body)
+            if url.path == "/crm/v3/objects/contacts/batch/upsert":
+                return self.batch_upsert(body)
+        return self._send(404, {"status": "error", "message": "not found"})
+
+    def do_PATCH(self):
+        url = urlparse(self.path)
+        body = self._body()
+        STORE.stats["requests"] += 1
+        m = re.fullmatch(r"/services/data/v\d+\.\d+/composite/sobjects/Contact/(\w+)", url.path)
+        if not m:
+            return self._send(404, [{"errorCode": "NOT_FOUND", "message": "The requested resource does not exist"}])
+        if self._bearer() != sf_session():
+            return self._send(401, [{"errorCode": "INVALID_SESSION_ID", "message": "Session expired or invalid"}])
+        return self.sf_upsert(m.group(1), json.loads(body or b"{}"))
+
+    # --- HubSpot ------------------------------------------------------------------------------
+    def hubspot_limited(self) -> bool:
+        limit = STORE.config["hubspot_limit"]
+        if not limit:
+            return False
+        now = time.monotonic()
+        with STORE.lock:
+            while STORE.window and now - STORE.window[0] > 10:
+                STORE.window.popleft()
+            remaining = limit - len(STORE.window)
+            if remaining <= 0:
+                STORE.stats["hubspot_rate_limited"] += 1
+                self._send(429, {"status": "error", "message": "You have reached your ten_secondly_rolling limit.",
+                                 "errorType": "RATE_LIMIT", "policyName": "TEN_SECONDLY_ROLLING"},
+                           {"X-HubSpot-RateLimit-Interval-Milliseconds": 10000,
+                            "X-HubSpot-RateLimit-Max": limit, "X-HubSpot-RateLimit-Remaining": 0})
+                return True
+            STORE.window.append(now)
+        return False
+
+    def create_property(self, body: bytes):
+        prop = json.loads(body or b"{}")
+        name = prop.get("name", "")
+        if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
+            return self._send(400, {"status": "error", "category": "VALIDATION_ERROR", "message": "invalid name"})
+        with STORE.lock:
+            if name in STORE.hs_properties:
+                return self._send(409, {"status": "error", "category": "OBJECT_ALREADY_EXISTS",
+                                        "message": f"Property named '{name}' already exists."})
+            STORE.hs_properties.add(name)
+            STORE.stats["property_creates"] += 1
+        return self._send(201, {"name": name, "type": prop.get("type", "string")})
+
+    def batch_upsert(self, body: bytes):
+        req = json.loads(body or b"{}")
+        inputs = req.get("inputs", [])
+        STORE.stats["hubspot_upsert_calls"] += 1
+        if len(inputs) > 100:
+            return self._send(400, {"status": "error", "category": "VALIDATION_ERROR",
+                                    "message": "Batch input size exceeds limit of 100"})
+        ids = [str(i.get("id", "")).lower() for i in inputs]
+        if len(set(ids)) != len(ids):
+            return self._send(400, {"status": "error", "category": "VALIDATION_ERROR",
+                                    "message": "Duplicate IDs found in batch input"})
+        unknown = sorted({p for i in inputs for p in i.get("properties", {}) if p not in STORE.hs_properties})
+        if unknown:
+            return self._send(400, {"status": "error", "category": "VALIDATION_ERROR",
+                                    "message": f"Property \"{unknown[0]}\" does not exist",
+                                    "errors": [{"code": "PROPERTY_DOESNT_EXIST", "context": {"propertyName": unknown}}]})
+        if any(i.get("idProperty") != "email" for i in inputs):
+            return self._send(400, {"status": "error", "category": "VALIDATION_ERROR",
+                                    "message": "idProperty must be a unique property (email)"})
+        if self._faults_before():
+            return
+        results, errors = [], []
+        now = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
+        with STORE.lock:
+            for item in inputs:
+                email = str(item["id"]).lower()
+                props = {k: ("" if v is None else str(v)) for k, v in item.get("properties", {}).items()}
+                if not valid_email(email) or ("email" in props and props["email"] and not valid_email(props["email"])):
+                    errors.append({"status": "error", "category": "VALIDATION_ERROR",
+                                   "message": f"Property values were not valid: email {email!r} is invalid",
+                                   "context": {"ids": [item["id"]]}})
+                    continue
+                hs_id = STORE.hs_by_email.get(email)
+                new = hs_id is None
+                if new:
+                    STORE.next_id += 1
+                    hs_id = str(STORE.next_id)
+                    STORE.hs_by_email[email] = hs_id
+                    STORE.hs_contacts[hs_id] = {"properties": {"email": email}, "createdAt": now, "updatedAt": now,
+                                                "writes": 0}
+                    STORE.stats["hubspot_creates"] += 1
+                else:
+                    STORE.stats["hubspot_updates"] += 1
+                contact = STORE.hs_contacts[hs_id]
+                contact["properties"].update(props)
+                contact["properties"]["email"] = email
+                contact["updatedAt"] = now
+                contact["writes"] += 1
+                results.append({"id": hs_id, "properties": contact["properties"], "new": new,
+                                "createdAt": contact["createdAt"], "updatedAt": now})
+        if self._lose_after():
+            return self._drop()
+        if errors:
+            return self._send(207, {"status": "COMPLETE", "results": results, "errors": errors,
+                                    "numErrors": len(errors)})
+        return self._send(200, {"status": "COMPLETE", "results": results})
+
+    # --- Salesforce --------------------------------------------------------------------------
+    def sf_upsert(self, ext_field: str, req: dict):
+        STORE.stats["salesforce_calls"] += 1
+        limit = STORE.config["salesforce_limit"]
+        if limit:
+            now = time.monotonic()
+            with STORE.lock:
+                while STORE.sf_window and now - STORE.sf_window[0] > 10:
+                    STORE.sf_window.popleft()
+                if len(STORE.sf_window) >= limit:
+                    return self._send(403, [{"errorCode": "REQUEST_LIMIT_EXCEEDED",
+                                             "message": "TotalRequests Limit exceeded."}])
+                STORE.sf_window.append(now)
+        records = req.get("records", [])
+        if len(records) > 200:
+            return self._send(400, [{"errorCode": "EXCEEDED_ID_LIMIT", "message": "record limit is 200"}])
+        if self._faults_before():
+            return
+        out = []
+        with STORE.lock:
+            for rec in records:
+                fields = {k: v for k, v in rec.items() if k != "attributes"}
+                unknown = [k for k in fields if k not in SF_FIELDS]
+                ext = fields.get(ext_field)
+                if unknown:
+                    out.append({"success": False, "errors": [{"statusCode": "INVALID_FIELD",
+                                "message": f"No such column '{unknown[0]}' on sobject of type Contact",
+                                "fields": unknown}]})
+                elif not ext:
+                    out.append({"success": False, "errors": [{"statusCode": "MISSING_ARGUMENT",
+                                "message": f"{ext_field} not specified", "fields": [ext_field]}]})
+                elif fields.get("Email") and not valid_email(fields["Email"]):
+                    out.append({"success": False, "errors": [{"statusCode": "INVALID_EMAIL_ADDRESS",
+                                "message": f"Email: invalid email address: {fields['Email']}", "fields": ["Email"]}]})
+                elif ext not in STORE.sf_contacts and not fields.get("LastName"):
+                    out.append({"success": False, "errors": [{"statusCode": "REQUIRED_FIELD_MISSING",
+                                "message": "Required fields are missing: [LastName]", "fields": ["LastName"]}]})
+                else:
+                    created = ext not in STORE.sf_contacts
+                    if created:
+                        STORE.next_id += 1
+                        STORE.sf_contacts[ext] = {"Id": f"003{STORE.next_id:015d}", "writes": 0}
+                        STORE.stats["salesforce_creates"] += 1
+                    else:
+                        STORE.stats["salesforce_updates"] += 1
+                    STORE.sf_contacts[ext].update(fields)
+                    STORE.sf_contacts[ext]["writes"] += 1
+                    out.append({"id": STORE.sf_contacts[ext]["Id"], "success": True, "created": created, "errors": []})
+        if self._lose_after():
+            return self._drop()
+        return self._send(200, out)
+
+    # --- webhook -----------------------------------------------------------------------------
+    def webhook(self, path: str, body: bytes):
+        ts = self.headers.get("X-CDP-Timestamp", "")
+        expected = "sha256=" + hmac.new(webhook_secret().encode(), ts.encode() + b"." + body,
+                                        hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(expected, self.headers.get("X-CDP-Signature", "")):
+            STORE.stats["webhook_bad_signatures"] += 1
+            return self._send(401, {"error": "bad signature"})
+        if self._faults_before():
+            return
+        msg = json.loads(body)
+        with STORE.lock:
+            STORE.stats["webhook_deliveries"] += 1
+            for rec in msg.get("records", []):
+                if msg.get("action") == "delete":
+                    STORE.webhook.pop(rec["key"], None)
+                    STORE.webhook_deleted.add(rec["key"])
+                else:
+                    STORE.webhook[rec["key"]] = rec
+        if self._lose_after():
+            return self._drop()
+        return self._send(200, {"accepted": len(msg.get("records", []))})
+
+
+def hubspot_token() -> str:
+    return os.environ.get("CDP_SANDBOX_HUBSPOT_TOKEN", "sandbox-hubspot-token")
+
+
+def sf_client() -> tuple[str, str]:
+    return (os.environ.get("CDP_SANDBOX_SF_CLIENT_ID", "sandbox-client"),
+            os.environ.get("CDP_SANDBOX_SF_CLIENT_SECRET", "sandbox-secret"))
+
+
+def sf_session() -> str:
+    return hashlib.sha256(("session:" + sf_client()[1]).encode()).hexdigest()[:32]
+
+
+def webhook_secret() -> str:
+    return os.environ.get("CDP_SANDBOX_WEBHOOK_SECRET", "sandbox-webhook-secret")
+
+
+ENRICHED = ["cdp_person_id", "cdp_lifetime_value", "cdp_order_count", "cdp_email_consent", "cdp_segments"]
+
+
+def render_page(limit: int = 500) -> str:
+    with STORE.lock:
+        contacts = sorted(STORE.hs_contacts.items(), key=lambda kv: int(kv[0]))[:limit]
+        total, sf, wh = len(STORE.hs_contacts), len(STORE.sf_contacts), len(STORE.webhook)
+    cols = ["email", "firstname", "lastname", "country", *ENRICHED]
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in ["HubSpot id", *cols])
+    rows = "".join(
+        "<tr>" + f"<td>{html.escape(k)}</td>" +
+        "".join(f"<td class='{'enriched' if c in ENRICHED else ''}'>{html.escape(v['properties'].get(c, ''))}</td>"
+                for c in cols) + "</tr>" for k, v in contacts)
+    return f"""<!doctype html><html><head><meta charset="utf-8"><title>CRM sandbox: contacts</title>
+<style>body{{font-family:sans-serif;margin:1.5em}}table{{border-collapse:collapse;font-size:13px}}
+td,th{{border:1px solid #ccc;padding:3px 6px}}th{{background:#eef}}td.enriched{{background:#f4fff0}}</style>
+</head><body><h1>CRM sandbox</h1>
+<p id="summary">{total} HubSpot contacts, {sf} Salesforce contacts, {wh} marketing webhook contacts.
+Showing the first {len(contacts)} HubSpot contacts; green columns are written by the CDP sync.</p>
+<table id="contacts"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></body></html>"""
+
+
+def serve(port: int = 0, host: str = "127.0.0.1") -> ThreadingHTTPServer:
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        raise SystemExit("the sandbox binds to loopback only")
+    server = ThreadingHTTPServer((host, port), Handler)
+    server.daemon_threads = True
+    return server
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="CRM sandbox (HubSpot/Salesforce/webhook) on loopback")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--port-file", help="write the chosen port here once listening")
+    ns = parser.parse_args()
+    server = serve(ns.port)
+    port = server.server_address[1]
+    if ns.port_file:
+        tmp = ns.port_file + ".tmp"
+        with open(tmp, "w") as fh:
+            fh.write(str(port))
+        os.replace(tmp, ns.port_file)
+    print(f"CRM sandbox listening on http://127.0.0.1:{port}/", flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
