@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TARGET ?= duckdb
 
-.PHONY: install run build test ui docs bench bench-sync lint clean
+.PHONY: install run build test ui docs bench bench-sync lint clean chromium
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,11 +26,20 @@ build: install
 docs: install
 	$(BIN)/cdp docs
 
-test: install
+# Browser tests need Debian's chromium; install it when missing (root on these machines, or sudo).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+test: install chromium
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 lint: install
 	$(BIN)/ruff check orchestration sync tests bench
+
+bench-sync: install
+	$(BIN)/python bench/sync_bench.py
 
 clean:
 	rm -rf .cdp target logs

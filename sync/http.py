@@ -74,7 +74,8 @@ class HttpClient:
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         self.session.headers.update(headers or {})
-        self.bucket = TokenBucket(rate)
+        # burst 1: requests are paced evenly, so no rolling window of the destination ever sees a spike
+        self.bucket = TokenBucket(rate, burst=1.0)
         self.timeout = timeout
         self.retry = retry or RetryPolicy()
         self.breaker_threshold = breaker_threshold

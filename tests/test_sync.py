@@ -1,0 +1,255 @@
+"""The sync over real HTTP against the CRM sandbox (a separate process on a loopback port)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+import yaml
+
+from orchestration.sample_data import generate
+from sync.sandbox import Sandbox, start_sandbox
+from tests.conftest import PROJECT_DIR, Warehouse, build_warehouse, dbt
+
+CDP = str(Path(sys.executable).with_name("cdp"))
+INVALID_EMAILS = ["zed.one@mail.invalid", "zed.two@shop.test"]
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> Warehouse:
+    root = tmp_path_factory.mktemp("sync")
+    raw = root / "raw"
+    generate(1_500, 21, raw)
+    with (raw / "crm_contacts.csv").open("a", encoding="utf-8") as fh:
+        for i, email in enumerate(INVALID_EMAILS):
+            fh.write(f"CBAD{i},{email},,Zed,Bad{i},,,,US,lead,2026-01-01,2026-01-01\n")
+    return build_warehouse(raw, root / "warehouse.duckdb")
+
+
+@pytest.fixture
+def wh(built: Warehouse, tmp_path: Path) -> Warehouse:
+    """A private copy of the built warehouse (and its raw folder) per test: sync state starts empty."""
+    raw = tmp_path / "raw"
+    shutil.copytree(built.raw_dir, raw)
+    db = tmp_path / "warehouse.duckdb"
+    shutil.copy(built.db_path, db)
+    return Warehouse(raw, db)
+
+
+@pytest.fixture
+def sandbox():
+    sb = start_sandbox()
+    yield sb
+    sb.stop()
+
+
+def run(sb: Sandbox, wh: Warehouse, name: str, *args: str, env: dict | None = None, check_rc: int | None = None):
+    e = dict(os.environ, **sb.client_env(), CDP_DUCKDB_PATH=str(wh.db_path), **(env or {}))
+    proc = subprocess.run([CDP, "sync", "run", name, "--quiet", *args], env=e, capture_output=True, text=True,
+                          cwd=PROJECT_DIR, timeout=600)
+    if check_rc is not None:
+        assert proc.returncode == check_rc, proc.stdout + proc.stderr
+    return proc
+
+
+def last_run(wh: Warehouse, name: str) -> dict:
+    cur = wh.sql(f"select * from cdp_sync.sync_runs where sync_name = '{name}' order by started_at desc limit 1")
+    cols = [r[0] for r in wh.sql("select column_name from information_schema.columns where table_schema = 'cdp_sync' "
+                                 "and table_name = 'sync_runs' order by ordinal_position")]
+    return dict(zip(cols, cur[0]))
+
+
+def hubspot_contacts(sb: Sandbox) -> dict[str, dict]:
+    out, after = {}, 0
+    headers = {"Authorization": f"Bearer {sb.client_env()['HUBSPOT_ACCESS_TOKEN']}"}
+    while True:
+        body = requests.get(f"{sb.url}/crm/v3/objects/contacts", params={"limit": 100, "after": after},
+                            headers=headers, timeout=10).json()
+        for item in body["results"]:
+            out[item["properties"]["email"]] = item["properties"]
+        if "paging" not in body:
+            return out
+        after = int(body["paging"]["next"]["after"])
+
+
+def expected_hubspot(wh: Warehouse) -> dict[str, dict]:
+    rows = wh.sql("select email, person_id, first_name, lifetime_value, order_count, email_consent, segments "
+                  "from sync_hubspot__contacts")
+    return {r[0]: {"cdp_person_id": r[1], "firstname": r[2] or "", "cdp_lifetime_value": f"{r[3]:.2f}",
+                   "cdp_order_count": str(r[4]), "cdp_email_consent": r[5], "cdp_segments": r[6]} for r in rows}
+
+
+def assert_hubspot_matches(sb: Sandbox, wh: Warehouse) -> None:
+    expected = expected_hubspot(wh)
+    actual = hubspot_contacts(sb)
+    valid = {e: v for e, v in expected.items() if e not in INVALID_EMAILS}
+    assert set(actual) == set(valid)
+    wrong = [e for e, props in valid.items() if any(actual[e].get(k) != v for k, v in props.items())]
+    assert not wrong, [(e, valid[e], actual[e]) for e in wrong[:3]]
+
+
+def test_first_sync_creates_everything_and_second_sends_nothing(sandbox, wh):
+    proc = run(sandbox, wh, "hubspot_contacts", check_rc=1)  # rc 1: the planted invalid emails failed
+    assert "VALIDATION_ERROR" in proc.stdout
+    assert_hubspot_matches(sandbox, wh)
+    stats = sandbox.stats()
+    assert stats["hubspot_creates"] == stats["hubspot_contacts"] == len(expected_hubspot(wh)) - len(INVALID_EMAILS)
+    assert stats["property_creates"] == 5
+    calls = stats["hubspot_upsert_calls"]
+
+    run(sandbox, wh, "hubspot_contacts")
+    second = last_run(wh, "hubspot_contacts")
+    assert second["planned"] == len(INVALID_EMAILS), "only the failed records are tried again"
+    assert second["succeeded"] == 0 and second["failed"] == len(INVALID_EMAILS)
+    stats2 = sandbox.stats()
+    assert stats2["hubspot_creates"] == stats["hubspot_creates"] and stats2["hubspot_updates"] == 0
+    assert stats2["hubspot_upsert_calls"] - calls <= 2
+
+
+def test_invalid_emails_are_recorded_as_failures_while_the_rest_arrive(sandbox, wh):
+    run(sandbox, wh, "hubspot_contacts")
+    failures = wh.sql("select s.email, f.error_code, f.attempts from cdp_sync.sync_failures f "
+                      "join sync_hubspot__contacts s on s.person_id = f.record_key where f.sync_name = 'hubspot_contacts'")
+    assert sorted(f[0] for f in failures) == sorted(INVALID_EMAILS)
+    assert {f[1] for f in failures} == {"VALIDATION_ERROR"}
+    run(sandbox, wh, "hubspot_contacts")
+    assert {a for *_, a in wh.sql("select 0, 0, attempts from cdp_sync.sync_failures")} == {2}
+    assert_hubspot_matches(sandbox, wh)
+
+
+def test_changing_one_raw_record_sends_exactly_that_record(sandbox, wh):
+    run(sandbox, wh, "hubspot_contacts")
+    # a person with exactly one CRM contact row and an email in the sync model
+    contact_id, person_id = wh.sql("""
+        select pr.source_record_id, pr.person_id from person_records pr
+        join sync_hubspot__contacts s on s.person_id = pr.person_id
+        join customer_profiles p on p.person_id = pr.person_id
+        where pr.source_name = 'crm_contacts' and p.crm_contact_id_count = 1
+        order by pr.source_record_id limit 1""")[0]
+    path = wh.raw_dir / "crm_contacts.csv"
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    for i, line in enumerate(lines):
+        if line.startswith(f"{contact_id},"):  # every version of that contact gets a new first name
+            parts = line.rstrip("\n").split(",")
+            parts[3] = "Renamed"
+            lines[i] = ",".join(parts) + "\n"
+    path.write_text("".join(lines), encoding="utf-8")
+    dbt(wh.raw_dir, wh.db_path, "build")
+    before = sandbox.stats()
+    run(sandbox, wh, "hubspot_contacts")
+    summary = last_run(wh, "hubspot_contacts")
+    assert summary["updated"] == 1
+    assert summary["created"] == len(INVALID_EMAILS), "only the still-failing records are tried again"
+    assert summary["succeeded"] == 1
+    after = sandbox.stats()
+    assert after["hubspot_updates"] - before["hubspot_updates"] == 1
+    assert wh.sql("select record_key from cdp_sync.sync_state where payload like '%Renamed%'") == [(person_id,)]
+    assert_hubspot_matches(sandbox, wh)
+
+
+def test_faults_and_lost_responses_lose_nothing_and_duplicate_nothing(sandbox, wh):
+    sandbox.configure(fail_rate=0.1, lost_rate=0.1, seed=7)
+    for _ in range(3):
+        run(sandbox, wh, "hubspot_contacts")
+        if wh.scalar("select count(*) from cdp_sync.sync_failures where error_code <> 'VALIDATION_ERROR'") == 0:
+            break
+    stats = sandbox.stats()
+    assert stats["injected_failures"] > 0 and stats["lost_responses"] > 0
+    assert last_run(wh, "hubspot_contacts")["retries"] >= 0
+    sandbox.configure(fail_rate=0, lost_rate=0)
+    assert_hubspot_matches(sandbox, wh)
+    expected = len(expected_hubspot(wh)) - len(INVALID_EMAILS)
+    assert stats["hubspot_contacts"] == stats["hubspot_creates"] == expected, "each record arrived once"
+
+
+def test_sync_killed_mid_run_loses_and_duplicates_nothing(sandbox, wh, tmp_path):
+    config = yaml.safe_load((PROJECT_DIR / "sync" / "syncs.yml").read_text())
+    for s in config["syncs"]:
+        if s["name"] == "hubspot_contacts":
+            s["batch_size"] = 20
+    cfg_file = tmp_path / "syncs.yml"
+    cfg_file.write_text(yaml.safe_dump(config))
+    sandbox.configure(latency_ms=40)
+    e = dict(os.environ, **sandbox.client_env(), CDP_DUCKDB_PATH=str(wh.db_path), CDP_SYNCS_FILE=str(cfg_file))
+    proc = subprocess.Popen([CDP, "sync", "run", "hubspot_contacts", "--quiet"], env=e, cwd=PROJECT_DIR,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while sandbox.stats()["hubspot_creates"] < 200 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    killed_at = sandbox.stats()["hubspot_creates"]
+    expected = len(expected_hubspot(wh)) - len(INVALID_EMAILS)
+    assert 0 < killed_at < expected, "killed in the middle"
+    sandbox.configure(latency_ms=0)
+    run(sandbox, wh, "hubspot_contacts", env={"CDP_SYNCS_FILE": str(cfg_file)})
+    stats = sandbox.stats()
+    assert stats["hubspot_contacts"] == stats["hubspot_creates"] == expected
+    assert_hubspot_matches(sandbox, wh)
+    statuses = [r[0] for r in wh.sql("select status from cdp_sync.sync_runs order by started_at")]
+    assert statuses == ["abandoned", "partial"]
+
+
+def test_opted_out_persons_never_reach_the_marketing_webhook(sandbox, wh):
+    run(sandbox, wh, "marketing_webhook", check_rc=0)
+    received = requests.get(f"{sandbox.url}/_sandbox/webhook", timeout=10).json()["records"]
+    unsubscribed = {r[0] for r in wh.sql("select person_id from customer_profiles where email_consent = 'unsubscribed'")}
+    assert unsubscribed and received
+    assert not (set(received) & unsubscribed)
+    assert all(r["email_consent"] != "unsubscribed" for r in received.values())
+    assert len(received) == wh.scalar("select count(*) from sync_webhook__marketing_contacts")
+
+    # someone unsubscribes: the mirror sync removes them from the marketing tool
+    person_id, email = wh.sql("select person_id, email from sync_webhook__marketing_contacts order by person_id limit 1")[0]
+    with (wh.raw_dir / "email_consents.csv").open("a", encoding="utf-8") as fh:
+        fh.write(f"{email},unsubscribed,preference_center,2030-01-01T00:00:00Z\n")
+    dbt(wh.raw_dir, wh.db_path, "build")
+    run(sandbox, wh, "marketing_webhook", check_rc=0)
+    after = requests.get(f"{sandbox.url}/_sandbox/webhook", timeout=10).json()
+    assert person_id not in after["records"] and person_id in after["deleted"]
+    assert last_run(wh, "marketing_webhook")["cleared"] == 1
+
+
+def test_salesforce_upsert_by_external_id(sandbox, wh):
+    run(sandbox, wh, "salesforce_contacts", check_rc=1)  # the planted invalid emails fail
+    records = requests.get(f"{sandbox.url}/_sandbox/salesforce", timeout=10).json()["records"]
+    expected = wh.scalar("select count(*) from sync_salesforce__contacts")
+    assert len(records) == expected - len(INVALID_EMAILS)
+    codes = {r[0] for r in wh.sql("select error_code from cdp_sync.sync_failures where sync_name = 'salesforce_contacts'")}
+    assert codes == {"INVALID_EMAIL_ADDRESS"}
+    run(sandbox, wh, "salesforce_contacts")
+    assert sandbox.stats()["salesforce_updates"] == 0
+
+
+def test_dry_run_sends_nothing(sandbox, wh):
+    proc = run(sandbox, wh, "hubspot_contacts", "--dry-run", check_rc=0)
+    assert "would create" in proc.stdout
+    assert sandbox.stats()["hubspot_upsert_calls"] == 0
+    assert wh.scalar("select count(*) from cdp_sync.sync_state") == 0
+
+
+def test_sandbox_page_shows_enriched_fields_in_chromium(sandbox, wh, tmp_path):
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert chromium, "chromium is installed by `make test` (Debian package chromium)"
+    run(sandbox, wh, "hubspot_contacts")
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={tmp_path / 'profile'}"]
+    dom = subprocess.run([chromium, *flags, "--dump-dom", f"{sandbox.url}/"], capture_output=True, text=True,
+                         timeout=120).stdout
+    shot = tmp_path / "sandbox.png"
+    subprocess.run([chromium, *flags, f"--screenshot={shot}", "--window-size=1400,900", f"{sandbox.url}/"],
+                   capture_output=True, timeout=120)
+    assert shot.exists() and shot.stat().st_size > 5000
+    person_id, ltv = wh.sql("select person_id, lifetime_value from sync_hubspot__contacts "
+                            "where lifetime_value > 0 order by person_id limit 1")[0]
+    assert "cdp_lifetime_value" in dom and "cdp_segments" in dom
+    assert person_id in dom and f"{ltv:.2f}" in dom
+    assert "HubSpot contacts" in dom
