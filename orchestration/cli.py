@@ -78,6 +78,20 @@ def cmd_docs(ns: argparse.Namespace) -> int:
     return rc
 
 
+def cmd_sandbox(ns: argparse.Namespace) -> int:
+    from orchestration.pipeline import stop_sandbox
+
+    if ns.action == "stop":
+        print("sandbox stopped" if stop_sandbox(load_settings()) else "no sandbox was running")
+        return 0
+    from sync.sandbox.server import serve
+
+    server = serve(ns.port)
+    print(f"CRM sandbox listening on http://127.0.0.1:{server.server_address[1]}/", flush=True)
+    server.serve_forever()
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="cdp", description="Warehouse-native customer data platform")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -100,6 +114,11 @@ def main(argv: list[str] | None = None) -> int:
 
     d = sub.add_parser("docs", help="generate the dbt docs site")
     d.set_defaults(func=cmd_docs)
+
+    sb = sub.add_parser("sandbox", help="the local CRM sandbox: serve (foreground) or stop (the one make run left)")
+    sb.add_argument("action", choices=["serve", "stop"])
+    sb.add_argument("--port", type=int, default=0)
+    sb.set_defaults(func=cmd_sandbox)
 
     from sync.cli import add_sync_parser
 
