@@ -49,40 +49,87 @@ def running_sandbox(settings: Settings):
     return Sandbox(process=None, port=port)  # type: ignore[arg-type]
 
 
-def run_pipeline(settings: Settings) -> int:
-    from orchestration.cli import cmd_build
-    from sync.cli import format_summary
+def use_crm_sandbox_if_no_credentials(settings: Settings) -> str | None:
+    """Point the syncs at the local CRM sandbox unless real CRM credentials are set. Returns its URL."""
+    if any(os.environ.get(v) for v in REAL_CRM_VARIABLES):
+        return None
     from sync.config import load_syncs
-    from sync.destinations import make_destination
-    from sync.engine import run_sync
 
-    rc = cmd_build(argparse.Namespace(target=settings.target, full_refresh=False, select=None))
-    if rc != 0:
-        print("dbt build failed: syncs are not run (nothing leaves the warehouse after a failed check)")
-        return rc
-    sandbox_url = None
-    if not any(os.environ.get(v) for v in REAL_CRM_VARIABLES):
-        sb = running_sandbox(settings)
-        if sb is None:
-            from sync.sandbox import start_sandbox
-            from sync.state import StateStore
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    sb = running_sandbox(settings)
+    if sb is None:
+        from sync.sandbox import start_sandbox
+        from sync.state import StateStore
 
-            sb = start_sandbox(detach=True, log_path=settings.state_dir / "sandbox.log")
-            sandbox_pid_file(settings).write_text(f"{sb.process.pid} {sb.port}\n")
+        sb = start_sandbox(detach=True, log_path=settings.state_dir / "sandbox.log")
+        sandbox_pid_file(settings).write_text(f"{sb.process.pid} {sb.port}\n")
+        if settings.duckdb_path.exists():
             # a new sandbox is an empty CRM: what the warehouse remembers sending no longer holds
             store = StateStore(settings.duckdb_path)
             for name in load_syncs():
                 store.reset(name)
             store.close()
-        os.environ.update(sb.client_env())
-        sandbox_url = sb.url
-        print(f"\nno CRM credentials set: syncing to the local CRM sandbox at {sb.url}/")
-    worst = 0
-    for cfg in load_syncs().values():
-        summary = run_sync(cfg, settings.duckdb_path, make_destination)
-        print(format_summary(summary))
-        worst = max(worst, 0 if summary.status == "success" else 1)
+    os.environ.update(sb.client_env())
+    return sb.url
+
+
+def run_pipeline(settings: Settings) -> int:
+    """Runs the Dagster asset graph in-process: the same definitions the UI shows."""
+    from orchestration.cli import ensure_raw_data
+    from orchestration.report import format_table, identity_summary, load_summary, query, table_exists
+
+    ensure_raw_data(settings)
+    sandbox_url = use_crm_sandbox_if_no_credentials(settings)
     if sandbox_url:
-        print(f"\nCRM sandbox page (contacts with enriched fields): {sandbox_url}/")
+        print(f"no CRM credentials set: syncing to the local CRM sandbox at {sandbox_url}/", flush=True)
+
+    import dagster as dg
+
+    from orchestration.definitions import defs
+
+    result = defs.get_job_def("full_pipeline").execute_in_process(
+        instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+
+    db = settings.duckdb_path
+    if table_exists(db, "source_row_counts"):
+        print("\nRows per source (loaded = staged + superseded + duplicates + quarantined):")
+        print(load_summary(db))
+        print("\nIdentity:")
+        print(identity_summary(db))
+    checks = [(e.asset_check_evaluation_data.check_name,
+               "pass" if e.asset_check_evaluation_data.passed else "FAIL")
+              for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"
+              and e.asset_check_evaluation_data.check_name.startswith("gx_")]
+    if checks:
+        print("\nGovernance checks (Great Expectations):")
+        print(format_table(["check", "result"], checks))
+    synced = {e.asset_key.path[-1] for e in result.get_asset_materialization_events()
+              if e.asset_key.path[-1].startswith("sync_")}
+    if synced or _has_sync_runs(db):
+        cols, rows = query(db, """
+            select sync_name, status, planned, sent, succeeded, failed, skipped, retries, duration_s
+            from cdp_sync.sync_runs where run_id in (
+                select arg_max(run_id, started_at) from cdp_sync.sync_runs group by sync_name)
+            order by sync_name""") if _has_sync_runs(db) else ([], [])
+        if rows:
+            print("\nSyncs (latest run of each):")
+            print(format_table(cols, rows))
+    failed_steps = [e.step_key for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    skipped = [e.step_key for e in result.all_events if e.event_type_value == "STEP_SKIPPED"]
+    if failed_steps:
+        print(f"\nfailed steps: {', '.join(failed_steps)}")
+    if skipped:
+        print(f"skipped (a blocking check failed upstream): {', '.join(skipped)}")
+    print(f"\nwarehouse: {db}")
+    if sandbox_url:
+        print(f"CRM sandbox page (contacts with enriched fields): {sandbox_url}/")
         print("it keeps running in the background; stop it with: .venv/bin/cdp sandbox stop")
-    return worst
+    return 0 if result.success and not skipped else 1
+
+
+def _has_sync_runs(db: Path) -> bool:
+    from orchestration.report import query
+
+    _, rows = query(db, "select count(*) from information_schema.tables where table_schema = 'cdp_sync' "
+                        "and table_name = 'sync_runs'")
+    return rows[0][0] > 0

@@ -1,0 +1,63 @@
+"""Great Expectations governance suites as Dagster asset checks. Blocking ones sit on assets upstream of
+every CRM sync: when one fails, the syncs of that run do not execute."""
+
+
+import json
+
+import dagster as dg
+
+from orchestration.dbt_assets import SETTINGS
+from orchestration.governance_suites import SuiteOutcome, identity_suite, profiles_suite, staging_suite
+
+PREVIOUS_ROWS = SETTINGS.state_dir / "gx_previous_row_counts.json"
+
+
+def _result(outcome: SuiteOutcome) -> dg.AssetCheckResult:
+    failed = [o for o in outcome.outcomes if not o.success]
+    return dg.AssetCheckResult(
+        passed=outcome.success,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=("all expectations met" if outcome.success else
+                     f"{len(failed)} expectation(s) failed: " + ", ".join(f"{o.expectation}({o.column})" for o in failed)),
+        metadata={"gx_results": dg.MetadataValue.md(outcome.markdown()),
+                  "expectations": len(outcome.outcomes), "failed": len(failed)},
+    )
+
+
+@dg.asset_check(asset=dg.AssetKey(["int_identifiers_observed"]), name="gx_staging_quality", blocking=True,
+                description="Email validity and phone E.164 rates, quarantine share, row counts against the "
+                            "previous run (GX on the base_ staging models).")
+def gx_staging_quality() -> dg.AssetCheckResult:
+    previous = json.loads(PREVIOUS_ROWS.read_text()) if PREVIOUS_ROWS.exists() else None
+    outcome = staging_suite(SETTINGS.duckdb_path, previous)
+    if outcome.success:
+        from orchestration.governance_suites import read_frame
+
+        counts = read_frame(SETTINGS.duckdb_path, "select source_name, rows_loaded from source_row_counts") \
+            if _has_table("source_row_counts") else None
+        if counts is not None:
+            PREVIOUS_ROWS.parent.mkdir(parents=True, exist_ok=True)
+            PREVIOUS_ROWS.write_text(json.dumps(dict(zip(counts.source_name, counts.rows_loaded.astype(int).tolist()))))
+    return _result(outcome)
+
+
+@dg.asset_check(asset=dg.AssetKey(["person_records"]), name="gx_identity_quality", blocking=True,
+                description="No person over the size cap; every record mapped exactly once; every person has records.")
+def gx_identity_quality() -> dg.AssetCheckResult:
+    return _result(identity_suite(SETTINGS.duckdb_path))
+
+
+@dg.asset_check(asset=dg.AssetKey(["customer_profiles"]), name="gx_profile_quality", blocking=True,
+                description="Unique person_id, lifetime_value >= 0, consent values allowed, no opted-out person "
+                            "in the marketing sync's input.")
+def gx_profile_quality() -> dg.AssetCheckResult:
+    return _result(profiles_suite(SETTINGS.duckdb_path))
+
+
+def _has_table(name: str) -> bool:
+    from orchestration.report import table_exists
+
+    return table_exists(SETTINGS.duckdb_path, name)
+
+
+governance_checks = [gx_staging_quality, gx_identity_quality, gx_profile_quality]

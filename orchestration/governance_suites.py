@@ -1,0 +1,144 @@
+"""Great Expectations (GX Core 1.x) governance suites, validated on DataFrames read from DuckDB in
+read-only mode (GX's SQL datasource returns empty results on DuckDB). Results keep counts only: no
+failing values (PII) are stored or shown. Dagster-free, so it is testable on its own."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+
+# thresholds an operator may tune through the environment
+EMAIL_VALID_RATE_MIN = float(os.environ.get("CDP_GX_EMAIL_VALID_RATE_MIN", "0.90"))
+PHONE_VALID_RATE_MIN = float(os.environ.get("CDP_GX_PHONE_VALID_RATE_MIN", "0.75"))
+QUARANTINE_SHARE_MAX = float(os.environ.get("CDP_GX_QUARANTINE_SHARE_MAX", "0.05"))
+PERSON_RECORDS_MAX = int(os.environ.get("CDP_GX_PERSON_RECORDS_MAX", "500"))
+
+
+@dataclass(frozen=True)
+class ExpectationOutcome:
+    expectation: str
+    column: str
+    success: bool
+    element_count: int | None
+    unexpected_count: int | None
+
+
+@dataclass(frozen=True)
+class SuiteOutcome:
+    suite: str
+    success: bool
+    outcomes: list[ExpectationOutcome]
+
+    def markdown(self) -> str:
+        lines = ["| expectation | column | result | rows | unexpected |", "| --- | --- | --- | --- | --- |"]
+        for o in self.outcomes:
+            lines.append(f"| {o.expectation} | {o.column} | {'pass' if o.success else 'FAIL'} | "
+                         f"{o.element_count if o.element_count is not None else ''} | "
+                         f"{o.unexpected_count if o.unexpected_count is not None else ''} |")
+        return "\n".join(lines)
+
+
+def read_frame(db_path: Path, sql: str) -> pd.DataFrame:
+    with duckdb.connect(str(db_path), read_only=True) as con:
+        return con.execute(sql).df()
+
+
+def validate(name: str, frame: pd.DataFrame, expectations: list) -> SuiteOutcome:
+    import great_expectations as gx
+
+    ctx = gx.get_context(mode="ephemeral")
+    asset = ctx.data_sources.add_pandas(f"cdp_{name}").add_dataframe_asset(name)
+    batch = asset.add_batch_definition_whole_dataframe("all").get_batch(batch_parameters={"dataframe": frame})
+    suite = gx.ExpectationSuite(name=name)
+    for e in expectations:
+        suite.add_expectation(e)
+    result = batch.validate(suite, result_format="SUMMARY")
+    outcomes = [ExpectationOutcome(
+        r.expectation_config.type, str(r.expectation_config.kwargs.get("column", "")), bool(r.success),
+        r.result.get("element_count"), r.result.get("unexpected_count")) for r in result.results]
+    return SuiteOutcome(name, bool(result.success), outcomes)
+
+
+STAGING_SQL = """
+    select source_name,
+           rows_quarantined * 1.0 / nullif(rows_loaded, 0) as quarantine_share,
+           emails_normalised * 1.0 / nullif(emails_normalised + emails_invalid, 0) as email_valid_rate,
+           case when phones_normalised + phones_invalid > 0
+                then phones_normalised * 1.0 / (phones_normalised + phones_invalid) end as phone_valid_rate,
+           rows_loaded
+    from (
+        {unions}
+    ) as counts
+"""
+
+
+def staging_suite(db_path: Path, previous_rows: dict[str, int] | None = None) -> SuiteOutcome:
+    """Email validity, phone E.164 rate, quarantine share, row counts within bounds of the previous run.
+    Computed from the base_ models, so it can run as soon as staging is built."""
+    import great_expectations as gx
+
+    bases = {"crm_contacts": ("base_crm__contacts", True), "shop_customers": ("base_shop__customers", True),
+             "shop_orders": ("base_shop__orders", False), "web_events": ("base_web__events", False),
+             "support_tickets": ("base_support__tickets", True)}
+    unions = " union all ".join(
+        f"select '{s}' as source_name, count(*) as rows_loaded, "
+        f"sum(case when _row_fate = 'quarantined' then 1 else 0 end) as rows_quarantined, "
+        f"sum(case when email_quality = 'valid' then 1 else 0 end) as emails_normalised, "
+        f"sum(case when email_quality = 'invalid' then 1 else 0 end) as emails_invalid, "
+        + (f"sum(case when phone_quality = 'valid' then 1 else 0 end) as phones_normalised, "
+           f"sum(case when phone_quality = 'invalid' then 1 else 0 end) as phones_invalid "
+           if phone else "0 as phones_normalised, 0 as phones_invalid ")
+        + f"from {model}" for s, (model, phone) in bases.items())
+    frame = read_frame(db_path, STAGING_SQL.format(unions=unions))
+    expectations = [
+        gx.expectations.ExpectColumnValuesToBeBetween(column="email_valid_rate", min_value=EMAIL_VALID_RATE_MIN),
+        gx.expectations.ExpectColumnValuesToBeBetween(column="phone_valid_rate", min_value=PHONE_VALID_RATE_MIN),
+        gx.expectations.ExpectColumnValuesToBeBetween(column="quarantine_share", max_value=QUARANTINE_SHARE_MAX),
+    ]
+    if previous_rows:
+        frame["previous_rows"] = frame["source_name"].map(previous_rows)
+        frame["row_change"] = frame["rows_loaded"] / frame["previous_rows"]
+        # a source may grow, but not shrink by half or explode tenfold between runs
+        expectations.append(gx.expectations.ExpectColumnValuesToBeBetween(
+            column="row_change", min_value=0.5, max_value=10))
+    return validate("staging", frame, expectations)
+
+
+def identity_suite(db_path: Path) -> SuiteOutcome:
+    import great_expectations as gx
+
+    frame = read_frame(db_path, """
+        select p.person_id, p.record_count,
+               (select count(*) from person_records r where r.person_id = p.person_id) as mapped
+        from customer_profiles p""")
+    records = read_frame(db_path, "select source_name || '|' || source_record_id as record from person_records")
+    outcome = validate("identity", frame, [
+        gx.expectations.ExpectColumnValuesToBeBetween(column="record_count", max_value=PERSON_RECORDS_MAX),
+        gx.expectations.ExpectColumnValuesToBeBetween(column="mapped", min_value=1),
+    ])
+    mapped_once = validate("identity_records", records, [gx.expectations.ExpectColumnValuesToBeUnique(column="record")])
+    return SuiteOutcome("identity", outcome.success and mapped_once.success, outcome.outcomes + mapped_once.outcomes)
+
+
+def profiles_suite(db_path: Path) -> SuiteOutcome:
+    import great_expectations as gx
+
+    frame = read_frame(db_path, "select person_id, lifetime_value, order_count, email_consent from customer_profiles")
+    marketing = read_frame(db_path, "select person_id, email_consent from sync_webhook__marketing_contacts")
+    profiles = validate("profiles", frame, [
+        gx.expectations.ExpectColumnValuesToBeUnique(column="person_id"),
+        gx.expectations.ExpectColumnValuesToNotBeNull(column="person_id"),
+        gx.expectations.ExpectColumnValuesToBeBetween(column="lifetime_value", min_value=0),
+        gx.expectations.ExpectColumnValuesToBeInSet(column="email_consent",
+                                                    value_set=["subscribed", "unsubscribed", "unknown"]),
+    ])
+    opted_out = validate("marketing_input", marketing, [
+        gx.expectations.ExpectColumnValuesToNotBeInSet(column="email_consent", value_set=["unsubscribed"]),
+    ])
+    return SuiteOutcome("profiles", profiles.success and opted_out.success, profiles.outcomes + opted_out.outcomes)
