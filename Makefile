@@ -23,6 +23,9 @@ run: install
 build: install
 	$(BIN)/cdp build --target $(TARGET)
 
+ui: install
+	$(BIN)/cdp ui
+
 docs: install
 	$(BIN)/cdp docs
 

@@ -92,6 +92,42 @@ def cmd_sandbox(ns: argparse.Namespace) -> int:
     return 0
 
 
+DAGSTER_YAML = """# Written by `cdp ui`: local instance for the Dagster UI.
+telemetry:
+  enabled: false
+concurrency:
+  pools:
+    default_limit: 1   # pool duckdb_writer: one step writes the DuckDB file at a time
+"""
+
+
+def cmd_ui(ns: argparse.Namespace) -> int:
+    """The Dagster UI (webserver and daemon for schedules and sensors) on loopback only. It has no
+    authentication: keep it on 127.0.0.1; --read-only gives viewers a UI that cannot launch runs."""
+    import os
+
+    from orchestration.pipeline import use_crm_sandbox_if_no_credentials
+
+    settings = load_settings()
+    ensure_raw_data(settings)
+    home = settings.state_dir / "dagster"
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "dagster.yaml").write_text(DAGSTER_YAML)
+    url = use_crm_sandbox_if_no_credentials(settings)
+    if url:
+        print(f"syncs in the UI go to the local CRM sandbox at {url}/")
+    env = dict(os.environ, DAGSTER_HOME=str(home))
+    bin_dir = Path(sys.executable).parent
+    if ns.read_only:
+        cmd = [str(bin_dir / "dagster-webserver"), "-m", "orchestration.definitions", "-h", "127.0.0.1",
+               "-p", str(ns.port), "--read-only"]
+    else:
+        cmd = [str(bin_dir / "dagster"), "dev", "-m", "orchestration.definitions", "-h", "127.0.0.1",
+               "-p", str(ns.port)]
+    print(f"Dagster UI: http://127.0.0.1:{ns.port}/ (no authentication; bound to loopback)", flush=True)
+    return subprocess.call(cmd, cwd=settings.project_dir, env=env)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="cdp", description="Warehouse-native customer data platform")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -114,6 +150,11 @@ def main(argv: list[str] | None = None) -> int:
 
     d = sub.add_parser("docs", help="generate the dbt docs site")
     d.set_defaults(func=cmd_docs)
+
+    u = sub.add_parser("ui", help="the Dagster UI on 127.0.0.1")
+    u.add_argument("--port", type=int, default=3000)
+    u.add_argument("--read-only", action="store_true", help="viewers: no launching runs")
+    u.set_defaults(func=cmd_ui)
 
     sb = sub.add_parser("sandbox", help="the local CRM sandbox: serve (foreground) or stop (the one make run left)")
     sb.add_argument("action", choices=["serve", "stop"])

@@ -115,16 +115,18 @@ def run_pipeline(settings: Settings) -> int:
             print("\nSyncs (latest run of each):")
             print(format_table(cols, rows))
     failed_steps = [e.step_key for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
-    skipped = [e.step_key for e in result.all_events if e.event_type_value == "STEP_SKIPPED"]
+    from sync.config import load_syncs
+
+    not_run = sorted(f"sync_{name}" for name in load_syncs() if f"sync_{name}" not in synced)
     if failed_steps:
         print(f"\nfailed steps: {', '.join(failed_steps)}")
-    if skipped:
-        print(f"skipped (a blocking check failed upstream): {', '.join(skipped)}")
+    if not_run:
+        print(f"syncs not run (a blocking check or an upstream step failed): {', '.join(not_run)}")
     print(f"\nwarehouse: {db}")
     if sandbox_url:
         print(f"CRM sandbox page (contacts with enriched fields): {sandbox_url}/")
         print("it keeps running in the background; stop it with: .venv/bin/cdp sandbox stop")
-    return 0 if result.success and not skipped else 1
+    return 0 if result.success and not not_run else 1
 
 
 def _has_sync_runs(db: Path) -> bool:
