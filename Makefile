@@ -36,6 +36,7 @@ chromium:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
 test: install chromium
+	$(BIN)/ruff check orchestration sync tests bench
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 lint: install

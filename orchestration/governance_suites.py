@@ -91,8 +91,8 @@ def staging_suite(db_path: Path, previous_rows: dict[str, int] | None = None) ->
         f"sum(case when _row_fate = 'quarantined' then 1 else 0 end) as rows_quarantined, "
         f"sum(case when email_quality = 'valid' then 1 else 0 end) as emails_normalised, "
         f"sum(case when email_quality = 'invalid' then 1 else 0 end) as emails_invalid, "
-        + (f"sum(case when phone_quality = 'valid' then 1 else 0 end) as phones_normalised, "
-           f"sum(case when phone_quality = 'invalid' then 1 else 0 end) as phones_invalid "
+        + ("sum(case when phone_quality = 'valid' then 1 else 0 end) as phones_normalised, "
+           "sum(case when phone_quality = 'invalid' then 1 else 0 end) as phones_invalid "
            if phone else "0 as phones_normalised, 0 as phones_invalid ")
         + f"from {model}" for s, (model, phone) in bases.items())
     frame = read_frame(db_path, STAGING_SQL.format(unions=unions))

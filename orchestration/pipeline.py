@@ -4,7 +4,6 @@ port and left running so its page can be opened; `cdp sandbox stop` ends it."""
 
 from __future__ import annotations
 
-import argparse
 import os
 import signal
 from pathlib import Path
@@ -40,7 +39,7 @@ def running_sandbox(settings: Settings):
     pid_file = sandbox_pid_file(settings)
     if not pid_file.exists():
         return None
-    pid, port = (int(x) for x in pid_file.read_text().split())
+    _pid, port = (int(x) for x in pid_file.read_text().split())
     try:
         requests.get(f"http://127.0.0.1:{port}/_sandbox/stats", timeout=2).raise_for_status()
     except requests.RequestException:

@@ -40,13 +40,8 @@ RAW_FILES: dict[str, list[str]] = {
 }
 GROUND_TRUTH_COLUMNS = ["source_name", "source_record_id", "person_key", "link_keys"]
 
-FIRST = ("James Mary John Patricia Robert Jennifer Michael Linda William Elizabeth David Barbara Richard "
-         "Susan Joseph Jessica Thomas Sarah Charles Karen Emma Oliver Sophie Lucas Mia Noah Lea Finn Anna "
-         "Jonas Marie Luca Chloe Hugo Lena Arthur Zoe Liam Ava Ethan Isla Jack Grace Leo Ruby Max Ella").split()
-LAST = ("Smith Johnson Williams Brown Jones Garcia Miller Davis Rodriguez Martinez Wilson Anderson Taylor "
-        "Thomas Moore Martin Jackson Thompson White Harris Clark Lewis Walker Hall Allen Young King Wright "
-        "Muller Schmidt Schneider Fischer Weber Meyer Wagner Becker Dubois Durand Leroy Moreau Laurent "
-        "DeVries Jansen Bakker Visser Murphy Kelly Walsh Byrne Lopez Sanchez Perez Gomez Novak Horvat").split()
+FIRST = ["James", "Mary", "John", "Patricia", "Robert", "Jennifer", "Michael", "Linda", "William", "Elizabeth", "David", "Barbara", "Richard", "Susan", "Joseph", "Jessica", "Thomas", "Sarah", "Charles", "Karen", "Emma", "Oliver", "Sophie", "Lucas", "Mia", "Noah", "Lea", "Finn", "Anna", "Jonas", "Marie", "Luca", "Chloe", "Hugo", "Lena", "Arthur", "Zoe", "Liam", "Ava", "Ethan", "Isla", "Jack", "Grace", "Leo", "Ruby", "Max", "Ella"]
+LAST = ["Smith", "Johnson", "Williams", "Brown", "Jones", "Garcia", "Miller", "Davis", "Rodriguez", "Martinez", "Wilson", "Anderson", "Taylor", "Thomas", "Moore", "Martin", "Jackson", "Thompson", "White", "Harris", "Clark", "Lewis", "Walker", "Hall", "Allen", "Young", "King", "Wright", "Muller", "Schmidt", "Schneider", "Fischer", "Weber", "Meyer", "Wagner", "Becker", "Dubois", "Durand", "Leroy", "Moreau", "Laurent", "DeVries", "Jansen", "Bakker", "Visser", "Murphy", "Kelly", "Walsh", "Byrne", "Lopez", "Sanchez", "Perez", "Gomez", "Novak", "Horvat"]
 FREE_DOMAINS = ("gmail.com", "yahoo.com", "outlook.com", "icloud.com", "proton.me", "gmx.de", "orange.fr",
                 "hotmail.co.uk", "web.de", "bigpond.com")
 COMPANIES = ("Acme Corp", "Globex", "Initech", "Umbrella Retail", "Stark Industries", "Wayne Enterprises",
@@ -101,7 +96,7 @@ class Person:
 
 def _mobile_nsn(rng: random.Random, country: str) -> str:
     """A national significant number in a range libphonenumber holds valid for the country."""
-    d = lambda n: "".join(rng.choice("0123456789") for _ in range(n))  # noqa: E731
+    d = lambda n: "".join(rng.choice("0123456789") for _ in range(n))
     if country == "US":
         return rng.choice(US_AREAS) + str(rng.randint(2, 9)) + d(2) + d(4)
     if country == "CA":
@@ -122,7 +117,7 @@ def _mobile_nsn(rng: random.Random, country: str) -> str:
 
 
 def _landline_nsn(rng: random.Random, country: str) -> str:
-    d = lambda n: "".join(rng.choice("0123456789") for _ in range(n))  # noqa: E731
+    d = lambda n: "".join(rng.choice("0123456789") for _ in range(n))
     if country == "GB":
         return "207946" + d(4)
     if country == "DE":
@@ -246,7 +241,7 @@ def generate(persons: int, seed: int, out: Path, *, start_index: int = 0, mess: 
         if mx.chance(0.01):
             return rng.choice(PLACEHOLDER_PHONES), None
         nsn = p.landline_nsn if (p.landline_nsn and rng.random() < 0.8) else p.mobile_nsn
-        text, intl = format_phone(rng, p.country, nsn, intl_only)
+        text, _ = format_phone(rng, p.country, nsn, intl_only)
         return text, f"+{COUNTRIES[p.country][0]}{nsn}"
 
     def add_truth(source: str, rid: str, p: Person, keys: list[str]) -> None:
@@ -330,7 +325,7 @@ def generate(persons: int, seed: int, out: Path, *, start_index: int = 0, mess: 
         if rng.random() < 0.6:
             seq["anon"] += 1
             anon = f"a{start_index:x}-{seq['anon']:x}{rng.getrandbits(24):06x}"
-            for k in range(rng.randint(1, 6)):
+            for _ in range(rng.randint(1, 6)):
                 eid = next_id("evt", "E")
                 etype = rng.choices(("page", "track", "identify"), (60, 25, 15))[0]
                 user_id = customer_id if (customer_id and etype != "page" and rng.random() < 0.7) else ""
@@ -355,9 +350,9 @@ def generate(persons: int, seed: int, out: Path, *, start_index: int = 0, mess: 
                 tid = next_id("tkt", "T")
                 email_raw, ekey = mx.email(rng.choice(person_emails)) if rng.random() < 0.9 else ("", None)
                 if rng.random() < 0.5:
-                    phone_raw, intl = phone_for(p, intl_only=rng.random() < 0.7)
+                    phone_raw, e164 = phone_for(p, intl_only=rng.random() < 0.7)
                     # without a country column only international formats are recoverable
-                    pkey = intl if (intl and (phone_raw.startswith("+") or phone_raw.startswith("00"))) else None
+                    pkey = e164 if (e164 and phone_raw.startswith(("+", "00"))) else None
                 else:
                     phone_raw, pkey = "", None
                 created = _ts(rng, born, SPAN_DAYS)

@@ -14,7 +14,14 @@ from pathlib import Path
 
 from sync.config import SyncConfig
 from sync.destinations.base import Destination, OutRecord, RecordResult
-from sync.errors import AuthError, CircuitOpenError, MirrorGuardError, SyncError, TerminalError, TransientError
+from sync.errors import (
+    AuthError,
+    CircuitOpenError,
+    MirrorGuardError,
+    SyncError,
+    TerminalError,
+    TransientError,
+)
 from sync.state import StateStore
 
 Progress = Callable[[int, int], None]

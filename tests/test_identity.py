@@ -59,7 +59,7 @@ def test_order_count_and_lifetime_value_exact_for_resolved_persons(identity_ware
                 if len({ideal.get(k) for k in keys}) == 1 and ideal_members[ideal[next(iter(keys))]] == keys}
     orders = {r[0]: (r[1], r[2]) for r in wh.sql(
         "select shop_order_id, is_revenue, total_amount_reporting from stg_shop__orders")}
-    expected: dict[str, list] = defaultdict(lambda: [0, Decimal("0")])
+    expected: dict[str, list] = defaultdict(lambda: [0, Decimal(0)])
     for (source, record_id), person in predicted.items():
         if source == "shop_orders" and person in resolved:
             is_revenue, amount = orders[record_id]

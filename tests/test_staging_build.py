@@ -157,7 +157,8 @@ def test_a_raw_folder_from_another_generator_builds(tmp_path):
         ("invalid_satisfaction_score",)]
     assert wh.scalar("select count(*) from quarantine where source_name = 'crm_contacts'") == 1
     # Ann's CRM contact, shop account and paid order resolve to one person
-    assert wh.scalar("select count(distinct person_id) from person_records where source_record_id in ('c-1','s-9','o-1')") == 1
+    assert wh.scalar("select count(distinct person_id) from person_records "
+                     "where source_record_id in ('c-1', 's-9', 'o-1')") == 1
     [(orders, ltv, consent)] = wh.sql(
         "select order_count, lifetime_value, email_consent from customer_profiles where email = 'ann@mail.com'")
     assert (orders, consent) == (1, "unsubscribed")

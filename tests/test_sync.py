@@ -158,7 +158,8 @@ def test_faults_and_lost_responses_lose_nothing_and_duplicate_nothing(sandbox, w
     sandbox.configure(fail_rate=0.1, lost_rate=0.1, seed=7)
     for _ in range(3):
         run(sandbox, wh, "hubspot_contacts")
-        if wh.scalar("select count(*) from cdp_sync.sync_failures where error_code <> 'VALIDATION_ERROR'") == 0:
+        open_failures = "select count(*) from cdp_sync.sync_failures where error_code <> 'VALIDATION_ERROR'"
+        if wh.scalar(open_failures) == 0:
             break
     stats = sandbox.stats()
     assert stats["injected_failures"] > 0 and stats["lost_responses"] > 0

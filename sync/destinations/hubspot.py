@@ -23,7 +23,7 @@ class HubSpotContacts:
     name: str = "hubspot"
 
     @classmethod
-    def from_env(cls, cfg: SyncConfig) -> "HubSpotContacts":
+    def from_env(cls, cfg: SyncConfig) -> HubSpotContacts:
         base = os.environ.get("HUBSPOT_BASE_URL", "https://api.hubapi.com")
         token = os.environ.get("HUBSPOT_ACCESS_TOKEN")
         if not token:

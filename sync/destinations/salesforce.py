@@ -27,7 +27,7 @@ class SalesforceObjects:
     instance_url: str | None = None
 
     @classmethod
-    def from_env(cls, cfg: SyncConfig) -> "SalesforceObjects":
+    def from_env(cls, cfg: SyncConfig) -> SalesforceObjects:
         login = os.environ.get("SALESFORCE_LOGIN_URL", "https://login.salesforce.com")
         cid, secret = os.environ.get("SALESFORCE_CLIENT_ID"), os.environ.get("SALESFORCE_CLIENT_SECRET")
         if not cid or not secret:

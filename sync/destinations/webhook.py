@@ -29,7 +29,7 @@ class SignedWebhook:
     name: str = "webhook"
 
     @classmethod
-    def from_env(cls, cfg: SyncConfig) -> "SignedWebhook":
+    def from_env(cls, cfg: SyncConfig) -> SignedWebhook:
         url, secret = os.environ.get("CDP_WEBHOOK_URL"), os.environ.get("CDP_WEBHOOK_SECRET")
         if not url or not secret:
             raise AuthError("CDP_WEBHOOK_URL and CDP_WEBHOOK_SECRET must be set")
