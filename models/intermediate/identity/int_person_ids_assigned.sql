@@ -39,15 +39,7 @@ ledger as (
 {% endif %}
 
 current_ids as (
-    select record_key, person_id
-    from (
-        select
-            record_key,
-            person_id,
-            row_number() over (partition by record_key order by assigned_at desc, person_id) as recency
-        from ledger
-    ) as ranked
-    where recency = 1
+    {{ latest_person_ids('ledger') }}
 ),
 
 id_age as (

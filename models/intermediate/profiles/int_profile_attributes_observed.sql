@@ -4,27 +4,8 @@ with person_records as (
     select * from {{ ref('person_records') }}
 ),
 
-{% for s in sources %}
-{{ s.source_name }} as (
-    select * from {{ ref(s.model) }}
-),
-{% endfor %}
-
 observed as (
-    {%- for s in sources %}
-    {%- set outer_last = loop.last %}
-    {%- for attribute, column in s.attributes.items() %}
-    select
-        '{{ s.source_name }}' as source_name,
-        cast({{ s.record_id }} as {{ cdp_type_string() }}) as source_record_id,
-        '{{ attribute }}' as attribute,
-        cast({{ column }} as {{ cdp_type_string() }}) as value,
-        {{ s.observed_at }} as observed_at
-    from {{ s.source_name }}
-    where {{ column }} is not null
-    {% if not (outer_last and loop.last) %}union all{% endif %}
-    {%- endfor %}
-    {%- endfor %}
+    {{- unpivot_source_columns(sources, 'attributes', 'attribute', 'value') }}
 ),
 
 final as (
