@@ -42,6 +42,9 @@ test: install chromium
 lint: install
 	$(BIN)/ruff check orchestration sync tests bench
 
+bench: install
+	$(BIN)/python bench/identity_bench.py
+
 bench-sync: install
 	$(BIN)/python bench/sync_bench.py
 
