@@ -21,9 +21,21 @@ DBT_PROJECT = DbtProject(project_dir=SETTINGS.project_dir, profiles_dir=SETTINGS
                          target=SETTINGS.target)
 
 
+def manifest_is_stale(manifest: Path, project_dir: Path) -> bool:
+    """True when the manifest is missing or older than any file dbt parses."""
+    if not manifest.exists():
+        return True
+    built = manifest.stat().st_mtime
+    sources = [project_dir / "dbt_project.yml", project_dir / "profiles.yml"]
+    for folder in ("models", "macros", "seeds", "data-tests"):
+        sources += [p for p in (project_dir / folder).rglob("*") if p.is_file()]
+    return any(p.stat().st_mtime > built for p in sources if p.exists())
+
+
 def ensure_manifest(project: DbtProject) -> Path:
-    """dbt parse writes target/manifest.json; the asset graph is read from it."""
-    if not project.manifest_path.exists():
+    """dbt parse writes target/manifest.json; the asset graph is read from it, so it is re-parsed
+    whenever a model, macro, seed or the project file changed since."""
+    if manifest_is_stale(project.manifest_path, Path(project.project_dir)):
         dbt = str(Path(sys.executable).with_name("dbt"))
         subprocess.run([dbt, "parse", "--project-dir", str(project.project_dir), "--profiles-dir",
                         str(project.project_dir), "--target", SETTINGS.target, "--quiet"],

@@ -16,3 +16,22 @@ def test_select_exclude_vars_and_full_refresh():
     assert json.loads(args[args.index("--vars") + 1]) == {"as_of": "2026-01-01"}
     assert args[-1] == "--full-refresh"
     assert args[args.index("--target") + 1] == "spark"
+
+
+def test_manifest_is_stale_when_a_model_changed(tmp_path):
+    import os
+
+    from orchestration.dbt_assets import manifest_is_stale
+
+    (tmp_path / "models").mkdir()
+    model = tmp_path / "models" / "m.sql"
+    model.write_text("select 1")
+    manifest = tmp_path / "target" / "manifest.json"
+    assert manifest_is_stale(manifest, tmp_path), "missing manifest"
+    manifest.parent.mkdir()
+    manifest.write_text("{}")
+    os.utime(model, (1, 1))
+    assert not manifest_is_stale(manifest, tmp_path)
+    os.utime(model, None)
+    os.utime(manifest, (2, 2))
+    assert manifest_is_stale(manifest, tmp_path)

@@ -1,0 +1,37 @@
+{{ config(materialized='view') }}
+{#- Profile columns as CRM sync models send them (typed for their contracts), and whether the email is
+    the golden email of several people (a shared mailbox cannot key one CRM contact). -#}
+with profiles as (
+    select * from {{ ref('customer_profiles') }}
+),
+
+shared_emails as (
+    select email
+    from profiles
+    where email is not null
+    group by email
+    having count(*) > 1
+),
+
+final as (
+    select
+        cast(profiles.person_id as {{ cdp_type_string() }}) as person_id,
+        cast(profiles.email as {{ cdp_type_string() }}) as email,
+        cast(profiles.first_name as {{ cdp_type_string() }}) as first_name,
+        cast(profiles.last_name as {{ cdp_type_string() }}) as last_name,
+        cast(profiles.phone as {{ cdp_type_string() }}) as phone,
+        cast(profiles.city as {{ cdp_type_string() }}) as city,
+        cast(profiles.country as {{ cdp_type_string() }}) as country,
+        cast(profiles.company as {{ cdp_type_string() }}) as company,
+        cast(profiles.job_title as {{ cdp_type_string() }}) as job_title,
+        cast(profiles.lifetime_value as {{ cdp_type_amount() }}) as lifetime_value,
+        cast(profiles.order_count as bigint) as order_count,
+        cast(profiles.email_consent as {{ cdp_type_string() }}) as email_consent,
+        cast(profiles.segments as {{ cdp_type_string() }}) as segments,
+        shared_emails.email is not null as has_shared_email
+    from profiles
+    left join shared_emails
+        on shared_emails.email = profiles.email
+)
+
+select * from final
