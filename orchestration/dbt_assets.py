@@ -59,7 +59,9 @@ class CdpTranslator(DagsterDbtTranslator):
     """One place for keys, groups and owners of dbt assets."""
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
-        if dbt_resource_props["resource_type"] in ("model", "seed", "snapshot"):
+        if dbt_resource_props["resource_type"] == "seed":
+            return "staging"  # reference data the staging layer joins
+        if dbt_resource_props["resource_type"] in ("model", "snapshot"):
             return group_for(dbt_resource_props["fqn"])
         return "raw_sources"
 
