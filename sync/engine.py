@@ -167,7 +167,15 @@ def run_sync(cfg: SyncConfig, db_path: Path, destination_factory: Callable[[Sync
         destination.prepare()
         hashes = {rec.key: h for rec, h in plan.create + plan.update}
         work = [("upsert", rec) for rec, _ in plan.create + plan.update] + [("clear", rec) for rec in plan.clear]
-        done = 0
+        done, total = 0, len(work)
+        bulk = getattr(destination, "bulk_upsert", None)
+        if bulk and cfg.bulk_threshold and len(plan.create) + len(plan.update) >= cfg.bulk_threshold:
+            upserts = [rec for a, rec in work if a == "upsert"]
+            _settle(store, cfg, run_id, summary, upserts, hashes, "upsert", bulk(upserts))
+            work = [(a, rec) for a, rec in work if a != "upsert"]
+            done = len(upserts)
+            if progress:
+                progress(done, total)
         for start in range(0, len(work), cfg.batch_size):
             chunk = work[start:start + cfg.batch_size]
             for action in ("upsert", "clear"):
@@ -180,21 +188,10 @@ def run_sync(cfg: SyncConfig, db_path: Path, destination_factory: Callable[[Sync
                 except TransientError as exc:
                     results = [RecordResult(r.key, False, None, f"TRANSIENT_{exc.status or 'NETWORK'}", str(exc))
                                for r in batch]
-                summary.sent += len(batch)
-                by_key = {r.key: r for r in batch}
-                ok = [r for r in results if r.ok]
-                bad = [r for r in results if not r.ok]
-                if action == "upsert":
-                    store.confirm(cfg.name, [(r.key, hashes[r.key], by_key[r.key].properties, r.destination_id)
-                                             for r in ok])
-                else:
-                    store.forget(cfg.name, [r.key for r in ok])
-                store.fail(cfg.name, run_id, [(r.key, r.error_code or "ERROR", r.message or "") for r in bad])
-                summary.succeeded += len(ok)
-                _count_failures(summary, [(r.key, r.error_code or "ERROR") for r in bad])
+                _settle(store, cfg, run_id, summary, batch, hashes, action, results)
             done += len(chunk)
             if progress:
-                progress(done, len(work))
+                progress(done, total)
         summary.status = "success" if summary.failed == 0 else "partial"
     except (CircuitOpenError, AuthError, MirrorGuardError, LookupError, SyncError) as exc:
         summary.status = "failed"
@@ -209,6 +206,22 @@ def run_sync(cfg: SyncConfig, db_path: Path, destination_factory: Callable[[Sync
         store.finish_run(run_id, summary.status, summary.as_counts())
         store.close()
     return summary
+
+
+def _settle(store: StateStore, cfg: SyncConfig, run_id: str, summary: RunSummary, batch: list[OutRecord],
+            hashes: dict[str, str], action: str, results: list[RecordResult]) -> None:
+    """Advance state for what the destination confirmed; record the rest as failures."""
+    summary.sent += len(batch)
+    by_key = {r.key: r for r in batch}
+    ok = [r for r in results if r.ok]
+    bad = [r for r in results if not r.ok]
+    if action == "upsert":
+        store.confirm(cfg.name, [(r.key, hashes[r.key], by_key[r.key].properties, r.destination_id) for r in ok])
+    else:
+        store.forget(cfg.name, [r.key for r in ok])
+    store.fail(cfg.name, run_id, [(r.key, r.error_code or "ERROR", r.message or "") for r in bad])
+    summary.succeeded += len(ok)
+    _count_failures(summary, [(r.key, r.error_code or "ERROR") for r in bad])
 
 
 def _count_failures(summary: RunSummary, failures: list[tuple[str, str]]) -> None:

@@ -257,3 +257,26 @@ def test_sandbox_page_shows_enriched_fields_in_chromium(sandbox, wh, tmp_path):
         ltv = wh.scalar(f"select lifetime_value from customer_profiles where person_id = '{props['cdp_person_id']}'")
         assert props["cdp_person_id"] in dom and f"{ltv:.2f}" in dom
     assert "HubSpot contacts" in dom
+
+
+def test_large_salesforce_runs_use_bulk_api_2(sandbox, wh, tmp_path):
+    config = yaml.safe_load((PROJECT_DIR / "sync" / "syncs.yml").read_text())
+    for s in config["syncs"]:
+        if s["name"] == "salesforce_contacts":
+            s["bulk_threshold"] = 100  # the test data is small: make it "large"
+    cfg_file = tmp_path / "syncs.yml"
+    cfg_file.write_text(yaml.safe_dump(config))
+    run(sandbox, wh, "salesforce_contacts", env={"CDP_SYNCS_FILE": str(cfg_file)}, check_rc=1)
+    stats = sandbox.stats()
+    assert stats["salesforce_bulk_jobs"] == 1 and stats["salesforce_calls"] == 0, "one bulk job, no collections"
+    records = requests.get(f"{sandbox.url}/_sandbox/salesforce", timeout=10).json()["records"]
+    expected = dict(wh.sql("select person_id, email from sync_salesforce__contacts"))
+    assert set(records) == {p for p, e in expected.items() if e not in INVALID_EMAILS}
+    assert all(records[p].get("Email") == expected[p] for p in records)
+    codes = {r[0] for r in wh.sql("select error_code from cdp_sync.sync_failures where sync_name = 'salesforce_contacts'")}
+    assert codes == {"INVALID_EMAIL_ADDRESS"}
+    state_ids = {r[0] for r in wh.sql(
+        "select destination_id from cdp_sync.sync_state where sync_name = 'salesforce_contacts'")}
+    assert state_ids == {r["Id"] for r in records.values()}, "state keeps the Salesforce ids from the bulk results"
+    run(sandbox, wh, "salesforce_contacts", env={"CDP_SYNCS_FILE": str(cfg_file)})
+    assert sandbox.stats()["salesforce_updates"] == 0

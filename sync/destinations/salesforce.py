@@ -5,7 +5,10 @@ the HTTP client), not an auth failure; 401 INVALID_SESSION_ID triggers one re-au
 
 from __future__ import annotations
 
+import csv
+import io
 import os
+import time
 from dataclasses import dataclass, field
 
 from sync.config import SyncConfig
@@ -73,3 +76,52 @@ class SalesforceObjects:
 
     def clear(self, records: list[OutRecord]) -> list[RecordResult]:
         return self.upsert(records)
+
+    def bulk_upsert(self, records: list[OutRecord], poll_seconds: float = 0.5,
+                    timeout_seconds: float = 3600) -> list[RecordResult]:
+        """Bulk API 2.0 ingest for large runs: create an upsert job, upload one CSV, close it, poll until
+        it ends, then read per-record successful and failed results (matched by the external id)."""
+        base = f"{self.instance_url}/services/data/{API_VERSION}/jobs/ingest"
+        resp = self.client.request("POST", base, json={
+            "object": self.cfg.object, "externalIdFieldName": self.cfg.match_key, "contentType": "CSV",
+            "operation": "upsert", "lineEnding": "LF"})
+        if resp.status_code not in (200, 201):
+            raise TerminalError(f"creating bulk job: HTTP {resp.status_code} {resp.text[:200]}", resp.status_code)
+        job = resp.json()["id"]
+        fields = list(records[0].properties)
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(fields)
+        for r in records:
+            writer.writerow([r.properties.get(f, "") for f in fields])
+        resp = self.client.request("PUT", f"{base}/{job}/batches", data=buf.getvalue().encode(),
+                                   headers={"Content-Type": "text/csv"})
+        if resp.status_code != 201:
+            raise TerminalError(f"uploading bulk data: HTTP {resp.status_code}", resp.status_code)
+        self.client.request("PATCH", f"{base}/{job}", json={"state": "UploadComplete"})
+        deadline = time.monotonic() + timeout_seconds
+        while True:
+            state = self.client.request("GET", f"{base}/{job}").json().get("state")
+            if state in ("JobComplete", "Failed", "Aborted"):
+                break
+            if time.monotonic() > deadline:
+                raise TerminalError(f"bulk job {job} still {state} after {timeout_seconds}s")
+            time.sleep(poll_seconds)
+        by_ext = {r.match_value: r for r in records}
+        results: dict[str, RecordResult] = {}
+        for row in self._result_rows(f"{base}/{job}/successfulResults/"):
+            rec = by_ext.get(row.get(self.cfg.match_key, ""))
+            if rec:
+                results[rec.key] = RecordResult(rec.key, True, row.get("sf__Id"))
+        for row in self._result_rows(f"{base}/{job}/failedResults/"):
+            rec = by_ext.get(row.get(self.cfg.match_key, ""))
+            if rec:
+                code, _, message = (row.get("sf__Error") or "ERROR").partition(":")
+                results[rec.key] = RecordResult(rec.key, False, None, code, message.strip())
+        return [results.get(r.key) or RecordResult(r.key, False, None, "NOT_CONFIRMED",
+                                                   f"bulk job {job} ended {state} without a result")
+                for r in records]
+
+    def _result_rows(self, url: str) -> list[dict[str, str]]:
+        resp = self.client.request("GET", url)
+        return list(csv.DictReader(io.StringIO(resp.text))) if resp.status_code == 200 else []

@@ -10,7 +10,9 @@ hubspot_limit (requests per rolling 10 s; 429 with HubSpot's headers past it).""
 from __future__ import annotations
 
 import argparse
+import csv
 import hashlib
+import io
 import hmac
 import html
 import json
@@ -51,6 +53,7 @@ class Store:
         self.sf_contacts: dict[str, dict] = {}
         self.webhook: dict[str, dict] = {}
         self.webhook_deleted: set[str] = set()
+        self.sf_jobs: dict[str, dict] = {}
         self.window: deque = deque()
         self.sf_window: deque = deque()
         self.stats = {"requests": 0, "hubspot_upsert_calls": 0, "hubspot_creates": 0, "hubspot_updates": 0,
@@ -134,6 +137,10 @@ class Handler(BaseHTTPRequestHandler):
         if url.path == "/_sandbox/salesforce":
             with STORE.lock:
                 return self._send(200, {"records": STORE.sf_contacts})
+        if "/jobs/ingest/" in url.path:
+            if self._bearer() != sf_session():
+                return self._send(401, [{"errorCode": "INVALID_SESSION_ID", "message": "Session expired or invalid"}])
+            return self.bulk_get(url.path)
         if url.path == "/crm/v3/objects/contacts":
             if self._bearer() != hubspot_token():
                 return self._send(401, {"status": "error", "category": "INVALID_AUTHENTICATION"})
@@ -171,6 +178,18 @@ class Handler(BaseHTTPRequestHandler):
             return self._send(200, {"access_token": sf_session(), "instance_url": host, "token_type": "Bearer"})
         if url.path.startswith("/webhook/"):
             return self.webhook(url.path, body)
+        if re.fullmatch(r"/services/data/v\d+\.\d+/jobs/ingest/?", url.path):
+            if self._bearer() != sf_session():
+                return self._send(401, [{"errorCode": "INVALID_SESSION_ID", "message": "Session expired or invalid"}])
+            spec = json.loads(body or b"{}")
+            if spec.get("operation") != "upsert" or spec.get("object") != "Contact" or not spec.get("externalIdFieldName"):
+                return self._send(400, [{"errorCode": "INVALIDJOB", "message": "unsupported job"}])
+            with STORE.lock:
+                STORE.next_id += 1
+                job_id = f"750{STORE.next_id:015d}"
+                STORE.sf_jobs[job_id] = {"state": "Open", "ext": spec["externalIdFieldName"], "csv": "",
+                                         "ok": [], "failed": [], "polls": 0}
+            return self._send(200, {"id": job_id, "state": "Open", "operation": "upsert", "object": "Contact"})
         if url.path.startswith("/crm/v3/"):
             if self._bearer() != hubspot_token():
                 return self._send(401, {"status": "error", "message": "Authentication credentials not found.",
@@ -183,10 +202,69 @@ class Handler(BaseHTTPRequestHandler):
                 return self.batch_upsert(body)
         return self._send(404, {"status": "error", "message": "not found"})
 
+    def do_PUT(self):
+        url = urlparse(self.path)
+        body = self._body()
+        STORE.stats["requests"] += 1
+        m = re.fullmatch(r"/services/data/v\d+\.\d+/jobs/ingest/(\w+)/batches/?", url.path)
+        if not m or m.group(1) not in STORE.sf_jobs:
+            return self._send(404, [{"errorCode": "NOT_FOUND", "message": "no such job"}])
+        if self._bearer() != sf_session():
+            return self._send(401, [{"errorCode": "INVALID_SESSION_ID", "message": "Session expired or invalid"}])
+        with STORE.lock:
+            job = STORE.sf_jobs[m.group(1)]
+            if job["state"] != "Open":
+                return self._send(409, [{"errorCode": "INVALIDJOBSTATE", "message": "job is not open"}])
+            job["csv"] += body.decode("utf-8")
+        return self._send(201)
+
+    def bulk_close(self, job_id: str, update: dict):
+        if job_id not in STORE.sf_jobs or update.get("state") != "UploadComplete":
+            return self._send(400, [{"errorCode": "INVALIDJOBSTATE", "message": "unsupported state change"}])
+        with STORE.lock:
+            job = STORE.sf_jobs[job_id]
+            STORE.stats["salesforce_bulk_jobs"] = STORE.stats.get("salesforce_bulk_jobs", 0) + 1
+            for row in csv.DictReader(io.StringIO(job["csv"])):
+                fields = {k: v for k, v in row.items() if v != ""}  # a blank CSV cell leaves a field unchanged
+                result = sf_apply(job["ext"], fields)
+                if result["success"]:
+                    job["ok"].append({"sf__Id": result["id"], "sf__Created": str(result["created"]).lower(), **row})
+                else:
+                    err = result["errors"][0]
+                    job["failed"].append({"sf__Id": "", "sf__Error": f"{err['statusCode']}:{err['message']}", **row})
+            job["state"] = "InProgress"
+        return self._send(200, {"id": job_id, "state": "UploadComplete"})
+
+    def bulk_get(self, path: str):
+        m = re.fullmatch(r"/services/data/v\d+\.\d+/jobs/ingest/(\w+)(/(successfulResults|failedResults)/?)?", path)
+        if not m or m.group(1) not in STORE.sf_jobs:
+            return self._send(404, [{"errorCode": "NOT_FOUND", "message": "no such job"}])
+        with STORE.lock:
+            job = STORE.sf_jobs[m.group(1)]
+            if not m.group(3):
+                job["polls"] += 1
+                if job["state"] == "InProgress" and job["polls"] > 1:  # the first poll sees it still running
+                    job["state"] = "JobComplete"
+                return self._send(200, {"id": m.group(1), "state": job["state"],
+                                        "numberRecordsProcessed": len(job["ok"]) + len(job["failed"]),
+                                        "numberRecordsFailed": len(job["failed"])})
+            rows = job["ok"] if m.group(3) == "successfulResults" else job["failed"]
+        buf = io.StringIO()
+        if rows:
+            writer = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(rows)
+        return self._send(200, buf.getvalue().encode(), content_type="text/csv")
+
     def do_PATCH(self):
         url = urlparse(self.path)
         body = self._body()
         STORE.stats["requests"] += 1
+        if self._bearer() != sf_session() and "/jobs/ingest/" in url.path:
+            return self._send(401, [{"errorCode": "INVALID_SESSION_ID", "message": "Session expired or invalid"}])
+        job = re.fullmatch(r"/services/data/v\d+\.\d+/jobs/ingest/(\w+)", url.path)
+        if job:
+            return self.bulk_close(job.group(1), json.loads(body or b"{}"))
         m = re.fullmatch(r"/services/data/v\d+\.\d+/composite/sobjects/Contact/(\w+)", url.path)
         if not m:
             return self._send(404, [{"errorCode": "NOT_FOUND", "message": "The requested resource does not exist"}])
@@ -302,36 +380,8 @@ class Handler(BaseHTTPRequestHandler):
             return self._send(400, [{"errorCode": "EXCEEDED_ID_LIMIT", "message": "record limit is 200"}])
         if self._faults_before():
             return
-        out = []
         with STORE.lock:
-            for rec in records:
-                fields = {k: v for k, v in rec.items() if k != "attributes"}
-                unknown = [k for k in fields if k not in SF_FIELDS]
-                ext = fields.get(ext_field)
-                if unknown:
-                    out.append({"success": False, "errors": [{"statusCode": "INVALID_FIELD",
-                                "message": f"No such column '{unknown[0]}' on sobject of type Contact",
-                                "fields": unknown}]})
-                elif not ext:
-                    out.append({"success": False, "errors": [{"statusCode": "MISSING_ARGUMENT",
-                                "message": f"{ext_field} not specified", "fields": [ext_field]}]})
-                elif fields.get("Email") and not valid_email(fields["Email"]):
-                    out.append({"success": False, "errors": [{"statusCode": "INVALID_EMAIL_ADDRESS",
-                                "message": f"Email: invalid email address: {fields['Email']}", "fields": ["Email"]}]})
-                elif ext not in STORE.sf_contacts and not fields.get("LastName"):
-                    out.append({"success": False, "errors": [{"statusCode": "REQUIRED_FIELD_MISSING",
-                                "message": "Required fields are missing: [LastName]", "fields": ["LastName"]}]})
-                else:
-                    created = ext not in STORE.sf_contacts
-                    if created:
-                        STORE.next_id += 1
-                        STORE.sf_contacts[ext] = {"Id": f"003{STORE.next_id:015d}", "writes": 0}
-                        STORE.stats["salesforce_creates"] += 1
-                    else:
-                        STORE.stats["salesforce_updates"] += 1
-                    STORE.sf_contacts[ext].update(fields)
-                    STORE.sf_contacts[ext]["writes"] += 1
-                    out.append({"id": STORE.sf_contacts[ext]["Id"], "success": True, "created": created, "errors": []})
+            out = [sf_apply(ext_field, {k: v for k, v in rec.items() if k != "attributes"}) for rec in records]
         if self._lose_after():
             return self._drop()
         return self._send(200, out)
@@ -358,6 +408,34 @@ class Handler(BaseHTTPRequestHandler):
         if self._lose_after():
             return self._drop()
         return self._send(200, {"accepted": len(msg.get("records", []))})
+
+
+def sf_apply(ext_field: str, fields: dict) -> dict:
+    """Validate and upsert one Salesforce Contact (caller holds STORE.lock); a per-record result."""
+    unknown = [k for k in fields if k not in SF_FIELDS]
+    ext = fields.get(ext_field)
+    if unknown:
+        return {"success": False, "errors": [{"statusCode": "INVALID_FIELD", "fields": unknown,
+                "message": f"No such column '{unknown[0]}' on sobject of type Contact"}]}
+    if not ext:
+        return {"success": False, "errors": [{"statusCode": "MISSING_ARGUMENT", "fields": [ext_field],
+                "message": f"{ext_field} not specified"}]}
+    if fields.get("Email") and not valid_email(fields["Email"]):
+        return {"success": False, "errors": [{"statusCode": "INVALID_EMAIL_ADDRESS", "fields": ["Email"],
+                "message": f"Email: invalid email address: {fields['Email']}"}]}
+    if ext not in STORE.sf_contacts and not fields.get("LastName"):
+        return {"success": False, "errors": [{"statusCode": "REQUIRED_FIELD_MISSING", "fields": ["LastName"],
+                "message": "Required fields are missing: [LastName]"}]}
+    created = ext not in STORE.sf_contacts
+    if created:
+        STORE.next_id += 1
+        STORE.sf_contacts[ext] = {"Id": f"003{STORE.next_id:015d}", "writes": 0}
+        STORE.stats["salesforce_creates"] += 1
+    else:
+        STORE.stats["salesforce_updates"] += 1
+    STORE.sf_contacts[ext].update(fields)
+    STORE.sf_contacts[ext]["writes"] += 1
+    return {"id": STORE.sf_contacts[ext]["Id"], "success": True, "created": created, "errors": []}
 
 
 def hubspot_token() -> str:
