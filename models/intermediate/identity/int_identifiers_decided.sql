@@ -16,14 +16,23 @@ strong_clusters as (
     select * from {{ ref('int_records_clustered_strong') }}
 ),
 
-records_with_strong_identifier as (
-    select distinct observed.record_key
+used_observations as (
+    select
+        observed.record_key,
+        observed.identifier_type,
+        observed.identifier_value,
+        screened.is_strong
     from observed
     inner join screened
         on screened.identifier_type = observed.identifier_type
         and screened.identifier_value = observed.identifier_value
     where screened.decision = 'used'
-        and screened.is_strong
+),
+
+records_with_strong_identifier as (
+    select distinct record_key
+    from used_observations
+    where is_strong
 ),
 
 types as (
@@ -44,34 +53,26 @@ cluster_names as (
 cluster_strong_values as (
     select
         strong_clusters.component_id,
-        observed.identifier_type,
-        count(distinct observed.identifier_value) as value_count
-    from observed
-    inner join screened
-        on screened.identifier_type = observed.identifier_type
-        and screened.identifier_value = observed.identifier_value
+        used_observations.identifier_type,
+        count(distinct used_observations.identifier_value) as value_count
+    from used_observations
     inner join strong_clusters
-        on strong_clusters.node = observed.record_key
-    where screened.decision = 'used'
-        and screened.is_strong
-    group by strong_clusters.component_id, observed.identifier_type
+        on strong_clusters.node = used_observations.record_key
+    where used_observations.is_strong
+    group by strong_clusters.component_id, used_observations.identifier_type
 ),
 
 weak_touches as (
     select distinct
-        observed.identifier_type,
-        observed.identifier_value,
+        used_observations.identifier_type,
+        used_observations.identifier_value,
         strong_clusters.component_id
-    from observed
-    inner join screened
-        on screened.identifier_type = observed.identifier_type
-        and screened.identifier_value = observed.identifier_value
+    from used_observations
     inner join records_with_strong_identifier
-        on records_with_strong_identifier.record_key = observed.record_key
+        on records_with_strong_identifier.record_key = used_observations.record_key
     inner join strong_clusters
-        on strong_clusters.node = observed.record_key
-    where screened.decision = 'used'
-        and not screened.is_strong
+        on strong_clusters.node = used_observations.record_key
+    where not used_observations.is_strong
 ),
 
 weak_name_conflicts as (
