@@ -104,12 +104,12 @@ def run_pipeline(settings: Settings) -> int:
         print(format_table(["check", "result"], checks))
     synced = {e.asset_key.path[-1] for e in result.get_asset_materialization_events()
               if e.asset_key.path[-1].startswith("sync_")}
-    if synced or _has_sync_runs(db):
+    if table_exists(db, "sync_runs", schema="cdp_sync"):
         cols, rows = query(db, """
             select sync_name, status, planned, sent, succeeded, failed, skipped, retries, duration_s
             from cdp_sync.sync_runs where run_id in (
                 select arg_max(run_id, started_at) from cdp_sync.sync_runs group by sync_name)
-            order by sync_name""") if _has_sync_runs(db) else ([], [])
+            order by sync_name""")
         if rows:
             print("\nSyncs (latest run of each):")
             print(format_table(cols, rows))
@@ -127,10 +127,3 @@ def run_pipeline(settings: Settings) -> int:
         print("it keeps running in the background; stop it with: .venv/bin/cdp sandbox stop")
     return 0 if result.success and not not_run else 1
 
-
-def _has_sync_runs(db: Path) -> bool:
-    from orchestration.report import query
-
-    _, rows = query(db, "select count(*) from information_schema.tables where table_schema = 'cdp_sync' "
-                        "and table_name = 'sync_runs'")
-    return rows[0][0] > 0

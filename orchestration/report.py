@@ -15,8 +15,13 @@ def query(duckdb_path: Path, sql: str, params: Sequence[object] = ()) -> tuple[l
         return cols, cur.fetchall()
 
 
-def table_exists(duckdb_path: Path, name: str) -> bool:
-    _, rows = query(duckdb_path, "select count(*) from information_schema.tables where table_name = ?", [name])
+def table_exists(duckdb_path: Path, name: str, schema: str | None = None) -> bool:
+    sql = "select count(*) from information_schema.tables where table_name = ?"
+    params: list[object] = [name]
+    if schema is not None:
+        sql += " and table_schema = ?"
+        params.append(schema)
+    _, rows = query(duckdb_path, sql, params)
     return rows[0][0] > 0
 
 
