@@ -31,13 +31,8 @@ def gx_staging_quality() -> dg.AssetCheckResult:
     previous = json.loads(PREVIOUS_ROWS.read_text()) if PREVIOUS_ROWS.exists() else None
     outcome = staging_suite(SETTINGS.duckdb_path, previous)
     if outcome.success:
-        from orchestration.governance_suites import read_frame
-
-        counts = read_frame(SETTINGS.duckdb_path, "select source_name, rows_loaded from source_row_counts") \
-            if _has_table("source_row_counts") else None
-        if counts is not None:
-            PREVIOUS_ROWS.parent.mkdir(parents=True, exist_ok=True)
-            PREVIOUS_ROWS.write_text(json.dumps(dict(zip(counts.source_name, counts.rows_loaded.astype(int).tolist()))))
+        PREVIOUS_ROWS.parent.mkdir(parents=True, exist_ok=True)
+        PREVIOUS_ROWS.write_text(json.dumps(outcome.row_counts))
     return _result(outcome)
 
 
@@ -52,12 +47,6 @@ def gx_identity_quality() -> dg.AssetCheckResult:
                             "in the marketing sync's input.")
 def gx_profile_quality() -> dg.AssetCheckResult:
     return _result(profiles_suite(SETTINGS.duckdb_path))
-
-
-def _has_table(name: str) -> bool:
-    from orchestration.report import table_exists
-
-    return table_exists(SETTINGS.duckdb_path, name)
 
 
 governance_checks = [gx_staging_quality, gx_identity_quality, gx_profile_quality]

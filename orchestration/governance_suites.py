@@ -5,7 +5,7 @@ failing values (PII) are stored or shown. Dagster-free, so it is testable on its
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
@@ -34,6 +34,7 @@ class SuiteOutcome:
     suite: str
     success: bool
     outcomes: list[ExpectationOutcome]
+    row_counts: dict[str, int] = field(default_factory=dict)  # rows loaded per source, where measured
 
     def markdown(self) -> str:
         lines = ["| expectation | column | result | rows | unexpected |", "| --- | --- | --- | --- | --- |"]
@@ -107,7 +108,9 @@ def staging_suite(db_path: Path, previous_rows: dict[str, int] | None = None) ->
         # a source may grow, but not shrink by half or explode tenfold between runs
         expectations.append(gx.expectations.ExpectColumnValuesToBeBetween(
             column="row_change", min_value=0.5, max_value=10))
-    return validate("staging", frame, expectations)
+    outcome = validate("staging", frame, expectations)
+    counts = {name: int(n) for name, n in zip(frame["source_name"], frame["rows_loaded"])}
+    return SuiteOutcome(outcome.suite, outcome.success, outcome.outcomes, counts)
 
 
 def identity_suite(db_path: Path) -> SuiteOutcome:
