@@ -9,8 +9,7 @@ from pathlib import Path
 
 from sync.config import load_syncs
 from sync.destinations import make_destination
-from sync.engine import RunSummary, build_plan, run_sync
-from sync.state import StateStore
+from sync.engine import RunSummary, run_sync
 
 
 def warehouse_path() -> Path:
@@ -54,18 +53,13 @@ def cmd_run(ns: argparse.Namespace) -> int:
         return 2
     cfg = syncs[ns.name]
     db = warehouse_path()
-    if ns.dry_run:
-        store = StateStore(db)
-        try:
-            plan = build_plan(cfg, store.read_model(cfg.model, cfg.columns), store.state(cfg.name), ns.full_resync)
-        finally:
-            store.close()
-        for label, recs in (("create", [r for r, _ in plan.create]), ("update", [r for r, _ in plan.update]),
-                            ("clear", plan.clear)):
-            print(f"would {label} {len(recs)} records" + (f", e.g. {', '.join(r.key for r in recs[:3])}" if recs else ""))
-        print(f"unchanged {plan.unchanged}, excluded {plan.excluded}, invalid {len(plan.invalid)}")
     summary = run_sync(cfg, db, make_destination, dry_run=ns.dry_run, full_resync=ns.full_resync,
                        force_clear=ns.force_clear, progress=None if ns.quiet else progress_bar)
+    if ns.dry_run:
+        for action, n in (("create", summary.created), ("update", summary.updated), ("clear", summary.cleared)):
+            samples = summary.plan_samples.get(action, [])
+            print(f"would {action} {n} records" + (f", e.g. {', '.join(samples)}" if samples else ""))
+        print(f"unchanged {summary.skipped}, excluded {summary.excluded}, invalid {summary.failed}")
     print(format_summary(summary))
     return 0 if summary.status in ("success", "dry_run") else 1
 

@@ -74,6 +74,7 @@ class RunSummary:
     error: str | None = None
     failures_by_code: Counter = field(default_factory=Counter)
     failure_samples: dict[str, list[str]] = field(default_factory=dict)
+    plan_samples: dict[str, list[str]] = field(default_factory=dict)  # a few keys per planned action
 
     def as_counts(self) -> dict[str, object]:
         return {k: getattr(self, k) for k in (
@@ -149,6 +150,9 @@ def run_sync(cfg: SyncConfig, db_path: Path, destination_factory: Callable[[Sync
         summary.skipped = plan.unchanged
         summary.planned = len(plan.create) + len(plan.update) + len(plan.clear)
         summary.created, summary.updated, summary.cleared = len(plan.create), len(plan.update), len(plan.clear)
+        summary.plan_samples = {"create": [r.key for r, _ in plan.create[:3]],
+                                "update": [r.key for r, _ in plan.update[:3]],
+                                "clear": [r.key for r in plan.clear[:3]]}
         if plan.clear and not force_clear and len(plan.clear) > cfg.max_clear_share * max(1, len(state)):
             raise MirrorGuardError(
                 f"mirror mode would clear {len(plan.clear)} of {len(state)} synced records, more than "
