@@ -22,6 +22,11 @@ class Settings:
     target: str
 
     @property
+    def spark_dir(self) -> Path:
+        """Spark's warehouse folder and Derby metastore (target `spark`); CDP_SPARK_DIR overrides."""
+        return Path(os.environ.get("CDP_SPARK_DIR", self.state_dir / "spark")).resolve()
+
+    @property
     def dbt_env(self) -> dict[str, str]:
         """Environment for a dbt process: absolute paths, so dbt's working directory does not matter."""
         env = dict(os.environ)
@@ -30,6 +35,8 @@ class Settings:
             CDP_DUCKDB_PATH=str(self.duckdb_path),
             CDP_RAW_DIR=str(self.raw_dir),
             CDP_TARGET=self.target,
+            CDP_SPARK_DIR=str(self.spark_dir),
+            SPARK_LOCAL_IP="127.0.0.1",  # Spark's driver binds to loopback only
             DBT_SEND_ANONYMOUS_USAGE_STATS="false",
         )
         return env

@@ -31,11 +31,15 @@ class Warehouse:
         return self.sql(query)[0][0]
 
 
-def dbt(raw_dir: Path, db_path: Path, verb: str = "build", *extra: str, check: bool = True, **kwargs):
+def dbt(raw_dir: Path, db_path: Path, verb: str = "build", *extra: str, check: bool = True, target: str = "duckdb",
+        spark_dir: Path | None = None, **kwargs):
+    """Run dbt on the duckdb target (the file db_path) or the spark target (warehouse under spark_dir)."""
     env = dict(os.environ)
     env.update(CDP_RAW_DIR=str(raw_dir), CDP_DUCKDB_PATH=str(db_path), DBT_PROFILES_DIR=str(PROJECT_DIR),
-               CDP_TARGET="duckdb")
-    cmd = [str(Path(sys.executable).with_name("dbt")), *dbt_command(verb, project_dir=str(PROJECT_DIR), **kwargs),
+               CDP_TARGET=target, CDP_SPARK_DIR=str(spark_dir or db_path.parent / "spark"),
+               SPARK_LOCAL_IP="127.0.0.1")
+    cmd = [str(Path(sys.executable).with_name("dbt")),
+           *dbt_command(verb, project_dir=str(PROJECT_DIR), target=target, **kwargs),
            *extra]
     proc = subprocess.run(cmd, cwd=PROJECT_DIR, env=env, capture_output=True, text=True)
     if check and proc.returncode != 0:

@@ -27,7 +27,7 @@
 {%- endmacro %}
 
 {% macro spark__register_raw_sources(raw_dir) -%}
-    create schema if not exists raw;
+    {% do run_query("create schema if not exists raw") %}
     {% for name in raw_source_files() -%}
     {% do run_query("drop table if exists raw." ~ name) %}
     {% do run_query("create table raw." ~ name ~ " using csv options (path '" ~ raw_dir ~ "/" ~ name

@@ -26,6 +26,14 @@
 
 {% macro cdp_type_amount() -%}decimal(18, 2){%- endmacro %}
 
+{#- An amount divided by a positive count, rounded half up to cents, identical on every engine: DuckDB
+    divides decimals in floating point (309.025 becomes 309.02), Spark in exact decimals (309.03), so the
+    division happens in whole cents instead. -#}
+{% macro cdp_average_amount(total, count) -%}
+    cast(floor((cast(round({{ total }} * 100, 0) as bigint) * 2 + {{ count }}) / (2.0 * {{ count }})) / 100
+         as {{ cdp_type_amount() }})
+{%- endmacro %}
+
 {#- Parse every timestamp form the raw contract allows (ISO 8601 with T and Z, with a space, or a
     date alone; fractional seconds tolerated), as UTC. Anything else is null, never a crash. -#}
 {% macro cdp_parse_timestamp(expr) -%}
@@ -79,7 +87,9 @@
 {%- endmacro %}
 
 {% macro spark__cdp_json_object(columns, alias) -%}
-    to_json(named_struct({% for c in columns %}'{{ c }}', {{ alias }}.`{{ c }}`{% if not loop.last %}, {% endif %}{% endfor %}))
+    {#- Spark drops null fields unless told not to; DuckDB keeps them, and the row hash must match. -#}
+    to_json(named_struct({% for c in columns %}'{{ c }}', {{ alias }}.`{{ c }}`{% if not loop.last %}, {% endif %}{% endfor %}),
+            map('ignoreNullFields', 'false'))
 {%- endmacro %}
 
 {% macro snowflake__cdp_json_object(columns, alias) -%}

@@ -156,9 +156,9 @@ combined as (
         coalesce(person_orders.order_count, 0) as order_count,
         coalesce(person_orders.orders_placed_count, 0) as orders_placed_count,
         cast(coalesce(person_orders.lifetime_value, 0) as {{ cdp_type_amount() }}) as lifetime_value,
-        cast(case when person_orders.order_count > 0
-            then person_orders.lifetime_value / person_orders.order_count end as {{ cdp_type_amount() }})
-            as average_order_value,
+        case when person_orders.order_count > 0
+            then {{ cdp_average_amount('person_orders.lifetime_value', 'person_orders.order_count') }}
+            end as average_order_value,
         '{{ var("reporting_currency") }}' as reporting_currency,
         person_orders.first_order_at,
         person_orders.last_order_at,
