@@ -9,6 +9,29 @@
     string_agg(distinct {{ expr }}, '{{ separator }}' order by {{ expr }})
 {%- endmacro %}
 
+{#- The sorted, comma-separated list of the identity sources (var identifier_sources) present in a group:
+    the same text as cdp_sorted_string_agg over source names, but with one cheap aggregate per known
+    source instead of a sorted distinct aggregate per group. -#}
+{% macro cdp_source_list(column) -%}
+    {%- set flags = [] -%}
+    {%- for name in var('identifier_sources') | map(attribute='source_name') | unique | sort -%}
+        {%- do flags.append("max(case when " ~ column ~ " = '" ~ name ~ "' then '" ~ name ~ "' end)") -%}
+    {%- endfor -%}
+    {{ adapter.dispatch('cdp_concat_nonnull', 'cdp')(flags, ',') }}
+{%- endmacro %}
+
+{% macro default__cdp_concat_nonnull(exprs, separator) -%}
+    concat_ws('{{ separator }}', {{ exprs | join(', ') }})
+{%- endmacro %}
+
+{% macro snowflake__cdp_concat_nonnull(exprs, separator) -%}
+    array_to_string(array_construct_compact({{ exprs | join(', ') }}), '{{ separator }}')
+{%- endmacro %}
+
+{% macro bigquery__cdp_concat_nonnull(exprs, separator) -%}
+    array_to_string([{{ exprs | join(', ') }}], '{{ separator }}')
+{%- endmacro %}
+
 {% macro spark__cdp_sorted_string_agg(expr, separator) -%}
     array_join(array_sort(collect_set({{ expr }})), '{{ separator }}')
 {%- endmacro %}

@@ -17,6 +17,11 @@
     inside a still-open transaction has none (DuckDB then picks a nested-loop join).
 
     Output: node, component_id (the component's smallest node), and dbt logs the number of rounds.
+
+    Incremental (config incremental_components=true, the table exists, no --full-refresh): the edge list of the last
+    build is kept beside the table (suffix __cc_previous_edges). Only components that an added or removed
+    edge touches can change, so only their nodes, plus new nodes, are labelled again; every other row is
+    copied. A component's label is its smallest node either way, so the result equals a full build.
 -#}
 {% macro cc_work_relation(base, suffix) -%}
     {{ return(api.Relation.create(database=base.database, schema=base.schema,
@@ -27,12 +32,19 @@
     {%- set target_relation = this.incorporate(type='table') -%}
     {%- set max_rounds = config.get('max_rounds', var('connected_components_max_rounds', 60)) | int -%}
     {%- set existing_relation = load_cached_relation(this) -%}
+    {%- set previous_edges = cc_work_relation(this, 'previous_edges') -%}
+    {%- set keep_edges = config.get('incremental_components', false) -%}
+    {%- set incremental = keep_edges and existing_relation is not none and not should_full_refresh()
+                          and load_cached_relation(previous_edges) is not none -%}
 
     {%- set raw_edges = cc_work_relation(this, 'raw_edges') -%}
+    {%- set changed = cc_work_relation(this, 'changed_nodes') -%}
+    {%- set sub_edges = cc_work_relation(this, 'sub_edges') -%}
     {%- set nodes = cc_work_relation(this, 'nodes') -%}
     {%- set edges = cc_work_relation(this, 'edges') -%}
     {%- set labels = [cc_work_relation(this, 'labels_0'), cc_work_relation(this, 'labels_1')] -%}
-    {%- set work = [raw_edges, nodes, edges] + labels -%}
+    {%- set result = cc_work_relation(this, 'result') -%}
+    {%- set work = [raw_edges, changed, sub_edges, nodes, edges, result] + labels -%}
 
     {{ run_hooks(pre_hooks) }}
     {%- for rel in work %}{% do adapter.drop_relation(rel) %}{% endfor -%}
@@ -42,7 +54,91 @@
     {%- endcall %}
     {% do adapter.commit() %}
 
-    {#- Dense integer ids, in node order, so the smallest id is the smallest node. -#}
+    {%- if incremental %}
+        {#- Nodes on an edge that was added or removed since the last build. -#}
+        {% call statement('cc_changed_nodes') -%}
+            {{ create_table_as(False, changed, "
+                with added as (
+                    select node_a, node_b from " ~ raw_edges ~ "
+                    except
+                    select node_a, node_b from " ~ previous_edges ~ "
+                ),
+                removed as (
+                    select node_a, node_b from " ~ previous_edges ~ "
+                    except
+                    select node_a, node_b from " ~ raw_edges ~ "
+                ),
+                touched as (
+                    select node_a as node from added
+                    union select node_b as node from added
+                    union select node_a as node from removed
+                    union select node_b as node from removed
+                )
+                select distinct node from touched where node is not null
+            ") }}
+        {%- endcall %}
+        {% do adapter.commit() %}
+        {#- Their components, old members included, form a closed subgraph: an unchanged edge joins two
+            nodes of one old component, and every added edge's nodes are in it already. -#}
+        {% call statement('cc_sub_edges') -%}
+            {{ create_table_as(False, sub_edges, "
+                with affected_components as (
+                    select distinct t.component_id
+                    from " ~ existing_relation ~ " as t
+                    inner join " ~ changed ~ " as c on c.node = t.node
+                ),
+                sub_nodes as (
+                    select t.node
+                    from " ~ existing_relation ~ " as t
+                    inner join affected_components as a on a.component_id = t.component_id
+                    union
+                    select node from " ~ changed ~ "
+                )
+                select e.node_a, e.node_b
+                from " ~ raw_edges ~ " as e
+                inner join sub_nodes as s on s.node = e.node_a
+            ") }}
+        {%- endcall %}
+        {% do adapter.commit() %}
+    {%- endif %}
+
+    {%- set outcome = cc_label(sub_edges if incremental else raw_edges, nodes, edges, labels, max_rounds, work) -%}
+
+    {% call statement('cc_result') -%}
+        {{ create_table_as(False, result, "
+            select n.node, r.node as component_id, " ~ outcome.rounds ~ " as converged_in_rounds
+            from " ~ nodes ~ " as n
+            inner join " ~ outcome.labels ~ " as l on l.node = n.node_num
+            inner join " ~ nodes ~ " as r on r.node_num = l.label
+            " ~ ("
+            union all
+            select t.node, t.component_id, t.converged_in_rounds
+            from " ~ existing_relation ~ " as t
+            where t.node not in (select node from " ~ nodes ~ ")
+            " if incremental else "")) }}
+    {%- endcall %}
+    {% do adapter.commit() %}
+    {{ log("connected_components: " ~ this.identifier ~ (" relabelled the changed components" if incremental
+           else " labelled every node") ~ ", converged in " ~ outcome.rounds ~ " rounds", info=True) }}
+
+    {%- if existing_relation is not none %}{% do adapter.drop_relation(existing_relation) %}{% endif -%}
+    {% do adapter.rename_relation(result, target_relation) %}
+    {% do adapter.drop_relation(previous_edges) %}
+    {%- if keep_edges %}{% do adapter.rename_relation(raw_edges, previous_edges) %}{% endif -%}
+    {% call statement('main') -%}
+        select count(*) as nodes from {{ target_relation }}
+    {%- endcall %}
+
+    {%- for rel in work %}{% do adapter.drop_relation(rel) %}{% endfor -%}
+    {{ run_hooks(post_hooks) }}
+    {% do adapter.commit() %}
+    {% do persist_docs(target_relation, model) %}
+    {{ return({'relations': [target_relation]}) }}
+{% endmaterialization %}
+
+{#- Min-label propagation over an edge list; returns {'labels': relation, 'rounds': n}. The nodes table
+    maps each node to a dense integer in node order, so the smallest label is the smallest node. -#}
+{% macro cc_label(raw_edges, nodes, edges, labels, max_rounds, work) %}
     {% call statement('cc_nodes') -%}
         {{ create_table_as(False, nodes, "
             with all_nodes as (
@@ -56,7 +152,6 @@
         ") }}
     {%- endcall %}
     {% do adapter.commit() %}
-
     {% call statement('cc_edges') -%}
         {{ create_table_as(False, edges, "
             with numbered as (
@@ -134,21 +229,5 @@
             "connected_components: " ~ this ~ " did not converge within max_rounds=" ~ max_rounds
             ~ " rounds; raise var connected_components_max_rounds or inspect the graph") }}
     {%- endif -%}
-    {{ log("connected_components: " ~ this.identifier ~ " converged in " ~ state.rounds ~ " rounds", info=True) }}
-
-    {%- if existing_relation is not none %}{% do adapter.drop_relation(existing_relation) %}{% endif -%}
-    {% call statement('main') -%}
-        {{ create_table_as(False, target_relation, "
-            select n.node, r.node as component_id, " ~ state.rounds ~ " as converged_in_rounds
-            from " ~ nodes ~ " as n
-            inner join " ~ labels[state.current] ~ " as l on l.node = n.node_num
-            inner join " ~ nodes ~ " as r on r.node_num = l.label
-        ") }}
-    {%- endcall %}
-
-    {%- for rel in work %}{% do adapter.drop_relation(rel) %}{% endfor -%}
-    {{ run_hooks(post_hooks) }}
-    {% do adapter.commit() %}
-    {% do persist_docs(target_relation, model) %}
-    {{ return({'relations': [target_relation]}) }}
-{% endmaterialization %}
+    {{ return({'labels': labels[state.current], 'rounds': state.rounds}) }}
+{% endmacro %}

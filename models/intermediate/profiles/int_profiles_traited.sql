@@ -48,7 +48,7 @@ persons as (
         count(*) as record_count,
         min(observed_at) as first_seen_at,
         max(observed_at) as last_seen_at,
-        {{ cdp_sorted_string_agg('source_name', ',') }} as sources
+        {{ cdp_source_list('source_name') }} as sources
     from person_records
     group by person_id
 ),

@@ -20,7 +20,7 @@ final as (
         person_records.person_id,
         min(observed.observed_at) as first_seen_at,
         max(observed.observed_at) as last_seen_at,
-        {{ cdp_sorted_string_agg('observed.source_name', ',') }} as sources,
+        {{ cdp_source_list('observed.source_name') }} as sources,
         count(distinct observed.record_key) as record_count,
         max(decided.decision) as merge_decision
     from observed

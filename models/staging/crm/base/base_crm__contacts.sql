@@ -1,8 +1,18 @@
-{{ config(materialized='table') }}
 {%- set raw_columns = ['contact_id', 'email', 'phone', 'first_name', 'last_name', 'company', 'job_title',
                        'city', 'country', 'lifecycle_stage', 'created_at', 'updated_at'] -%}
+{{ config(
+    materialized=staging_materialization(),
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook="{{ delete_changed_raw_keys() }}",
+    cdp_raw_source=['crm', 'crm_contacts'],
+    cdp_raw_key=clean_text('source.contact_id'),
+    cdp_key_column='crm_contact_id',
+    cdp_raw_columns=raw_columns,
+) }}
 with source as (
-    select * from {{ source('crm', 'crm_contacts') }}
+    select * from {{ source('crm', 'crm_contacts') }} as source
+    {{ raw_rows_to_stage() }}
 ),
 
 countries as (
@@ -50,7 +60,8 @@ checked as (
 final as (
     select
         *,
-        {{ row_fate('crm_contact_id', 'coalesce(updated_at, created_at) desc nulls last') }} as _row_fate
+        {{ row_fate('crm_contact_id', 'coalesce(updated_at, created_at) desc nulls last') }} as _row_fate,
+        {{ staged_at() }} as _staged_at
     from checked
 )
 

@@ -1,7 +1,16 @@
-{{ config(materialized='table') }}
 {%- set raw_columns = ['email', 'status', 'source', 'updated_at'] -%}
+{{ config(
+    materialized=staging_materialization(),
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook="{{ delete_changed_raw_keys() }}",
+    cdp_raw_source=['email', 'email_consents'],
+    cdp_key_column='email_consent_event_id',
+    cdp_raw_columns=raw_columns,
+) }}
 with source as (
-    select * from {{ source('email', 'email_consents') }}
+    select * from {{ source('email', 'email_consents') }} as source
+    {{ raw_rows_to_stage() }}
 ),
 
 typed as (
@@ -31,6 +40,7 @@ final as (
         *,
         {#- consent rows are events: each distinct event is kept, only exact copies are dropped -#}
         {{ row_fate('_raw_row_hash', 'updated_at desc') }} as _row_fate,
+        {{ staged_at() }} as _staged_at,
         _raw_row_hash as email_consent_event_id
     from checked
 )

@@ -1,8 +1,18 @@
-{{ config(materialized='table') }}
 {%- set raw_columns = ['customer_id', 'email', 'phone', 'first_name', 'last_name', 'city', 'country',
                        'accepts_marketing', 'created_at', 'updated_at'] -%}
+{{ config(
+    materialized=staging_materialization(),
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook="{{ delete_changed_raw_keys() }}",
+    cdp_raw_source=['shop', 'shop_customers'],
+    cdp_raw_key=clean_text('source.customer_id'),
+    cdp_key_column='shop_customer_id',
+    cdp_raw_columns=raw_columns,
+) }}
 with source as (
-    select * from {{ source('shop', 'shop_customers') }}
+    select * from {{ source('shop', 'shop_customers') }} as source
+    {{ raw_rows_to_stage() }}
 ),
 
 countries as (
@@ -45,7 +55,8 @@ checked as (
 final as (
     select
         *,
-        {{ row_fate('shop_customer_id', 'coalesce(updated_at, created_at) desc nulls last') }} as _row_fate
+        {{ row_fate('shop_customer_id', 'coalesce(updated_at, created_at) desc nulls last') }} as _row_fate,
+        {{ staged_at() }} as _staged_at
     from checked
 )
 

@@ -1,7 +1,17 @@
-{{ config(materialized='table') }}
 {%- set raw_columns = ['order_id', 'customer_id', 'email', 'status', 'currency', 'total_amount', 'ordered_at'] -%}
+{{ config(
+    materialized=staging_materialization(),
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook="{{ delete_changed_raw_keys() }}",
+    cdp_raw_source=['shop', 'shop_orders'],
+    cdp_raw_key=clean_text('source.order_id'),
+    cdp_key_column='shop_order_id',
+    cdp_raw_columns=raw_columns,
+) }}
 with source as (
-    select * from {{ source('shop', 'shop_orders') }}
+    select * from {{ source('shop', 'shop_orders') }} as source
+    {{ raw_rows_to_stage() }}
 ),
 
 rates as (
@@ -47,7 +57,8 @@ checked as (
 final as (
     select
         *,
-        {{ row_fate('shop_order_id', 'ordered_at desc nulls last') }} as _row_fate
+        {{ row_fate('shop_order_id', 'ordered_at desc nulls last') }} as _row_fate,
+        {{ staged_at() }} as _staged_at
     from checked
 )
 

@@ -1,8 +1,18 @@
-{{ config(materialized='table') }}
 {%- set raw_columns = ['ticket_id', 'requester_email', 'requester_phone', 'requester_name', 'subject', 'channel',
                        'status', 'priority', 'created_at', 'solved_at', 'satisfaction_score'] -%}
+{{ config(
+    materialized=staging_materialization(),
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook="{{ delete_changed_raw_keys() }}",
+    cdp_raw_source=['support', 'support_tickets'],
+    cdp_raw_key=clean_text('source.ticket_id'),
+    cdp_key_column='support_ticket_id',
+    cdp_raw_columns=raw_columns,
+) }}
 with source as (
-    select * from {{ source('support', 'support_tickets') }}
+    select * from {{ source('support', 'support_tickets') }} as source
+    {{ raw_rows_to_stage() }}
 ),
 
 typed as (
@@ -45,7 +55,8 @@ checked as (
 final as (
     select
         *,
-        {{ row_fate('support_ticket_id', 'created_at desc nulls last') }} as _row_fate
+        {{ row_fate('support_ticket_id', 'created_at desc nulls last') }} as _row_fate,
+        {{ staged_at() }} as _staged_at
     from checked
 )
 
