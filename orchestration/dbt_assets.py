@@ -48,8 +48,9 @@ LAYER_GROUPS = {"staging": "staging", "identity": "identity", "profiles": "profi
 
 
 def group_for(fqn: list[str]) -> str:
-    """cdp/<layer>/<domain>/model -> the asset group operators see in the UI."""
-    for part in reversed(fqn[1:-1]):
+    """cdp/<layer>/<domain>/model -> the asset group operators see in the UI. The first match wins, so
+    models/staging/crm/... is staging and models/marts/crm/... is crm_models."""
+    for part in fqn[1:-1]:
         if part in LAYER_GROUPS:
             return LAYER_GROUPS[part]
     return "other"
