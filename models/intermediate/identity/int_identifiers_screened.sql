@@ -21,7 +21,7 @@ values_seen as (
     select
         observed.identifier_type,
         observed.identifier_value,
-        count(distinct observed.record_key) as record_count,
+        count(*) as record_count,  -- observed is unique per (record, type, value): tested
         max(case when blocklist.identifier_value is not null then 1 else 0 end) as is_blocklisted,
         max(blocklist.reason) as blocklist_reason
     from observed

@@ -21,7 +21,7 @@ final as (
         min(observed.observed_at) as first_seen_at,
         max(observed.observed_at) as last_seen_at,
         {{ cdp_source_list('observed.source_name') }} as sources,
-        count(distinct observed.record_key) as record_count,
+        count(*) as record_count,  -- observed is unique per (record, type, value): tested
         max(decided.decision) as merge_decision
     from observed
     inner join person_records
