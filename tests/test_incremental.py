@@ -95,3 +95,40 @@ def test_a_day_of_new_data_builds_incrementally_to_the_full_result(tmp_path: Pat
         if new is not None and new != old:
             assert (old, new) in history, (key, old, new)
             assert new in old_ids or any(f == old for f, _ in history)
+
+
+def _components(db: Path) -> set[frozenset[str]]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        rows = con.execute("select node, component_id from bench_chain_components").fetchall()
+    by_label: dict[str, set[str]] = {}
+    for node, label in rows:
+        by_label.setdefault(label, set()).add(node)
+    assert all(label == min(nodes) for label, nodes in by_label.items()), "a component is named by its smallest node"
+    return {frozenset(nodes) for nodes in by_label.values()}
+
+
+def test_connected_components_relabel_splits_and_merges_like_a_full_build(tmp_path: Path):
+    generate(10, 1, tmp_path / "raw")  # on-run-start registers raw files, so a folder must exist
+    db = tmp_path / "cc.duckdb"
+    first = [("a", "b"), ("b", "c"), ("c", "d"), ("e", "f"), ("x", "y"), ("y", "z")]
+    # the day: b-c removed (split), d-e added (merge), g-h new, x-y-z untouched
+    day = [("a", "b"), ("c", "d"), ("d", "e"), ("e", "f"), ("g", "h"), ("x", "y"), ("y", "z")]
+    run = ("run", "--select", "bench_chain_components", "--vars",
+           '{"bench_chain": true, "bench_chain_incremental": true}')
+
+    def write_edges(edges):
+        with duckdb.connect(str(db)) as con:
+            con.execute("create or replace table bench_chain_edges (node_a varchar, node_b varchar)")
+            con.executemany("insert into bench_chain_edges values (?, ?)", edges)
+
+    write_edges(first)
+    dbt(tmp_path / "raw", db, *run)
+    assert _components(db) == {frozenset("abcd"), frozenset("ef"), frozenset("xyz")}
+    write_edges(day)
+    log = dbt(tmp_path / "raw", db, *run).stdout
+    assert "bench_chain_components relabelled the changed components" in log
+    expected = {frozenset("ab"), frozenset("cdef"), frozenset("gh"), frozenset("xyz")}
+    assert _components(db) == expected
+    log = dbt(tmp_path / "raw", db, *run, "--full-refresh").stdout
+    assert "bench_chain_components labelled every node" in log
+    assert _components(db) == expected
