@@ -138,7 +138,7 @@ def main() -> None:
              "| " + " | ".join(["---"] * (len(LAYERS) + 7)) + " |"]
     incremental = ["", "## A day of new data (1% new or changed records), incremental run", "",
                    "| persons | rows appended | " + " | ".join(LAYERS) + " | incremental wall (s) | "
-                   "full build wall (s) | incremental / full |",
+                   "full dbt run (s) | incremental / full |",
                    "| " + " | ".join(["---"] * (len(LAYERS) + 5)) + " |"]
     for n in sizes:
         with tempfile.TemporaryDirectory() as tmp:
