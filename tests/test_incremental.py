@@ -113,8 +113,9 @@ def test_connected_components_relabel_splits_and_merges_like_a_full_build(tmp_pa
     first = [("a", "b"), ("b", "c"), ("c", "d"), ("e", "f"), ("x", "y"), ("y", "z")]
     # the day: b-c removed (split), d-e added (merge), g-h new, x-y-z untouched
     day = [("a", "b"), ("c", "d"), ("d", "e"), ("e", "f"), ("g", "h"), ("x", "y"), ("y", "z")]
+    # its own target path: a manifest with the harness enabled must not become the project's manifest
     run = ("run", "--select", "bench_chain_components", "--vars",
-           '{"bench_chain": true, "bench_chain_incremental": true}')
+           '{"bench_chain": true, "bench_chain_incremental": true}', "--target-path", str(tmp_path / "target"))
 
     def write_edges(edges):
         with duckdb.connect(str(db)) as con:
