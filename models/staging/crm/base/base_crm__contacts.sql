@@ -1,15 +1,6 @@
 {%- set raw_columns = ['contact_id', 'email', 'phone', 'first_name', 'last_name', 'company', 'job_title',
                        'city', 'country', 'lifecycle_stage', 'created_at', 'updated_at'] -%}
-{{ config(
-    materialized=staging_materialization(),
-    incremental_strategy='append',
-    on_schema_change='fail',
-    pre_hook="{{ delete_changed_raw_keys() }}",
-    cdp_raw_source=['crm', 'crm_contacts'],
-    cdp_raw_key=clean_text('source.contact_id'),
-    cdp_key_column='crm_contact_id',
-    cdp_raw_columns=raw_columns,
-) }}
+{{ incremental_staging_config(['crm', 'crm_contacts'], 'crm_contact_id', raw_columns, raw_key=clean_text('source.contact_id')) }}
 with source as (
     select * from {{ source('crm', 'crm_contacts') }} as source
     {{ raw_rows_to_stage() }}

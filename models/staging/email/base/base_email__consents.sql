@@ -1,13 +1,5 @@
 {%- set raw_columns = ['email', 'status', 'source', 'updated_at'] -%}
-{{ config(
-    materialized=staging_materialization(),
-    incremental_strategy='append',
-    on_schema_change='fail',
-    pre_hook="{{ delete_changed_raw_keys() }}",
-    cdp_raw_source=['email', 'email_consents'],
-    cdp_key_column='email_consent_event_id',
-    cdp_raw_columns=raw_columns,
-) }}
+{{ incremental_staging_config(['email', 'email_consents'], 'email_consent_event_id', raw_columns) }}
 with source as (
     select * from {{ source('email', 'email_consents') }} as source
     {{ raw_rows_to_stage() }}

@@ -1,15 +1,6 @@
 {%- set raw_columns = ['customer_id', 'email', 'phone', 'first_name', 'last_name', 'city', 'country',
                        'accepts_marketing', 'created_at', 'updated_at'] -%}
-{{ config(
-    materialized=staging_materialization(),
-    incremental_strategy='append',
-    on_schema_change='fail',
-    pre_hook="{{ delete_changed_raw_keys() }}",
-    cdp_raw_source=['shop', 'shop_customers'],
-    cdp_raw_key=clean_text('source.customer_id'),
-    cdp_key_column='shop_customer_id',
-    cdp_raw_columns=raw_columns,
-) }}
+{{ incremental_staging_config(['shop', 'shop_customers'], 'shop_customer_id', raw_columns, raw_key=clean_text('source.customer_id')) }}
 with source as (
     select * from {{ source('shop', 'shop_customers') }} as source
     {{ raw_rows_to_stage() }}

@@ -1,14 +1,5 @@
 {%- set raw_columns = ['order_id', 'customer_id', 'email', 'status', 'currency', 'total_amount', 'ordered_at'] -%}
-{{ config(
-    materialized=staging_materialization(),
-    incremental_strategy='append',
-    on_schema_change='fail',
-    pre_hook="{{ delete_changed_raw_keys() }}",
-    cdp_raw_source=['shop', 'shop_orders'],
-    cdp_raw_key=clean_text('source.order_id'),
-    cdp_key_column='shop_order_id',
-    cdp_raw_columns=raw_columns,
-) }}
+{{ incremental_staging_config(['shop', 'shop_orders'], 'shop_order_id', raw_columns, raw_key=clean_text('source.order_id')) }}
 with source as (
     select * from {{ source('shop', 'shop_orders') }} as source
     {{ raw_rows_to_stage() }}

@@ -1,15 +1,6 @@
 {%- set raw_columns = ['ticket_id', 'requester_email', 'requester_phone', 'requester_name', 'subject', 'channel',
                        'status', 'priority', 'created_at', 'solved_at', 'satisfaction_score'] -%}
-{{ config(
-    materialized=staging_materialization(),
-    incremental_strategy='append',
-    on_schema_change='fail',
-    pre_hook="{{ delete_changed_raw_keys() }}",
-    cdp_raw_source=['support', 'support_tickets'],
-    cdp_raw_key=clean_text('source.ticket_id'),
-    cdp_key_column='support_ticket_id',
-    cdp_raw_columns=raw_columns,
-) }}
+{{ incremental_staging_config(['support', 'support_tickets'], 'support_ticket_id', raw_columns, raw_key=clean_text('source.ticket_id')) }}
 with source as (
     select * from {{ source('support', 'support_tickets') }} as source
     {{ raw_rows_to_stage() }}

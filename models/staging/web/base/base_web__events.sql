@@ -1,15 +1,6 @@
 {%- set raw_columns = ['event_id', 'anonymous_id', 'user_id', 'email', 'event_type', 'event_name', 'page_url',
                        'occurred_at'] -%}
-{{ config(
-    materialized=staging_materialization(),
-    incremental_strategy='append',
-    on_schema_change='fail',
-    pre_hook="{{ delete_changed_raw_keys() }}",
-    cdp_raw_source=['web', 'web_events'],
-    cdp_raw_key=clean_text('source.event_id'),
-    cdp_key_column='web_event_id',
-    cdp_raw_columns=raw_columns,
-) }}
+{{ incremental_staging_config(['web', 'web_events'], 'web_event_id', raw_columns, raw_key=clean_text('source.event_id')) }}
 with source as (
     select * from {{ source('web', 'web_events') }} as source
     {{ raw_rows_to_stage() }}
