@@ -110,8 +110,8 @@ def _components(db: Path) -> set[frozenset[str]]:
 def test_connected_components_relabel_splits_and_merges_like_a_full_build(tmp_path: Path):
     generate(10, 1, tmp_path / "raw")  # on-run-start registers raw files, so a folder must exist
     db = tmp_path / "cc.duckdb"
-    first = [("a", "b"), ("b", "c"), ("c", "d"), ("e", "f"), ("x", "y"), ("y", "z")]
-    # the day: b-c removed (split), d-e added (merge), g-h new, x-y-z untouched
+    first = [("a", "b"), ("b", "c"), ("c", "d"), ("e", "f"), ("p", "q"), ("x", "y"), ("y", "z")]
+    # the day: b-c removed (split), d-e added (merge), g-h new, p-q gone, x-y-z untouched
     day = [("a", "b"), ("c", "d"), ("d", "e"), ("e", "f"), ("g", "h"), ("x", "y"), ("y", "z")]
     # its own target path: a manifest with the harness enabled must not become the project's manifest
     run = ("run", "--select", "bench_chain_components", "--vars",
@@ -124,7 +124,7 @@ def test_connected_components_relabel_splits_and_merges_like_a_full_build(tmp_pa
 
     write_edges(first)
     dbt(tmp_path / "raw", db, *run)
-    assert _components(db) == {frozenset("abcd"), frozenset("ef"), frozenset("xyz")}
+    assert _components(db) == {frozenset("abcd"), frozenset("ef"), frozenset("pq"), frozenset("xyz")}
     write_edges(day)
     log = dbt(tmp_path / "raw", db, *run).stdout
     assert "bench_chain_components relabelled the changed components" in log

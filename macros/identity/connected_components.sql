@@ -18,10 +18,11 @@
 
     Output: node, component_id (the component's smallest node), and dbt logs the number of rounds.
 
-    Incremental (config incremental_components=true, the table exists, no --full-refresh): the edge list of the last
-    build is kept beside the table (suffix __cc_previous_edges). Only components that an added or removed
-    edge touches can change, so only their nodes, plus new nodes, are labelled again; every other row is
-    copied. A component's label is its smallest node either way, so the result equals a full build.
+    Incremental (config incremental_components=true, the table exists, no --full-refresh): the edge list
+    of the last build is kept beside the table (suffix __cc_previous_edges). Only components that an
+    added or removed edge touches can change, so only their nodes, plus new nodes, are labelled again;
+    every other row is copied. A component's label is its smallest node either way, so the result
+    equals a full build.
 -#}
 {% macro cc_work_relation(base, suffix) -%}
     {{ return(api.Relation.create(database=base.database, schema=base.schema,
@@ -39,12 +40,13 @@
 
     {%- set raw_edges = cc_work_relation(this, 'raw_edges') -%}
     {%- set changed = cc_work_relation(this, 'changed_nodes') -%}
+    {%- set sub_nodes = cc_work_relation(this, 'sub_nodes') -%}
     {%- set sub_edges = cc_work_relation(this, 'sub_edges') -%}
     {%- set nodes = cc_work_relation(this, 'nodes') -%}
     {%- set edges = cc_work_relation(this, 'edges') -%}
     {%- set labels = [cc_work_relation(this, 'labels_0'), cc_work_relation(this, 'labels_1')] -%}
     {%- set result = cc_work_relation(this, 'result') -%}
-    {%- set work = [raw_edges, changed, sub_edges, nodes, edges, result] + labels -%}
+    {%- set work = [raw_edges, changed, sub_nodes, sub_edges, nodes, edges, result] + labels -%}
 
     {{ run_hooks(pre_hooks) }}
     {%- for rel in work %}{% do adapter.drop_relation(rel) %}{% endfor -%}
@@ -79,24 +81,28 @@
         {%- endcall %}
         {% do adapter.commit() %}
         {#- Their components, old members included, form a closed subgraph: an unchanged edge joins two
-            nodes of one old component, and every added edge's nodes are in it already. -#}
-        {% call statement('cc_sub_edges') -%}
-            {{ create_table_as(False, sub_edges, "
+            nodes of one old component, and every added edge's nodes are in it already. Old members
+            that no longer have an edge (a record deleted upstream) are in it too, so they are not copied. -#}
+        {% call statement('cc_sub_nodes') -%}
+            {{ create_table_as(False, sub_nodes, "
                 with affected_components as (
                     select distinct t.component_id
                     from " ~ existing_relation ~ " as t
                     inner join " ~ changed ~ " as c on c.node = t.node
-                ),
-                sub_nodes as (
-                    select t.node
-                    from " ~ existing_relation ~ " as t
-                    inner join affected_components as a on a.component_id = t.component_id
-                    union
-                    select node from " ~ changed ~ "
                 )
+                select t.node
+                from " ~ existing_relation ~ " as t
+                inner join affected_components as a on a.component_id = t.component_id
+                union
+                select node from " ~ changed ~ "
+            ") }}
+        {%- endcall %}
+        {% do adapter.commit() %}
+        {% call statement('cc_sub_edges') -%}
+            {{ create_table_as(False, sub_edges, "
                 select e.node_a, e.node_b
                 from " ~ raw_edges ~ " as e
-                inner join sub_nodes as s on s.node = e.node_a
+                inner join " ~ sub_nodes ~ " as s on s.node = e.node_a
             ") }}
         {%- endcall %}
         {% do adapter.commit() %}
@@ -114,7 +120,7 @@
             union all
             select t.node, t.component_id, t.converged_in_rounds
             from " ~ existing_relation ~ " as t
-            where t.node not in (select node from " ~ nodes ~ ")
+            where t.node not in (select node from " ~ sub_nodes ~ ")
             " if incremental else "")) }}
     {%- endcall %}
     {% do adapter.commit() %}
