@@ -133,3 +133,18 @@ def test_connected_components_relabel_splits_and_merges_like_a_full_build(tmp_pa
     log = dbt(tmp_path / "raw", db, *run, "--full-refresh").stdout
     assert "bench_chain_components labelled every node" in log
     assert _components(db) == expected
+
+
+def test_a_base_table_from_an_older_version_is_restaged_in_full(tmp_path: Path):
+    raw = tmp_path / "raw"
+    generate(300, 5, raw)
+    db = tmp_path / "w.duckdb"
+    dbt(raw, db, "build", "--select", "+base_crm__contacts")
+    with duckdb.connect(str(db)) as con:
+        built = con.execute("select * exclude (_staged_at) from base_crm__contacts order by all").fetchall()
+        con.execute("alter table base_crm__contacts drop column _staged_at")  # as a release without it left it
+    log = dbt(raw, db, "build", "--select", "+base_crm__contacts").stdout
+    assert "base_crm__contacts: stored columns differ from the model's (an upgrade); re-staging every row" in log
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("select * exclude (_staged_at) from base_crm__contacts order by all").fetchall() == built
+        assert con.execute("select count(distinct _staged_at) from base_crm__contacts").fetchone()[0] == 1

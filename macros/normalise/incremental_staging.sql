@@ -55,7 +55,10 @@
 {%- endmacro %}
 
 {% macro delete_changed_raw_keys() -%}
-    {%- if is_incremental() -%}
+    {%- if is_incremental() and _stored_columns_differ() -%}
+    {{ log(this.identifier ~ ": stored columns differ from the model's (an upgrade); re-staging every row", info=True) }}
+    create or replace table {{ this }} as select * from ({{ model.compiled_code }}) as restaged limit 0
+    {%- elif is_incremental() -%}
     {%- set key_column = config.get('cdp_key_column') -%}
     delete from {{ this }}
     where coalesce({{ key_column }}, '') in (
@@ -79,6 +82,15 @@
     {%- else -%}
     select 1
     {%- endif -%}
+{%- endmacro %}
+
+{#- After an upgrade that changed a base model's columns, its stored rows cannot be kept: the hook then
+    replaces the table with an empty one of the model's columns, and the model stages every raw row,
+    which equals a full rebuild. -#}
+{% macro _stored_columns_differ() -%}
+    {%- set stored = adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list -%}
+    {%- set expected = get_columns_in_query(model.compiled_code) | map('lower') | list -%}
+    {{ return(stored | sort != expected | sort) }}
 {%- endmacro %}
 
 {#- Where-clause for the model's source CTE: all rows on a full build, unstored keys when incremental. -#}
