@@ -41,7 +41,7 @@
 {#- The raw key as SQL over alias `source`; a source without a record key (consent events) is keyed by its
     raw-row hash. -#}
 {% macro _raw_key_sql() -%}
-    {%- set hash_sql = cdp_md5(cdp_json_object(config.get('cdp_raw_columns'), 'source')) -%}
+    {%- set hash_sql = raw_row_hash(config.get('cdp_raw_columns')) -%}
     {{ return('coalesce(' ~ config.get('cdp_raw_key', hash_sql) ~ ", '')") }}
 {%- endmacro %}
 
@@ -50,7 +50,7 @@
     {%- set src = config.get('cdp_raw_source') -%}
     select
         {{ _raw_key_sql() }} as _key,
-        {{ cdp_md5(cdp_json_object(config.get('cdp_raw_columns'), 'source')) }} as _hash
+        {{ raw_row_hash(config.get('cdp_raw_columns')) }} as _hash
     from {{ source(src[0], src[1]) }} as source
 {%- endmacro %}
 

@@ -20,5 +20,9 @@
 {#- The raw row as JSON and its hash: what quarantine keeps and what duplicates are found by. -#}
 {% macro raw_row_columns(columns, alias='source') -%}
     {{ cdp_json_object(columns, alias) }} as _raw_row,
-    {{ cdp_md5(cdp_json_object(columns, alias)) }} as _raw_row_hash
+    {{ raw_row_hash(columns, alias) }} as _raw_row_hash
+{%- endmacro %}
+
+{% macro raw_row_hash(columns, alias='source') -%}
+    {{ cdp_md5(cdp_json_object(columns, alias)) }}
 {%- endmacro %}
