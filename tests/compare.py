@@ -14,6 +14,12 @@ def person_keys_view(con: duckdb.DuckDBPyConnection, prefix: str) -> None:
         from {prefix}_person_records group by person_id""")
 
 
+def clusters(prefix: str) -> str:
+    """SQL: each source record of build `prefix` with the person key of its person."""
+    return (f"select t.source_name, t.source_record_id, k.person_key from {prefix}_person_records t "
+            f"join {prefix}_person_keys k using (person_id)")
+
+
 def comparable(con: duckdb.DuckDBPyConnection, relation: str, *, person_column: str | None = None,
                prefix: str | None = None, exclude: tuple[str, ...] = ()) -> str:
     """SQL for the relation with every column as text (integer widths and double noise do not count) and,

@@ -9,7 +9,7 @@ from pathlib import Path
 import duckdb
 
 from orchestration.sample_data import append_day, generate
-from tests.compare import comparable, differences, person_keys_view
+from tests.compare import clusters, comparable, differences, person_keys_view
 from tests.conftest import dbt
 
 BASE_MODELS = ["base_crm__contacts", "base_shop__customers", "base_shop__orders", "base_web__events",
@@ -73,9 +73,7 @@ def test_a_day_of_new_data_builds_incrementally_to_the_full_result(tmp_path: Pat
         inc, full = (comparable(con, f"{p}_{table}", exclude=("_staged_at",)) for p in ("inc", "full"))
         assert con.execute(f"select count(*) from ({full})").fetchone()[0] > 0, table
         assert differences(con, inc, full) == [], table
-    clusters = ("select t.source_name, t.source_record_id, k.person_key from {p}_person_records t "
-                "join {p}_person_keys k using (person_id)")
-    assert differences(con, clusters.format(p="inc"), clusters.format(p="full")) == []
+    assert differences(con, clusters("inc"), clusters("full")) == []
     for table, person_column in PERSON_TABLES.items():
         # segment_membership_id is a hash of the person id: compared through the person key instead
         inc, full = (comparable(con, f"{p}_{table}", person_column=person_column, prefix=p,

@@ -8,7 +8,7 @@ import duckdb
 import pytest
 
 from orchestration.sample_data import generate
-from tests.compare import columns, comparable, differences, person_keys_view
+from tests.compare import clusters, columns, comparable, differences, person_keys_view
 from tests.conftest import dbt
 
 pytestmark = pytest.mark.spark
@@ -44,9 +44,7 @@ def engines(tmp_path_factory) -> duckdb.DuckDBPyConnection:
 
 def test_spark_clusters_the_same_records_into_the_same_people(engines):
     con = engines
-    clusters = ("select t.source_name, t.source_record_id, k.person_key from {e}_person_records t "
-                "join {e}_person_keys k using (person_id)")
-    duck, spark = clusters.format(e="duck"), clusters.format(e="spark")
+    duck, spark = clusters("duck"), clusters("spark")
     n_records = con.execute(f"select count(*) from ({duck})").fetchone()[0]
     n_people = con.execute("select count(*) from duck_person_keys").fetchone()[0]
     assert n_records > 1_000 and 300 < n_people < n_records
