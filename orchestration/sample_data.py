@@ -439,41 +439,39 @@ def append_day(raw: Path, seed: int, fraction: float = 0.01, *, start_index: int
     rng = random.Random(seed)
     existing = {}
     for name, columns in RAW_FILES.items():
-        with (raw / f"{name}.csv").open(newline="", encoding="utf-8") as fh:
-            if next(csv.reader(fh), None) != columns:
-                raise ValueError(f"{raw / name}.csv: append_day needs the generator's column order {columns}")
-        existing[name] = _read_rows(raw / f"{name}.csv")
+        header, existing[name] = _read_csv(raw / f"{name}.csv")
+        if header != columns:
+            raise ValueError(f"{raw / name}.csv: append_day needs the generator's column order {columns}")
     total = sum(len(rows) for rows in existing.values())
     persons = max(1, len(existing["crm_contacts"]))
     new_persons = max(1, round(persons * fraction / 2))
     with tempfile.TemporaryDirectory() as tmp:
         counts = generate(new_persons, seed, Path(tmp), start_index=start_index)
         for name in RAW_FILES:
-            _append_rows(raw / f"{name}.csv", _read_rows(Path(tmp) / f"{name}.csv"))
-        _append_rows(raw / "ground_truth.csv", _read_rows(Path(tmp) / "ground_truth.csv"))
+            _append_rows(raw / f"{name}.csv", _read_csv(Path(tmp) / f"{name}.csv")[1])
+        _append_rows(raw / "ground_truth.csv", _read_csv(Path(tmp) / "ground_truth.csv")[1])
 
     changes = max(4, round(total * fraction / 2))
     later = (EPOCH + timedelta(days=SPAN_DAYS + 1)).strftime("%Y-%m-%dT%H:%M:%SZ")
     appended: dict[str, list[list[str]]] = {name: [] for name in RAW_FILES}
-    header = RAW_FILES
     customers = [r for r in existing["shop_customers"] if r[0].strip()]
     for i in range(changes):
         kind = rng.random()
         if kind < 0.3 and existing["crm_contacts"]:
             row = list(rng.choice(existing["crm_contacts"]))
-            row[header["crm_contacts"].index("job_title")] = rng.choice(TITLES)
-            row[header["crm_contacts"].index("updated_at")] = later
+            row[RAW_FILES["crm_contacts"].index("job_title")] = rng.choice(TITLES)
+            row[RAW_FILES["crm_contacts"].index("updated_at")] = later
             appended["crm_contacts"].append(row)
         elif kind < 0.5 and customers:
             row = list(rng.choice(customers))
-            country = row[header["shop_customers"].index("country")].strip().upper()
+            country = row[RAW_FILES["shop_customers"].index("country")].strip().upper()
             if country in COUNTRIES:
-                row[header["shop_customers"].index("city")] = rng.choice(COUNTRIES[country][3])
-            row[header["shop_customers"].index("updated_at")] = later
+                row[RAW_FILES["shop_customers"].index("city")] = rng.choice(COUNTRIES[country][3])
+            row[RAW_FILES["shop_customers"].index("updated_at")] = later
             appended["shop_customers"].append(row)
         elif kind < 0.9 and customers:
             customer = rng.choice(customers)
-            cols = header["shop_customers"]
+            cols = RAW_FILES["shop_customers"]
             appended["shop_orders"].append([
                 f"ODAY{seed:x}-{i}", customer[cols.index("customer_id")], customer[cols.index("email")],
                 rng.choice(("paid", "shipped", "placed")), "USD", f"{rng.uniform(5, 400):.2f}", later])
@@ -487,11 +485,11 @@ def append_day(raw: Path, seed: int, fraction: float = 0.01, *, start_index: int
     return counts
 
 
-def _read_rows(path: Path) -> list[list[str]]:
+def _read_csv(path: Path) -> tuple[list[str] | None, list[list[str]]]:
+    """The header and the data rows of a CSV file."""
     with path.open(newline="", encoding="utf-8") as fh:
         reader = csv.reader(fh)
-        next(reader, None)
-        return list(reader)
+        return next(reader, None), list(reader)
 
 
 def _append_rows(path: Path, rows: list[list[str]]) -> None:
