@@ -23,7 +23,7 @@ def ensure_raw_data(settings: Settings, persons: int = SAMPLE_PERSONS) -> None:
         return
     if not settings.raw_dir_is_default:
         raise SystemExit(f"CDP_RAW_DIR={settings.raw_dir} has no crm_contacts.csv: see shared contract")
-    from orchestration.sample_data import generate
+    from datagen.sample_data import generate
 
     print(f"generating sample data: {persons} persons into {settings.raw_dir}", flush=True)
     generate(persons, SAMPLE_SEED, settings.raw_dir)
@@ -38,7 +38,7 @@ def run_dbt(settings: Settings, verb: str, *args: str, **kwargs) -> int:
 
 
 def cmd_generate(ns: argparse.Namespace) -> int:
-    from orchestration.sample_data import generate
+    from datagen.sample_data import generate
 
     started = time.perf_counter()
     counts = generate(ns.persons, ns.seed, Path(ns.out), start_index=ns.start_index)

@@ -13,7 +13,7 @@ import duckdb
 import pytest
 
 from orchestration.dbt_args import dbt_command
-from orchestration.sample_data import generate
+from datagen.sample_data import generate
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import requests
 
-from orchestration.sample_data import generate
+from datagen.sample_data import generate
 from sync.sandbox import start_sandbox
 from tests.conftest import PROJECT_DIR
 

@@ -10,7 +10,7 @@ from collections import Counter
 import phonenumbers
 import pytest
 
-from orchestration.sample_data import RAW_FILES
+from datagen.sample_data import RAW_FILES
 from tests.conftest import Warehouse, read_csv_rows
 
 KEYS = {
