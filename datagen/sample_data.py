@@ -1,4 +1,4 @@
-"""Deterministic generator of messy raw source data that follows shared/contracts/raw_sources.md.
+"""Deterministic generator of messy raw source data that follows docs/raw_sources.md.
 
 Besides the six raw CSVs it writes `ground_truth.csv`: for every source record, the person it belongs
 to and the identifiers it carries in a form a perfect deterministic normaliser could recover

@@ -22,7 +22,7 @@ def ensure_raw_data(settings: Settings, persons: int = SAMPLE_PERSONS) -> None:
     if (settings.raw_dir / "crm_contacts.csv").exists():
         return
     if not settings.raw_dir_is_default:
-        raise SystemExit(f"CDP_RAW_DIR={settings.raw_dir} has no crm_contacts.csv: see shared contract")
+        raise SystemExit(f"CDP_RAW_DIR={settings.raw_dir} has no crm_contacts.csv: the raw files follow docs/raw_sources.md")
     from datagen.sample_data import generate
 
     print(f"generating sample data: {persons} persons into {settings.raw_dir}", flush=True)

@@ -1,4 +1,4 @@
-{#- Register the raw CSV files (folder CDP_RAW_DIR, shared/contracts/raw_sources.md) as relations in
+{#- Register the raw CSV files (folder CDP_RAW_DIR, docs/raw_sources.md) as relations in
     schema `raw`, so that sources are ordinary relations on every engine. Runs on-run-start.
     Every column is read as text; short rows are padded with nulls and then quarantined for what they
     lack, instead of failing the build. -#}
