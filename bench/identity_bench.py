@@ -19,7 +19,7 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration.dbt_args import dbt_command
+from cdp.dbt_args import dbt_command
 from datagen.sample_data import append_day, generate
 
 PROJECT = Path(__file__).resolve().parents[1]

@@ -8,7 +8,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from orchestration.report import query
+from cdp.report import query
 from datagen.sample_data import ideal_clusters, read_ground_truth
 
 
