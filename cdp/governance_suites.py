@@ -94,23 +94,26 @@ STAGING_SQL = """
 """
 
 
-def staging_suite(db_path: Path, previous_rows: dict[str, int] | None = None) -> SuiteOutcome:
-    """Email validity, phone E.164 rate, quarantine share, row counts within bounds of the previous run.
-    Computed from the base_ models, so it can run as soon as staging is built."""
+def staging_suite(db_path: Path, previous_rows: dict[str, int] | None = None,
+                  project_dir: Path | None = None) -> SuiteOutcome:
+    """Email validity, phone E.164 rate, quarantine share, row counts within bounds of the previous run,
+    for every source of the registry. Computed from the base_ models, so it can run as soon as staging is
+    built."""
     import great_expectations as gx
 
-    bases = {"crm_contacts": ("base_crm__contacts", True), "shop_customers": ("base_shop__customers", True),
-             "shop_orders": ("base_shop__orders", False), "web_events": ("base_web__events", False),
-             "support_tickets": ("base_support__tickets", True)}
+    from cdp.registry import load_registry
+
+    registry = load_registry(project_dir) if project_dir else load_registry()
     unions = " union all ".join(
-        f"select '{s}' as source_name, count(*) as rows_loaded, "
+        f"select '{s.source_name}' as source_name, count(*) as rows_loaded, "
         f"sum(case when _row_fate = 'quarantined' then 1 else 0 end) as rows_quarantined, "
-        f"sum(case when email_quality = 'valid' then 1 else 0 end) as emails_normalised, "
-        f"sum(case when email_quality = 'invalid' then 1 else 0 end) as emails_invalid, "
+        + ("sum(case when email_quality = 'valid' then 1 else 0 end) as emails_normalised, "
+           "sum(case when email_quality = 'invalid' then 1 else 0 end) as emails_invalid, "
+           if "email" in s.quality else "0 as emails_normalised, 0 as emails_invalid, ")
         + ("sum(case when phone_quality = 'valid' then 1 else 0 end) as phones_normalised, "
            "sum(case when phone_quality = 'invalid' then 1 else 0 end) as phones_invalid "
-           if phone else "0 as phones_normalised, 0 as phones_invalid ")
-        + f"from {model}" for s, (model, phone) in bases.items())
+           if "phone" in s.quality else "0 as phones_normalised, 0 as phones_invalid ")
+        + f"from {s.base}" for s in registry.values())
     frame = read_frame(db_path, STAGING_SQL.format(unions=unions))
     limits = Thresholds.from_env()
     expectations = [

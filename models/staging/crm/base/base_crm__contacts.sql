@@ -1,6 +1,5 @@
-{%- set raw_columns = ['contact_id', 'email', 'phone', 'first_name', 'last_name', 'company', 'job_title',
-                       'city', 'country', 'lifecycle_stage', 'created_at', 'updated_at'] -%}
-{{ incremental_staging_config(['crm', 'crm_contacts'], 'crm_contact_id', raw_columns, raw_key=clean_text('source.contact_id')) }}
+{%- set raw_columns = raw_source('crm_contacts').raw_columns -%}
+{{ incremental_staging_config('crm_contacts') }}
 with source as (
     select * from {{ source('crm', 'crm_contacts') }} as source
     {{ raw_rows_to_stage() }}
@@ -51,7 +50,7 @@ checked as (
 final as (
     select
         *,
-        {{ row_fate('crm_contact_id', 'coalesce(updated_at, created_at) desc nulls last') }} as _row_fate,
+        {{ row_fate_for('crm_contacts') }} as _row_fate,
         {{ staged_at() }} as _staged_at
     from checked
 )

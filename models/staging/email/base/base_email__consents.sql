@@ -1,5 +1,5 @@
-{%- set raw_columns = ['email', 'status', 'source', 'updated_at'] -%}
-{{ incremental_staging_config(['email', 'email_consents'], 'email_consent_event_id', raw_columns) }}
+{%- set raw_columns = raw_source('email_consents').raw_columns -%}
+{{ incremental_staging_config('email_consents') }}
 with source as (
     select * from {{ source('email', 'email_consents') }} as source
     {{ raw_rows_to_stage() }}
@@ -31,7 +31,7 @@ final as (
     select
         *,
         {#- consent rows are events: each distinct event is kept, only exact copies are dropped -#}
-        {{ row_fate('_raw_row_hash', 'updated_at desc') }} as _row_fate,
+        {{ row_fate_for('email_consents') }} as _row_fate,
         {{ staged_at() }} as _staged_at,
         _raw_row_hash as email_consent_event_id
     from checked

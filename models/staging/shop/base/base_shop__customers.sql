@@ -1,6 +1,5 @@
-{%- set raw_columns = ['customer_id', 'email', 'phone', 'first_name', 'last_name', 'city', 'country',
-                       'accepts_marketing', 'created_at', 'updated_at'] -%}
-{{ incremental_staging_config(['shop', 'shop_customers'], 'shop_customer_id', raw_columns, raw_key=clean_text('source.customer_id')) }}
+{%- set raw_columns = raw_source('shop_customers').raw_columns -%}
+{{ incremental_staging_config('shop_customers') }}
 with source as (
     select * from {{ source('shop', 'shop_customers') }} as source
     {{ raw_rows_to_stage() }}
@@ -46,7 +45,7 @@ checked as (
 final as (
     select
         *,
-        {{ row_fate('shop_customer_id', 'coalesce(updated_at, created_at) desc nulls last') }} as _row_fate,
+        {{ row_fate_for('shop_customers') }} as _row_fate,
         {{ staged_at() }} as _staged_at
     from checked
 )

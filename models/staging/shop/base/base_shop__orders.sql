@@ -1,5 +1,5 @@
-{%- set raw_columns = ['order_id', 'customer_id', 'email', 'status', 'currency', 'total_amount', 'ordered_at'] -%}
-{{ incremental_staging_config(['shop', 'shop_orders'], 'shop_order_id', raw_columns, raw_key=clean_text('source.order_id')) }}
+{%- set raw_columns = raw_source('shop_orders').raw_columns -%}
+{{ incremental_staging_config('shop_orders') }}
 with source as (
     select * from {{ source('shop', 'shop_orders') }} as source
     {{ raw_rows_to_stage() }}
@@ -48,7 +48,7 @@ checked as (
 final as (
     select
         *,
-        {{ row_fate('shop_order_id', 'ordered_at desc nulls last') }} as _row_fate,
+        {{ row_fate_for('shop_orders') }} as _row_fate,
         {{ staged_at() }} as _staged_at
     from checked
 )

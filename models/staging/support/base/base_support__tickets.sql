@@ -1,6 +1,5 @@
-{%- set raw_columns = ['ticket_id', 'requester_email', 'requester_phone', 'requester_name', 'subject', 'channel',
-                       'status', 'priority', 'created_at', 'solved_at', 'satisfaction_score'] -%}
-{{ incremental_staging_config(['support', 'support_tickets'], 'support_ticket_id', raw_columns, raw_key=clean_text('source.ticket_id')) }}
+{%- set raw_columns = raw_source('support_tickets').raw_columns -%}
+{{ incremental_staging_config('support_tickets') }}
 with source as (
     select * from {{ source('support', 'support_tickets') }} as source
     {{ raw_rows_to_stage() }}
@@ -46,7 +45,7 @@ checked as (
 final as (
     select
         *,
-        {{ row_fate('support_ticket_id', 'created_at desc nulls last') }} as _row_fate,
+        {{ row_fate_for('support_tickets') }} as _row_fate,
         {{ staged_at() }} as _staged_at
     from checked
 )

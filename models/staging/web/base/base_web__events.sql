@@ -1,6 +1,5 @@
-{%- set raw_columns = ['event_id', 'anonymous_id', 'user_id', 'email', 'event_type', 'event_name', 'page_url',
-                       'occurred_at'] -%}
-{{ incremental_staging_config(['web', 'web_events'], 'web_event_id', raw_columns, raw_key=clean_text('source.event_id')) }}
+{%- set raw_columns = raw_source('web_events').raw_columns -%}
+{{ incremental_staging_config('web_events') }}
 with source as (
     select * from {{ source('web', 'web_events') }} as source
     {{ raw_rows_to_stage() }}
@@ -35,7 +34,7 @@ checked as (
 final as (
     select
         *,
-        {{ row_fate('web_event_id', 'occurred_at desc nulls last') }} as _row_fate,
+        {{ row_fate_for('web_events') }} as _row_fate,
         {{ staged_at() }} as _staged_at
     from checked
 )
