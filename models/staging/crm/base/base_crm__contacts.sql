@@ -51,7 +51,8 @@ checked as (
 final as (
     select
         *,
-        {{ row_fate('crm_contact_id', 'coalesce(updated_at, created_at) desc nulls last') }} as _row_fate,
+        {{ row_fate('crm_contact_id', 'coalesce(updated_at, created_at) desc nulls last', stamp='coalesce(updated_at, created_at)') }} as _row_fate,
+        {{ staged_as_of() }} as _staged_as_of,
         {{ staged_at() }} as _staged_at
     from checked
 )

@@ -31,7 +31,8 @@ final as (
     select
         *,
         {#- consent rows are events: each distinct event is kept, only exact copies are dropped -#}
-        {{ row_fate('_raw_row_hash', 'updated_at desc') }} as _row_fate,
+        {{ row_fate('_raw_row_hash', 'updated_at desc', stamp='updated_at') }} as _row_fate,
+        {{ staged_as_of() }} as _staged_as_of,
         {{ staged_at() }} as _staged_at,
         _raw_row_hash as email_consent_event_id
     from checked

@@ -48,7 +48,8 @@ checked as (
 final as (
     select
         *,
-        {{ row_fate('shop_order_id', 'ordered_at desc nulls last') }} as _row_fate,
+        {{ row_fate('shop_order_id', 'ordered_at desc nulls last', stamp='ordered_at') }} as _row_fate,
+        {{ staged_as_of() }} as _staged_as_of,
         {{ staged_at() }} as _staged_at
     from checked
 )

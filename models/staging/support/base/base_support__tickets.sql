@@ -46,7 +46,8 @@ checked as (
 final as (
     select
         *,
-        {{ row_fate('support_ticket_id', 'created_at desc nulls last') }} as _row_fate,
+        {{ row_fate('support_ticket_id', 'created_at desc nulls last', stamp='created_at') }} as _row_fate,
+        {{ staged_as_of() }} as _staged_as_of,
         {{ staged_at() }} as _staged_at
     from checked
 )

@@ -35,7 +35,8 @@ checked as (
 final as (
     select
         *,
-        {{ row_fate('web_event_id', 'occurred_at desc nulls last') }} as _row_fate,
+        {{ row_fate('web_event_id', 'occurred_at desc nulls last', stamp='occurred_at') }} as _row_fate,
+        {{ staged_as_of() }} as _staged_as_of,
         {{ staged_at() }} as _staged_at
     from checked
 )
