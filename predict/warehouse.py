@@ -35,7 +35,8 @@ def summarise(order_days: pd.DataFrame, as_of: datetime | date | pd.Timestamp) -
     days after the as-of date are ignored."""
     cut = pd.Timestamp(as_of_date(as_of))
     days = order_days.assign(order_day=pd.to_datetime(order_days["order_day"]))
-    days = days[days["order_day"] <= cut]
+    # sorted first, so sums (and the fit) do not depend on the order the warehouse returned rows in
+    days = days[days["order_day"] <= cut].sort_values(["person_id", "order_day", "order_value"], kind="stable")
     days = days.groupby(["person_id", "order_day"], as_index=False, sort=False)["order_value"].sum()
     grouped = days.groupby("person_id", sort=True)
     first = grouped["order_day"].min()

@@ -230,16 +230,19 @@ def test_build_as_of_a_past_date_equals_a_build_of_the_raw_files_cut_there(tmp_p
                        comparable(con, "cut_predictive_model_parameters")) == []
     as_of = con.execute("select min(as_of_at), max(as_of_at) from asof_customer_profiles").fetchone()
     assert as_of == (datetime(2025, 6, 30, 23, 59, 59, 999999),) * 2
-    assert con.execute("select max(ordered_at) from asof_db.main.stg_shop__orders").fetchone()[0] <= as_of[0]
+    assert con.execute("select max(ordered_at) from asof_db.main.base_shop__orders "
+                       "where _row_fate = 'staged'").fetchone()[0] <= as_of[0]
+
+    con.close()
 
     # a later run without CDP_AS_OF restages every base table in full (stored rows were cut) and stages all
     monkeypatch.delenv("CDP_AS_OF")
     log = dbt(tmp_path / "raw", tmp_path / "asof.duckdb", "build").stdout
     assert "base_shop__orders: CDP_AS_OF changed since the last run" in log
-    con.close()
     with duckdb.connect(str(tmp_path / "asof.duckdb"), read_only=True) as db:
         assert db.execute("select sum(rows_after_as_of) from source_row_counts").fetchone()[0] == 0
-        assert db.execute("select max(ordered_at) from stg_shop__orders").fetchone()[0] > as_of[0]
+        assert db.execute("select max(ordered_at) from base_shop__orders "
+                          "where _row_fate = 'staged'").fetchone()[0] > as_of[0]
         assert db.execute("select count(*) from base_shop__orders where _staged_as_of is not null").fetchone()[0] == 0
 
 
