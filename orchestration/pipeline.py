@@ -75,7 +75,7 @@ def use_crm_sandbox_if_no_credentials(settings: Settings) -> str | None:
 def run_pipeline(settings: Settings) -> int:
     """Runs the Dagster asset graph in-process: the same definitions the UI shows."""
     from orchestration.cli import ensure_raw_data
-    from orchestration.report import format_table, identity_summary, load_summary, query, table_exists
+    from orchestration.report import format_table, identity_summary, load_summary, prediction_summary, query, table_exists
 
     ensure_raw_data(settings)
     sandbox_url = use_crm_sandbox_if_no_credentials(settings)
@@ -95,6 +95,8 @@ def run_pipeline(settings: Settings) -> int:
         print(load_summary(db))
         print("\nIdentity:")
         print(identity_summary(db))
+        print("\nPredictions (churn risk = no order within the horizon; predicted CLV in the reporting currency):")
+        print(prediction_summary(db))
     checks = [(e.asset_check_evaluation_data.check_name,
                "pass" if e.asset_check_evaluation_data.passed else "FAIL")
               for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"
