@@ -1,6 +1,8 @@
 -- Blocking check on the prediction models (a failing test stops what depends on them, the CRM models
 -- among them): every fit converged, converged parameters finite and inside var prediction_parameter_ranges,
 -- probabilities within 0-1, expected orders and values not negative.
+-- In Dagster it is an asset check of predictive_model_parameters.
+{{ config(meta={'dagster': {'ref': {'name': 'predictive_model_parameters'}}}) }}
 {%- set ranges = var('prediction_parameter_ranges') %}
 with parameters as (
     select * from {{ ref('predictive_model_parameters') }}

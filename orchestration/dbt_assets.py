@@ -44,7 +44,7 @@ def ensure_manifest(project: DbtProject) -> Path:
 
 
 LAYER_GROUPS = {"staging": "staging", "identity": "identity", "profiles": "profiles", "quality": "quality",
-                "crm": "crm_models"}
+                "predictions": "predictions", "crm": "crm_models"}
 
 
 def group_for(fqn: list[str]) -> str:
