@@ -42,13 +42,15 @@ def cmd_build(ns: argparse.Namespace) -> int:
     ensure_raw_data(settings)
     rc = run_dbt(settings, "build", full_refresh=ns.full_refresh, select=ns.select or ())
     if settings.target == "duckdb" and settings.duckdb_path.exists():
-        from cdp.report import identity_summary, load_summary, table_exists
+        from cdp.report import identity_summary, load_summary, prediction_summary, table_exists
 
         if table_exists(settings.duckdb_path, "source_row_counts"):
             print("\nRows per source (loaded = staged + superseded + duplicates + quarantined):")
             print(load_summary(settings.duckdb_path))
             print("\nIdentity:")
             print(identity_summary(settings.duckdb_path))
+            print("\nPredictions:")
+            print(prediction_summary(settings.duckdb_path))
         print(f"\nwarehouse: {settings.duckdb_path}")
     return rc
 
@@ -89,6 +91,34 @@ def cmd_ui(ns: argparse.Namespace) -> int:
     return serve_ui(load_settings(), port=ns.port, read_only=ns.read_only)
 
 
+def cmd_predict_backtest(ns: argparse.Namespace) -> int:
+    """Fit on orders up to --calibration-end, compare with what the warehouse holds after it."""
+    from datetime import date
+
+    from predict.backtest import default_window, read_order_days, run_backtest
+
+    settings = load_settings()
+    order_days = read_order_days(settings.duckdb_path)
+    calibration_end, holdout_end = default_window(order_days)
+    if ns.calibration_end:
+        calibration_end = date.fromisoformat(ns.calibration_end)
+    if ns.holdout_end:
+        holdout_end = date.fromisoformat(ns.holdout_end)
+    result = run_backtest(order_days, calibration_end, holdout_end, settings.state_dir / "backtest")
+    print(result.markdown)
+    print(f"report: {result.report_path}\ncharts: {', '.join(str(c) for c in result.charts)}")
+    return 0
+
+
+def add_predict_parser(sub) -> None:
+    p = sub.add_parser("predict", help="prediction models: backtest")
+    psub = p.add_subparsers(dest="predict_command", required=True)
+    bt = psub.add_parser("backtest", help="fit up to a calibration end and compare with the holdout that follows")
+    bt.add_argument("--calibration-end", help="ISO date (default: 26 weeks before the last order day)")
+    bt.add_argument("--holdout-end", help="ISO date (default: the last order day in the warehouse)")
+    bt.set_defaults(func=cmd_predict_backtest)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="cdp", description="Warehouse-native customer data platform")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -126,6 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     from sync.cli import add_sync_parser
 
     add_sync_parser(sub)
+    add_predict_parser(sub)
 
     ns = parser.parse_args(argv)
     return ns.func(ns)

@@ -39,7 +39,7 @@ def dbt_project() -> DbtProject:
 
 
 LAYER_GROUPS = {"staging": "staging", "identity": "identity", "profiles": "profiles", "quality": "quality",
-                "crm": "crm_models"}
+                "predictions": "predictions", "crm": "crm_models"}
 
 
 def group_for(fqn: list[str]) -> str:

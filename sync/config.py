@@ -32,6 +32,7 @@ class SyncConfig:
     max_clear_share: float = 0.2
     description: str = ""
     custom_properties: list[str] = field(default_factory=list)
+    custom_property_types: dict[str, str] = field(default_factory=dict)  # HubSpot type when not string (number)
     bulk_threshold: int = 0  # at least this many upserts in a run go through the bulk API (0: never)
 
     @property

@@ -87,6 +87,7 @@ final as (
     select
         *,
         {{ row_fate_for('pos_sales') }} as _row_fate,
+        {{ staged_as_of() }} as _staged_as_of,
         {{ staged_at() }} as _staged_at
     from checked
 )

@@ -60,6 +60,9 @@
     {%- if is_incremental() and _stored_columns_differ() -%}
     {{ log(this.identifier ~ ": stored columns differ from the model's (an upgrade); re-staging every row", info=True) }}
     create or replace table {{ this }} as select * from ({{ model.compiled_code }}) as restaged limit 0
+    {%- elif is_incremental() and _stored_as_of_differs() -%}
+    {{ log(this.identifier ~ ": CDP_AS_OF changed since the last run (now " ~ (cdp_as_of_cut() or 'unset') ~ "); re-staging every row", info=True) }}
+    delete from {{ this }}
     {%- elif is_incremental() -%}
     {%- set key_column = config.get('cdp_key_column') -%}
     delete from {{ this }}
@@ -84,6 +87,14 @@
     {%- else -%}
     select 1
     {%- endif -%}
+{%- endmacro %}
+
+{#- A row's fate depends on the as-of cut, so rows staged under another cut cannot be kept. -#}
+{% macro _stored_as_of_differs() -%}
+    {%- if not execute -%}{{ return(false) }}{%- endif -%}
+    {%- set result = run_query('select count(*) from ' ~ this ~ ' where _staged_as_of is distinct from '
+                               ~ cdp_as_of_literal()) -%}
+    {{ return(result.columns[0].values()[0] > 0) }}
 {%- endmacro %}
 
 {#- After an upgrade that changed a base model's columns, its stored rows cannot be kept: the hook then

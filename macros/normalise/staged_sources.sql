@@ -29,10 +29,12 @@
 {%- endmacro %}
 
 {#- A base model's row fate from its declaration: the record key (the raw row's hash when the source has
-    no key) and latest_by, the timestamps whose first non-null orders versions (latest wins). -#}
+    no key) and latest_by, the timestamps whose first non-null orders versions (latest wins) and stamps the
+    row for the CDP_AS_OF cut. -#}
 {% macro row_fate_for(source_name) -%}
     {%- set s = raw_source(source_name) -%}
     {%- set key = s.record_id if s.get('raw_key') else '_raw_row_hash' -%}
     {%- set latest = s.latest_by | join(', ') -%}
-    {{ row_fate(key, ('coalesce(' ~ latest ~ ')' if s.latest_by | length > 1 else latest) ~ ' desc nulls last') }}
+    {%- set stamp = 'coalesce(' ~ latest ~ ')' if s.latest_by | length > 1 else latest -%}
+    {{ row_fate(key, stamp ~ ' desc nulls last', stamp=stamp) }}
 {%- endmacro %}

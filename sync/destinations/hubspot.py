@@ -35,8 +35,10 @@ class HubSpotContacts:
 
     def prepare(self) -> None:
         for prop in self.cfg.custom_properties:
+            typed = self.cfg.custom_property_types.get(prop, "string")
             resp = self.client.request("POST", f"/crm/v3/properties/{self.cfg.object}", json={
-                "name": prop, "label": prop.replace("_", " ").title(), "type": "string", "fieldType": "text",
+                "name": prop, "label": prop.replace("_", " ").title(), "type": typed,
+                "fieldType": "number" if typed == "number" else "text",
                 "groupName": "contactinformation", "description": "Managed by the warehouse CDP sync",
             })
             if resp.status_code in (401, 403):

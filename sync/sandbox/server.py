@@ -28,9 +28,18 @@ from urllib.parse import parse_qs, urlparse
 
 HUBSPOT_STANDARD = {"email", "firstname", "lastname", "phone", "city", "country", "company", "jobtitle"}
 SF_FIELDS = {"CDP_Person_Id__c", "Email", "FirstName", "LastName", "Phone", "MailingCity", "MailingCountry",
-             "Title", "CDP_Lifetime_Value__c", "CDP_Order_Count__c", "CDP_Email_Consent__c", "CDP_Segments__c"}
+             "Title", "CDP_Lifetime_Value__c", "CDP_Order_Count__c", "CDP_Email_Consent__c", "CDP_Segments__c",
+             "CDP_Churn_Risk__c", "CDP_Predicted_CLV__c"}
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.([A-Za-z]{2,})$")
 RESERVED_TLDS = {"invalid", "test", "example", "localhost"}
+
+
+def _is_number(value: object) -> bool:
+    try:
+        float(str(value))
+    except ValueError:
+        return False
+    return True
 
 
 def valid_email(value: str) -> bool:
@@ -48,6 +57,7 @@ class Store:
                        "salesforce_limit": 0, "seed": None}
         self.rng = random.Random()
         self.hs_properties = set(HUBSPOT_STANDARD)
+        self.hs_number_properties: set[str] = set()
         self.hs_contacts: dict[str, dict] = {}
         self.hs_by_email: dict[str, str] = {}
         self.sf_contacts: dict[str, dict] = {}
@@ -302,6 +312,8 @@ class Handler(BaseHTTPRequestHandler):
                 return self._send(409, {"status": "error", "category": "OBJECT_ALREADY_EXISTS",
                                         "message": f"Property named '{name}' already exists."})
             STORE.hs_properties.add(name)
+            if prop.get("type") == "number":
+                STORE.hs_number_properties.add(name)
             STORE.stats["property_creates"] += 1
         return self._send(201, {"name": name, "type": prop.get("type", "string")})
 
@@ -321,6 +333,11 @@ class Handler(BaseHTTPRequestHandler):
             return self._send(400, {"status": "error", "category": "VALIDATION_ERROR",
                                     "message": f"Property \"{unknown[0]}\" does not exist",
                                     "errors": [{"code": "PROPERTY_DOESNT_EXIST", "context": {"propertyName": unknown}}]})
+        not_numbers = sorted({p for i in inputs for p, v in i.get("properties", {}).items()
+                              if p in STORE.hs_number_properties and v not in (None, "") and not _is_number(v)})
+        if not_numbers:
+            return self._send(400, {"status": "error", "category": "VALIDATION_ERROR",
+                                    "message": f"Property values were not valid: \"{not_numbers[0]}\" is a number"})
         if any(i.get("idProperty") != "email" for i in inputs):
             return self._send(400, {"status": "error", "category": "VALIDATION_ERROR",
                                     "message": "idProperty must be a unique property (email)"})
@@ -455,7 +472,8 @@ def webhook_secret() -> str:
     return os.environ.get("CDP_SANDBOX_WEBHOOK_SECRET", "sandbox-webhook-secret")
 
 
-ENRICHED = ["cdp_person_id", "cdp_lifetime_value", "cdp_order_count", "cdp_email_consent", "cdp_segments"]
+ENRICHED = ["cdp_person_id", "cdp_lifetime_value", "cdp_order_count", "cdp_email_consent", "cdp_segments",
+            "cdp_churn_risk", "cdp_predicted_clv"]
 
 
 def render_page(limit: int = 500) -> str:

@@ -32,6 +32,7 @@ final as (
         *,
         {#- consent rows are events: each distinct event is kept, only exact copies are dropped -#}
         {{ row_fate_for('email_consents') }} as _row_fate,
+        {{ staged_as_of() }} as _staged_as_of,
         {{ staged_at() }} as _staged_at,
         _raw_row_hash as email_consent_event_id
     from checked

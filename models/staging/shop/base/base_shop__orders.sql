@@ -49,6 +49,7 @@ final as (
     select
         *,
         {{ row_fate_for('shop_orders') }} as _row_fate,
+        {{ staged_as_of() }} as _staged_as_of,
         {{ staged_at() }} as _staged_at
     from checked
 )
