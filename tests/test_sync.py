@@ -230,10 +230,13 @@ def test_salesforce_upsert_by_external_id(sandbox, wh):
 
 
 def test_dry_run_sends_nothing(sandbox, wh):
+    files_before = sorted(p.name for p in wh.db_path.parent.iterdir())
     proc = run(sandbox, wh, "hubspot_contacts", "--dry-run", check_rc=0)
-    assert "would create" in proc.stdout
-    assert sandbox.stats()["hubspot_upsert_calls"] == 0
-    assert wh.scalar("select count(*) from cdp_sync.sync_state") == 0
+    assert "would create" in proc.stdout and "invalid 0" in proc.stdout
+    assert sandbox.stats()["hubspot_upsert_calls"] == 0 and sandbox.stats()["property_creates"] == 0
+    # a dry run changes nothing at all: no sync schema, no run or failure rows, no lock file
+    assert wh.scalar("select count(*) from information_schema.schemata where schema_name = 'cdp_sync'") == 0
+    assert sorted(p.name for p in wh.db_path.parent.iterdir()) == files_before
 
 
 def test_sandbox_page_shows_enriched_fields_in_chromium(sandbox, wh, tmp_path):
