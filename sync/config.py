@@ -191,10 +191,16 @@ def load_syncs(path: Path | None = None) -> dict[str, SyncConfig]:
     return parse_syncs(text, path, known_models())
 
 
-def declared_names(path: Path | None = None) -> list[str]:
-    """Sync names as written, even when the file is otherwise invalid (for the Dagster asset list)."""
+def declared_entries(path: Path | None = None) -> list[dict[str, str]]:
+    """name, model, destination and description of each sync as written, even when the file is otherwise
+    invalid, so an orchestrator can list one asset per sync and fail only those when the file is wrong."""
     try:
         raw = yaml.safe_load(syncs_path(path).read_text(encoding="utf-8")) or {}
-        return [e["name"] for e in raw.get("syncs", []) if isinstance(e, dict) and isinstance(e.get("name"), str)]
+        entries = raw.get("syncs", [])
     except (OSError, yaml.YAMLError, AttributeError, TypeError):
         return []
+    out = []
+    for e in entries if isinstance(entries, list) else []:
+        if isinstance(e, dict) and isinstance(e.get("name"), str):
+            out.append({k: str(e.get(k) or "") for k in ("name", "model", "destination", "description", "mode")})
+    return out
