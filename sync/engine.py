@@ -25,7 +25,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
 
@@ -409,24 +409,51 @@ def _finish_status(cfg: SyncConfig, summary: RunSummary) -> None:
 
 def _execute(cfg: SyncConfig, store: StateStore, destination: Destination, dest_key: str, summary: RunSummary,
              plan: Plan, snap: Snapshot, progress: Progress | None) -> None:
+    """Order matters for identity: (1) merges into survivors that already have an object, so the retired
+    object frees its email before the survivor's update may take it; (2) archives and clears, so a removed
+    person's email is free before someone else's upsert; (3) upserts; (4) merges into survivors that got
+    their object in (3)."""
     state = dict(snap.state)
     ex = _Executor(cfg, store, destination, dest_key, summary.run_id, summary, state, progress, summary.planned)
     hashes = {u.record.key: (u.hash, u.new) for u in plan.upserts}
-    # known records (by destination id) and new ones (by match key) go in separate batches
-    known = [u.record for u in plan.upserts if u.record.destination_id]
-    new = [u.record for u in plan.upserts if not u.record.destination_id]
+    removing = {r.key for r in plan.archive + plan.clear} | {a for a, _ in plan.merge}
+    ready = [(a, b) for a, b in plan.merge if state.get(b) and state[b].destination_id]
+    _merge(cfg, store, destination, dest_key, summary, ex, state, ready, final=False)
+    for action, records in (("archive", plan.archive), ("clear", plan.clear)):
+        send = destination.archive if action == "archive" else destination.clear
+        # an object another current record now owns (it took the same email) is released, not removed
+        owned = {row.destination_id for k, row in state.items() if k not in removing and row.destination_id}
+        shared = [r for r in records if r.destination_id and r.destination_id in owned]
+        if shared:
+            ex.settle(action, shared, [RecordResult(r.key, True, None) for r in shared], {})
+        records = [r for r in records if r not in shared]
+        for start in range(0, len(records), cfg.batch_size):
+            ex.run(action, send, records[start:start + cfg.batch_size])
+    # known records (by destination id, which a merge may have changed) and new ones go in separate batches
+    upserts = [replace(u.record, destination_id=state[u.record.key].destination_id)
+               if not u.new and state.get(u.record.key) else u.record for u in plan.upserts]
+    known = [r for r in upserts if r.destination_id]
+    new = [r for r in upserts if not r.destination_id]
     bulk = getattr(destination, "bulk_upsert", None)
-    if bulk and cfg.bulk_threshold and len(plan.upserts) >= cfg.bulk_threshold:
+    if bulk and cfg.bulk_threshold and len(upserts) >= cfg.bulk_threshold:
         ex.run("upsert", bulk, known + new, hashes, bulk=True)
     else:
         for group in (known, new):
             for start in range(0, len(group), cfg.batch_size):
                 ex.run("upsert", destination.upsert, group[start:start + cfg.batch_size], hashes)
-    # merges: each retired person's object folds into its survivor's, once the survivor has an object
+    done = {a for a, _ in ready}
+    _merge(cfg, store, destination, dest_key, summary, ex, state, [(a, b) for a, b in plan.merge if a not in done],
+           final=True)
+
+
+def _merge(cfg: SyncConfig, store: StateStore, destination: Destination, dest_key: str, summary: RunSummary,
+           ex: _Executor, state: dict[str, StateRow], merges: list[tuple[str, str]], final: bool) -> None:
+    """Fold each retired person's object into its survivor's; one whose survivor has no object yet waits
+    (a failure row, retried next run)."""
     pairs: list[tuple[OutRecord, OutRecord]] = []
     waiting: list[tuple[str, str, str]] = []
     same: list[OutRecord] = []
-    for retired, survivor in plan.merge:
+    for retired, survivor in merges:
         old, target = state.get(retired), state.get(survivor)
         rec = OutRecord(retired, (old.payload.get(cfg.match_key) if old else None) or retired, {},
                         old.destination_id if old else None,
@@ -438,14 +465,13 @@ def _execute(cfg: SyncConfig, store: StateStore, destination: Destination, dest_
         else:
             pairs.append((rec, OutRecord(survivor, target.payload.get(cfg.match_key) or survivor, {},
                                          target.destination_id)))
-    if waiting:
+    if waiting and final:
         store.settle(cfg.name, dest_key, summary.run_id, Settlement(
             failures=[(k, "merge", c, m) for k, c, m in waiting], log=[(k, "merge", False, None, c) for k, c, _ in waiting]))
         _count_failures(summary, [(k, c) for k, c, _ in waiting])
     if same:
         ex.settle("merge", same, [RecordResult(r.key, True, r.destination_id) for r in same], {})
     merged_ids: dict[str, str] = {}  # a destination may give the merged object a new id: the survivor follows
-
     for start in range(0, len(pairs), cfg.batch_size):
         chunk = pairs[start:start + cfg.batch_size]
         survivors = {a.key: b for a, b in chunk}
@@ -462,10 +488,6 @@ def _execute(cfg: SyncConfig, store: StateStore, destination: Destination, dest_
         row = state[survivor]
         state[survivor] = StateRow(row.payload_hash, new_id, row.payload)
         store.set_destination_id(cfg.name, dest_key, survivor, new_id)
-    for action, records in (("archive", plan.archive), ("clear", plan.clear)):
-        send = destination.archive if action == "archive" else destination.clear
-        for start in range(0, len(records), cfg.batch_size):
-            ex.run(action, send, records[start:start + cfg.batch_size])
 
 
 def _count_failures(summary: RunSummary, failures: list[tuple[str, str]]) -> None:
