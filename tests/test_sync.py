@@ -335,7 +335,7 @@ def test_holdout_identity_changes_under_faults(sandbox, wh):
             continue  # the person's raw rows are deleted
         if cid == contact[changed]:
             parts = line.rstrip("\n").split(",")
-            parts[1] = "holdout.changed@example.org"
+            parts[1] = "holdout.changed@fastmail.com"
             line = ",".join(parts) + "\n"
         kept.append(line)
     crm.write_text("".join(kept), encoding="utf-8")
@@ -362,7 +362,7 @@ def test_holdout_identity_changes_under_faults(sandbox, wh):
     hs = requests.get(f"{sandbox.url}/_sandbox/hubspot", timeout=10).json()
     assert hs["merged_into"].get(hs_before[retired][0]) == live[survivor][0]
     assert hs_before[deleted][0] in hs["archived"]
-    assert hs["contacts"][live[changed][0]]["properties"]["email"] == "holdout.changed@example.org"
+    assert hs["contacts"][live[changed][0]]["properties"]["email"] == "holdout.changed@fastmail.com"
 
     current_sf = {r[0] for r in wh.sql("select person_id from sync_salesforce__contacts where not list_contains(?, email) "
                                        "or email is null", [INVALID_EMAILS])}
