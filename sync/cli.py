@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from sync.config import load_syncs
+from sync.config import ConfigError, SyncConfig, load_syncs
 from sync.destinations import make_destination
 from sync.engine import RunSummary, run_sync
 
@@ -28,10 +28,12 @@ def progress_bar(done: int, total: int) -> None:
 
 def format_summary(s: RunSummary) -> str:
     rows = [("status", s.status), ("planned", s.planned), ("  to create", s.created), ("  to update", s.updated),
-            ("  to clear", s.cleared), ("unchanged (skipped)", s.skipped), ("excluded (opted out)", s.excluded),
+            ("  to merge", s.merged), ("  to archive", s.archived), ("  to clear", s.cleared),
+            ("unchanged (skipped)", s.skipped), ("excluded (opted out)", s.excluded), ("invalid input", s.invalid),
             ("sent", s.sent), ("succeeded", s.succeeded), ("failed", s.failed), ("requests", s.requests),
             ("retries", s.retries), ("rate limited", s.rate_limited), ("seconds", s.duration_s)]
-    lines = [f"sync {s.sync_name} (run {s.run_id[:8]}{', dry run' if s.dry_run else ''})"]
+    lines = [f"sync {s.sync_name} (run {s.run_id[:8]}{', dry run' if s.dry_run else ''}"
+             f"{', destination ' + s.destination_key if s.destination_key else ''})"]
     lines += [f"  {k:<22}{v:>10}" for k, v in rows]
     for code, n in s.failures_by_code.most_common():
         lines.append(f"  failure {code}: {n} (e.g. {', '.join(s.failure_samples.get(code, []))})")
@@ -40,14 +42,27 @@ def format_summary(s: RunSummary) -> str:
     return "\n".join(lines)
 
 
+def _load() -> dict[str, SyncConfig] | None:
+    try:
+        return load_syncs()
+    except ConfigError as exc:
+        print(f"sync configuration is invalid:\n{exc}", file=sys.stderr)
+        return None
+
+
 def cmd_list(ns: argparse.Namespace) -> int:
-    for cfg in load_syncs().values():
+    syncs = _load()
+    if syncs is None:
+        return 2
+    for cfg in syncs.values():
         print(f"{cfg.name:20s} {cfg.destination:11s} {cfg.mode:11s} {cfg.model:36s} {cfg.description}")
     return 0
 
 
 def cmd_run(ns: argparse.Namespace) -> int:
-    syncs = load_syncs()
+    syncs = _load()
+    if syncs is None:
+        return 2
     if ns.name not in syncs:
         print(f"unknown sync {ns.name!r}; known: {', '.join(syncs)}", file=sys.stderr)
         return 2
@@ -56,10 +71,11 @@ def cmd_run(ns: argparse.Namespace) -> int:
     summary = run_sync(cfg, db, make_destination, dry_run=ns.dry_run, full_resync=ns.full_resync,
                        force_clear=ns.force_clear, progress=None if ns.quiet else progress_bar)
     if ns.dry_run:
-        for action, n in (("create", summary.created), ("update", summary.updated), ("clear", summary.cleared)):
+        for action, n in (("create", summary.created), ("update", summary.updated), ("merge", summary.merged),
+                          ("archive", summary.archived), ("clear", summary.cleared)):
             samples = summary.plan_samples.get(action, [])
             print(f"would {action} {n} records" + (f", e.g. {', '.join(samples)}" if samples else ""))
-        print(f"unchanged {summary.skipped}, excluded {summary.excluded}, invalid {summary.failed}")
+        print(f"unchanged {summary.skipped}, excluded {summary.excluded}, invalid {summary.invalid}")
     print(format_summary(summary))
     return 0 if summary.status in ("success", "dry_run") else 1
 

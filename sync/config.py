@@ -1,4 +1,8 @@
-"""Sync declarations (sync/syncs.yml) as typed objects."""
+"""Sync declarations (sync/syncs.yml) as typed objects, validated against a JSON Schema before use.
+
+Every problem is reported with the file, line and column of the offending key or value (unknown keys,
+wrong types, unknown destination or model, `max_clear_share` outside 0-1), all at once, as a ConfigError;
+nothing is sent when the file is wrong."""
 
 from __future__ import annotations
 
@@ -6,14 +10,50 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import jsonschema
 import yaml
 
 DEFAULT_CONFIG = Path(__file__).with_name("syncs.yml")
+PROJECT_DIR = Path(__file__).resolve().parents[1]
 MODES = ("upsert", "update_only", "mirror")
+ON_DELETE = ("archive", "clear", "keep")
+DESTINATIONS = ("hubspot", "salesforce", "webhook")
+
+_SYNC_SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["name", "model", "destination", "object", "key", "match_key", "fields"],
+    "properties": {
+        "name": {"type": "string", "pattern": "^[a-z][a-z0-9_]*$"},
+        "description": {"type": "string"},
+        "model": {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$"},
+        "destination": {"enum": list(DESTINATIONS)},
+        "object": {"type": "string"},
+        "key": {"type": "string"},
+        "match_key": {"type": "string"},
+        "mode": {"enum": list(MODES)},
+        "on_delete": {"enum": list(ON_DELETE)},
+        "batch_size": {"type": "integer", "minimum": 1, "maximum": 10000},
+        "rate_limit": {"type": "number", "minimum": 0},
+        "rate_limit_budget_s": {"type": "number", "minimum": 0},
+        "exclude_opted_out": {"type": "boolean"},
+        "max_clear_share": {"type": "number", "minimum": 0, "maximum": 1},
+        "max_failed_share": {"type": "number", "minimum": 0, "maximum": 1},
+        "bulk_threshold": {"type": "integer", "minimum": 0},
+        "fields": {"type": "object", "minProperties": 1, "additionalProperties": {"type": "string"}},
+        "custom_properties": {"type": "array", "items": {"type": "string"}},
+    },
+}
+SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["syncs"],
+    "properties": {"syncs": {"type": "array", "items": _SYNC_SCHEMA}},
+}
 
 
 class ConfigError(ValueError):
-    """The sync configuration is wrong; the message says where."""
+    """The sync configuration is wrong; the message says where (file:line:column)."""
 
 
 @dataclass(frozen=True)
@@ -26,14 +66,26 @@ class SyncConfig:
     match_key: str
     fields: dict[str, str]
     mode: str = "upsert"
+    on_delete: str | None = None  # archive | clear | keep; None: archive for CRMs, clear for mirror mode
     batch_size: int = 100
     rate_limit: float = 10.0
+    rate_limit_budget_s: float = 300.0
     exclude_opted_out: bool = False
     max_clear_share: float = 0.2
+    max_failed_share: float = 0.05
     description: str = ""
     custom_properties: list[str] = field(default_factory=list)
     custom_property_types: dict[str, str] = field(default_factory=dict)  # HubSpot type when not string (number)
     bulk_threshold: int = 0  # at least this many upserts in a run go through the bulk API (0: never)
+
+    @property
+    def removal(self) -> str:
+        """What happens at the destination to a record that left the model."""
+        if self.on_delete:
+            return self.on_delete
+        if self.mode == "mirror":
+            return "clear"
+        return "archive" if self.destination in ("hubspot", "salesforce") else "keep"
 
     @property
     def columns(self) -> list[str]:
@@ -44,20 +96,112 @@ class SyncConfig:
         return list(cols)
 
 
+def _node_at(root: yaml.Node | None, path: list) -> yaml.Node | None:
+    """The YAML node at a jsonschema error path (for its line); the deepest node that exists."""
+    node = root
+    for part in path:
+        if isinstance(node, yaml.MappingNode):
+            nxt = next((v for k, v in node.value if k.value == part), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            nxt = node.value[part]
+        else:
+            nxt = None
+        if nxt is None:
+            return node
+        node = nxt
+    return node
+
+
+def _key_node(node: yaml.Node | None, key: str) -> yaml.Node | None:
+    if isinstance(node, yaml.MappingNode):
+        return next((k for k, _ in node.value if k.value == key), None)
+    return None
+
+
+def _where(path: Path, node: yaml.Node | None) -> str:
+    if node is None:
+        return str(path)
+    return f"{path}:{node.start_mark.line + 1}:{node.start_mark.column + 1}"
+
+
+def known_models(project_dir: Path = PROJECT_DIR) -> set[str] | None:
+    """Model names of the dbt project (file stems under models/), or None when there is no project here."""
+    models = project_dir / "models"
+    if not models.is_dir():
+        return None
+    return {p.stem for p in models.rglob("*.sql")}
+
+
+def parse_syncs(text: str, path: Path, models: set[str] | None = None) -> dict[str, SyncConfig]:
+    try:
+        root = yaml.compose(text)
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        raise ConfigError(f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    raw = {} if raw is None else raw
+    problems: list[tuple[int, str]] = []
+    validator = jsonschema.Draft202012Validator(SCHEMA)
+    for err in validator.iter_errors(raw):
+        node = _node_at(root, list(err.absolute_path))
+        message = err.message
+        if err.validator == "additionalProperties":
+            extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
+            node = _key_node(node, extra[0]) or node if extra else node
+            message = f"unknown key{'s' if len(extra) > 1 else ''} {', '.join(map(repr, extra))}"
+        elif err.validator == "enum":
+            message = f"{err.instance!r} is not one of {', '.join(map(str, err.validator_value))}"
+        elif err.validator in ("minimum", "maximum"):
+            lo = err.schema.get("minimum")
+            hi = err.schema.get("maximum")
+            message = f"{err.absolute_path[-1] if err.absolute_path else 'value'} = {err.instance} is outside {lo}..{hi}"
+        line = node.start_mark.line if node is not None else 0
+        problems.append((line, f"{_where(path, node)}: {message}"))
+    entries = raw.get("syncs", []) if isinstance(raw, dict) else []
+    seen: set[str] = set()
+    for i, entry in enumerate(entries if isinstance(entries, list) else []):
+        if not isinstance(entry, dict):
+            continue
+        name = entry.get("name")
+        if isinstance(name, str):
+            if name in seen:
+                node = _node_at(root, ["syncs", i, "name"])
+                problems.append((node.start_mark.line, f"{_where(path, node)}: sync {name} declared twice"))
+            seen.add(name)
+        model = entry.get("model")
+        if models is not None and isinstance(model, str) and model not in models:
+            node = _node_at(root, ["syncs", i, "model"])
+            problems.append((node.start_mark.line, f"{_where(path, node)}: unknown model {model!r} "
+                                                   f"(no models/**/{model}.sql in the dbt project)"))
+    if problems:
+        raise ConfigError("\n".join(m for _, m in sorted(problems)))
+    return {e["name"]: SyncConfig(**e) for e in entries}
+
+
+def syncs_path(path: Path | None = None) -> Path:
+    return Path(os.environ.get("CDP_SYNCS_FILE") or path or DEFAULT_CONFIG)
+
+
 def load_syncs(path: Path | None = None) -> dict[str, SyncConfig]:
-    path = Path(os.environ.get("CDP_SYNCS_FILE", path or DEFAULT_CONFIG))
-    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    syncs: dict[str, SyncConfig] = {}
-    for i, entry in enumerate(raw.get("syncs", [])):
-        try:
-            cfg = SyncConfig(**entry)
-        except TypeError as exc:
-            raise ConfigError(f"{path}: sync #{i + 1}: {exc}") from None
-        if cfg.mode not in MODES:
-            raise ConfigError(f"{path}: sync {cfg.name}: mode must be one of {MODES}, not {cfg.mode!r}")
-        if not 1 <= cfg.batch_size <= 10_000:
-            raise ConfigError(f"{path}: sync {cfg.name}: batch_size out of range")
-        if cfg.name in syncs:
-            raise ConfigError(f"{path}: sync {cfg.name} declared twice")
-        syncs[cfg.name] = cfg
-    return syncs
+    path = syncs_path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the sync configuration ({exc.strerror})") from None
+    return parse_syncs(text, path, known_models())
+
+
+def declared_entries(path: Path | None = None) -> list[dict[str, str]]:
+    """name, model, destination and description of each sync as written, even when the file is otherwise
+    invalid, so an orchestrator can list one asset per sync and fail only those when the file is wrong."""
+    try:
+        raw = yaml.safe_load(syncs_path(path).read_text(encoding="utf-8")) or {}
+        entries = raw.get("syncs", [])
+    except (OSError, yaml.YAMLError, AttributeError, TypeError):
+        return []
+    out = []
+    for e in entries if isinstance(entries, list) else []:
+        if isinstance(e, dict) and isinstance(e.get("name"), str):
+            out.append({k: str(e.get(k) or "") for k in ("name", "model", "destination", "description", "mode")})
+    return out

@@ -1,14 +1,31 @@
-"""The sync engine: plan (new, changed, unchanged, cleared), send in batches, advance state only for
-what the destination confirmed, record failures for retry on the next run, log the run."""
+"""The sync engine: plan, send in batches, advance state only for what the destination confirmed, record
+failures for retry on the next run, log every action, finish the run row whatever happens.
+
+Planning (pure, `build_plan`) compares the model with this destination's state:
+- bad input is not sent: null and duplicate keys, a missing match value, a match value two records share
+  become failures with a code (duplicate keys count as present, so they are never archived);
+- new records are created (matched by the destination's match key first), known ones are updated through
+  the destination id they got, unchanged ones are skipped unless they have an open failure (the outcome
+  of their last write is unknown, so they are sent again whatever their hash);
+- records that left the model follow the identity graph: a person id retired by a merge
+  (person_id_history) is merged into its survivor's object; any other is archived, cleared or kept per
+  `on_delete`. Archives and clears beyond `max_clear_share` of the state stop the run (MirrorGuardError).
+
+Execution: upserts first (so a survivor has its object), then merges, then archives and clears. A batch
+the destination rejects as a whole is split in halves (at most log2(batch) levels, and not at all when
+the error is about the request rather than a record); what a destination confirmed is settled (state,
+failures, record log) in one short transaction per batch, also when a later half or batch fails."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
 
@@ -16,15 +33,18 @@ from sync.config import SyncConfig
 from sync.destinations.base import Destination, OutRecord, RecordResult
 from sync.errors import (
     AuthError,
-    CircuitOpenError,
     MirrorGuardError,
+    RateLimitExhausted,
     SyncError,
+    SyncLockedError,
     TerminalError,
     TransientError,
 )
-from sync.state import StateStore
+from sync.lock import SyncLock
+from sync.state import Settlement, Snapshot, StateRow, StateStore
 
 Progress = Callable[[int, int], None]
+Send = Callable[[list[OutRecord]], list[RecordResult]]
 
 
 def to_text(value: object) -> str:
@@ -42,14 +62,38 @@ def payload_hash(payload: dict[str, str]) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
+def delivery_id(sync_name: str, key: str, action: str, new_hash: str, previous_hash: str | None) -> str:
+    """Same id for every resend of one change; a new id for the next change (even back to an old value)."""
+    raw = f"{sync_name}|{key}|{action}|{new_hash}|{previous_hash or ''}"
+    return hashlib.sha256(raw.encode()).hexdigest()[:32]
+
+
+@dataclass
+class Upsert:
+    record: OutRecord
+    hash: str
+    new: bool
+
+
 @dataclass
 class Plan:
-    create: list[tuple[OutRecord, str]] = field(default_factory=list)
-    update: list[tuple[OutRecord, str]] = field(default_factory=list)
+    upserts: list[Upsert] = field(default_factory=list)
     clear: list[OutRecord] = field(default_factory=list)
+    archive: list[OutRecord] = field(default_factory=list)
+    merge: list[tuple[str, str]] = field(default_factory=list)  # retired key, survivor key
     unchanged: int = 0
     excluded: int = 0
+    kept: int = 0
+    in_scope: int = 0   # records of the model the sync covers (not excluded)
     invalid: list[tuple[str, str, str]] = field(default_factory=list)  # key, code, message
+
+    @property
+    def create(self) -> list[Upsert]:
+        return [u for u in self.upserts if u.new]
+
+    @property
+    def update(self) -> list[Upsert]:
+        return [u for u in self.upserts if not u.new]
 
 
 @dataclass
@@ -58,40 +102,69 @@ class RunSummary:
     run_id: str
     status: str = "running"
     dry_run: bool = False
+    destination_key: str | None = None
     planned: int = 0
     created: int = 0
     updated: int = 0
     cleared: int = 0
+    archived: int = 0
+    merged: int = 0
     sent: int = 0
     succeeded: int = 0
     failed: int = 0
+    invalid: int = 0
     skipped: int = 0
     excluded: int = 0
+    in_scope: int = 0
     requests: int = 0
     retries: int = 0
     rate_limited: int = 0
     duration_s: float = 0.0
     error: str | None = None
+    retryable: bool = True
     failures_by_code: Counter = field(default_factory=Counter)
     failure_samples: dict[str, list[str]] = field(default_factory=dict)
     plan_samples: dict[str, list[str]] = field(default_factory=dict)  # a few keys per planned action
 
+    @property
+    def failed_share(self) -> float:
+        return self.failed / max(1, self.in_scope)
+
     def as_counts(self) -> dict[str, object]:
         return {k: getattr(self, k) for k in (
-            "planned", "created", "updated", "cleared", "sent", "succeeded", "failed", "skipped", "excluded",
-            "requests", "retries", "rate_limited", "duration_s", "error")}
+            "planned", "created", "updated", "cleared", "archived", "merged", "sent", "succeeded", "failed",
+            "invalid", "skipped", "excluded", "requests", "retries", "rate_limited", "duration_s", "error")}
 
 
-def build_plan(cfg: SyncConfig, rows: list[dict], state: dict, full_resync: bool) -> Plan:
+def resolve_survivor(key: str, merges: dict[str, str]) -> str:
+    """Follow merges (retired id -> survivor id) to the id that is current now."""
+    seen = {key}
+    while key in merges and merges[key] not in seen:
+        key = merges[key]
+        seen.add(key)
+    return key
+
+
+def build_plan(cfg: SyncConfig, snap: Snapshot, full_resync: bool = False) -> Plan:
     plan = Plan()
+    keys = Counter(to_text(row.get(cfg.key)) for row in snap.rows)
     seen_match: set[str] = set()
-    present: set[str] = set()
-    for row in rows:
-        key = to_text(row[cfg.key])
-        if cfg.exclude_opted_out and row.get("email_consent") == "unsubscribed":
-            plan.excluded += 1
+    present: set[str] = set()       # keys in the model (valid or not): never archived
+    current: set[str] = set()       # keys whose record is in the destination's future (sent or unchanged)
+    for i, row in enumerate(snap.rows):
+        key = to_text(row.get(cfg.key))
+        if not key:
+            plan.invalid.append((f"(null key, row {i + 1})", "NULL_KEY", f"{cfg.key} is null"))
             continue
         present.add(key)
+        if cfg.exclude_opted_out and row.get("email_consent") == "unsubscribed":
+            plan.excluded += 1
+            present.discard(key)  # an opted-out person leaves the audience like one who left the model
+            continue
+        plan.in_scope += 1
+        if keys[key] > 1:
+            plan.invalid.append((key, "DUPLICATE_KEY", f"{keys[key]} rows of {cfg.model} have this {cfg.key}"))
+            continue
         payload = {dest: to_text(row[col]) for dest, col in cfg.fields.items()}
         match_value = payload.get(cfg.match_key) or to_text(row.get(cfg.match_key))
         if not match_value:
@@ -101,105 +174,197 @@ def build_plan(cfg: SyncConfig, rows: list[dict], state: dict, full_resync: bool
             plan.invalid.append((key, "DUPLICATE_MATCH_KEY", f"another record has {cfg.match_key} = this value"))
             continue
         seen_match.add(match_value.lower())
+        current.add(key)
         h = payload_hash(payload)
-        previous = state.get(key)
-        rec = OutRecord(key, match_value, payload)
+        previous = snap.state.get(key)
         if previous is None:
             if cfg.mode != "update_only":
-                plan.create.append((rec, h))
-        elif full_resync or previous[0] != h:
-            plan.update.append((rec, h))
+                rec = OutRecord(key, match_value, payload, None, delivery_id(cfg.name, key, "upsert", h, None))
+                plan.upserts.append(Upsert(rec, h, True))
+        elif full_resync or previous.payload_hash != h or key in snap.failures:
+            rec = OutRecord(key, match_value, payload, previous.destination_id,
+                            delivery_id(cfg.name, key, "upsert", h, previous.payload_hash))
+            plan.upserts.append(Upsert(rec, h, False))
         else:
             plan.unchanged += 1
-    if cfg.mode == "mirror":
-        for key, (_h, _dest_id, old_payload) in state.items():
-            if key not in present:
-                old = json.loads(old_payload) if old_payload else {}
-                match_value = old.get(cfg.match_key, key)
-                cleared = {dest: (old.get(dest, "") if dest == cfg.match_key else "") for dest in cfg.fields}
-                plan.clear.append(OutRecord(key, match_value, cleared))
+    for key, old in snap.state.items():
+        if key in present:
+            continue
+        survivor = resolve_survivor(key, snap.merges)
+        if survivor != key and survivor in current:
+            plan.merge.append((key, survivor))
+            continue
+        match_value = old.payload.get(cfg.match_key) or key
+        if cfg.removal == "archive":
+            plan.archive.append(OutRecord(key, match_value, {}, old.destination_id,
+                                          delivery_id(cfg.name, key, "archive", "", old.payload_hash)))
+        elif cfg.removal == "clear":
+            cleared = {dest: (old.payload.get(dest, "") if dest == cfg.match_key else "") for dest in cfg.fields}
+            plan.clear.append(OutRecord(key, match_value, cleared, old.destination_id,
+                                        delivery_id(cfg.name, key, "clear", "", old.payload_hash)))
+        else:
+            plan.kept += 1
     return plan
 
 
-def send_with_split(send: Callable[[list[OutRecord]], list[RecordResult]], batch: list[OutRecord]) -> list[RecordResult]:
-    """A batch the destination rejects as a whole is split in halves until the bad records stand alone."""
+def failed(batch: list[OutRecord], code: str, message: str) -> list[RecordResult]:
+    return [RecordResult(r.key, False, None, code, message) for r in batch]
+
+
+def _attempt(send: Send, batch: list[OutRecord], out: list[RecordResult]) -> TerminalError | None:
+    """One request: results go to `out`; a whole-batch rejection is returned for the caller to split."""
     try:
-        return send(batch)
+        out.extend(send(batch))
     except AuthError:
         raise
+    except TransientError as exc:  # retries ran out: the outcome is unknown, the records are tried next run
+        out.extend(failed(batch, f"TRANSIENT_{exc.status or 'NETWORK'}", str(exc)))
     except TerminalError as exc:
-        if len(batch) == 1:
-            return [RecordResult(batch[0].key, False, None, f"HTTP_{exc.status or 'ERROR'}", str(exc))]
-        mid = len(batch) // 2
-        return send_with_split(send, batch[:mid]) + send_with_split(send, batch[mid:])
+        return exc
+    return None
+
+
+def send_with_split(send: Send, batch: list[OutRecord], out: list[RecordResult]) -> None:
+    """Send a batch; one the destination rejects as a whole is split in halves to isolate the bad records,
+    at most log2(len(batch)) levels deep, and not at all when the error is about the request (batch_wide)
+    or when both halves are rejected with the parent's very error. Every result lands in `out` as soon as
+    it is known, so a later exception never loses a confirmed half."""
+    err = _attempt(send, batch, out)
+    if err is not None:
+        _split(send, batch, err, out, 0, math.ceil(math.log2(len(batch))) if len(batch) > 1 else 0)
+
+
+def _split(send: Send, batch: list[OutRecord], err: TerminalError, out: list[RecordResult], depth: int,
+           max_depth: int) -> None:
+    code = f"HTTP_{err.status or 'ERROR'}"
+    if len(batch) == 1 or err.batch_wide or depth >= max_depth:
+        out.extend(failed(batch, code, str(err)))
+        return
+    mid = len(batch) // 2
+    halves = [batch[:mid], batch[mid:]]
+    errors = [_attempt(send, half, out) for half in halves]
+    if all(e is not None and str(e) == str(err) for e in errors) and len(batch) > 2:
+        out.extend(failed(batch, code, str(err)))  # the same rejection either way: not about one record
+        return
+    for half, e in zip(halves, errors):
+        if e is not None:
+            _split(send, half, e, out, depth + 1, max_depth)
+
+
+class _Executor:
+    """Sends planned actions and settles each batch's outcome (state, failures, log) right away."""
+
+    def __init__(self, cfg: SyncConfig, store: StateStore, destination: Destination, dest_key: str, run_id: str,
+                 summary: RunSummary, state: dict[str, StateRow], progress: Progress | None, total: int):
+        self.cfg, self.store, self.destination, self.dest_key = cfg, store, destination, dest_key
+        self.run_id, self.summary, self.state, self.progress = run_id, summary, state, progress
+        self.total, self.done = total, 0
+
+    def run(self, action: str, send: Send, batch: list[OutRecord], hashes: dict[str, tuple[str, bool]] | None = None,
+            bulk: bool = False) -> None:
+        out: list[RecordResult] = []
+        try:
+            if bulk:
+                try:
+                    out.extend(send(batch))
+                except TransientError as exc:
+                    out.extend(failed(batch, f"TRANSIENT_{exc.status or 'NETWORK'}", str(exc)))
+                except TerminalError as exc:
+                    if isinstance(exc, AuthError):
+                        raise
+                    out.extend(failed(batch, f"HTTP_{exc.status or 'ERROR'}", str(exc)))
+            else:
+                send_with_split(send, batch, out)
+        finally:
+            self.settle(action, batch, out, hashes or {})
+
+    def settle(self, action: str, batch: list[OutRecord], results: list[RecordResult],
+               hashes: dict[str, tuple[str, bool]]) -> None:
+        by_key = {r.key: r for r in batch}
+        s = Settlement()
+        for res in results:
+            rec = by_key.get(res.key)
+            if rec is None:
+                continue
+            kind = action
+            if action == "upsert":
+                kind = "create" if hashes[res.key][1] else "update"
+            if res.ok:
+                if action == "upsert":
+                    dest_id = res.destination_id or rec.destination_id
+                    s.confirmed.append((rec.key, hashes[rec.key][0], rec.properties, dest_id))
+                    self.state[rec.key] = StateRow(hashes[rec.key][0], dest_id, rec.properties)
+                else:
+                    s.forgotten.append(rec.key)
+                    self.state.pop(rec.key, None)
+                s.log.append((rec.key, kind, True, res.destination_id, None))
+            else:
+                s.failures.append((rec.key, kind, res.error_code or "ERROR", res.message or ""))
+                s.log.append((rec.key, kind, False, None, res.error_code or "ERROR"))
+        self.store.settle(self.cfg.name, self.dest_key, self.run_id, s)
+        self.summary.sent += len(batch)
+        self.summary.succeeded += sum(1 for r in results if r.ok)
+        _count_failures(self.summary, [(r.key, r.error_code or "ERROR") for r in results if not r.ok])
+        self.done += len(batch)
+        if self.progress:
+            self.progress(self.done, self.total)
 
 
 def run_sync(cfg: SyncConfig, db_path: Path, destination_factory: Callable[[SyncConfig], Destination], *,
              dry_run: bool = False, full_resync: bool = False, force_clear: bool = False,
              progress: Progress | None = None) -> RunSummary:
+    """One run. A dry run reads and plans only: it writes nothing to the warehouse or the destination and
+    creates no file. A real run holds the sync's lock; its run row ends `success`, `partial` (some records
+    failed, within max_failed_share), `failed` (with the reason) or `rate_limit_exhausted`."""
     started = time.perf_counter()
     store = StateStore(db_path)
-    run_id = store.start_run(cfg.name, dry_run)
-    summary = RunSummary(cfg.name, run_id, dry_run=dry_run)
+    summary = RunSummary(cfg.name, uuid.uuid4().hex, dry_run=dry_run)
     destination: Destination | None = None
+    lock: SyncLock | None = None
+    run_started = False
     try:
-        rows = store.read_model(cfg.model, cfg.columns)
-        state = store.state(cfg.name)
-        plan = build_plan(cfg, rows, state, full_resync)
-        summary.excluded = plan.excluded
-        summary.skipped = plan.unchanged
-        summary.planned = len(plan.create) + len(plan.update) + len(plan.clear)
-        summary.created, summary.updated, summary.cleared = len(plan.create), len(plan.update), len(plan.clear)
-        summary.plan_samples = {"create": [r.key for r, _ in plan.create[:3]],
-                                "update": [r.key for r, _ in plan.update[:3]],
-                                "clear": [r.key for r in plan.clear[:3]]}
-        if plan.clear and not force_clear and len(plan.clear) > cfg.max_clear_share * max(1, len(state)):
+        if not dry_run:
+            lock = SyncLock.acquire(db_path, cfg.name, summary.run_id)
+            summary.run_id = store.start_run(cfg.name, dry_run)
+            lock.record(summary.run_id)
+            run_started = True
+        destination = destination_factory(cfg)
+        dest_key = destination.identify()
+        summary.destination_key = dest_key
+        if run_started:
+            store.set_run_destination(summary.run_id, dest_key)
+        snap = store.load(cfg.name, dest_key, cfg.model, cfg.columns, read_only=dry_run)
+        plan = build_plan(cfg, snap, full_resync)
+        _summarise_plan(summary, plan)
+        removals = len(plan.clear) + len(plan.archive)
+        if removals and not force_clear and removals > cfg.max_clear_share * max(1, len(snap.state)):
             raise MirrorGuardError(
-                f"mirror mode would clear {len(plan.clear)} of {len(state)} synced records, more than "
+                f"the run would {cfg.removal} {removals} of {len(snap.state)} synced records, more than "
                 f"max_clear_share={cfg.max_clear_share}; check the model, or run with --force-clear")
-        if plan.invalid:
-            store.fail(cfg.name, run_id, plan.invalid)
-            _count_failures(summary, [(k, c) for k, c, _ in plan.invalid])
+        _count_failures(summary, [(k, c) for k, c, _ in plan.invalid])
+        summary.invalid = len(plan.invalid)
         if dry_run:
             summary.status = "dry_run"
             return summary
-        if summary.planned == 0:
-            summary.status = "success" if not plan.invalid else "partial"
-            return summary
-
-        destination = destination_factory(cfg)
-        destination.prepare()
-        hashes = {rec.key: h for rec, h in plan.create + plan.update}
-        work = [("upsert", rec) for rec, _ in plan.create + plan.update] + [("clear", rec) for rec in plan.clear]
-        done, total = 0, len(work)
-        bulk = getattr(destination, "bulk_upsert", None)
-        if bulk and cfg.bulk_threshold and len(plan.create) + len(plan.update) >= cfg.bulk_threshold:
-            upserts = [rec for a, rec in work if a == "upsert"]
-            _settle(store, cfg, run_id, summary, upserts, hashes, "upsert", bulk(upserts))
-            work = [(a, rec) for a, rec in work if a != "upsert"]
-            done = len(upserts)
-            if progress:
-                progress(done, total)
-        for start in range(0, len(work), cfg.batch_size):
-            chunk = work[start:start + cfg.batch_size]
-            for action in ("upsert", "clear"):
-                batch = [rec for a, rec in chunk if a == action]
-                if not batch:
-                    continue
-                send = destination.upsert if action == "upsert" else destination.clear
-                try:
-                    results = send_with_split(send, batch)
-                except TransientError as exc:
-                    results = [RecordResult(r.key, False, None, f"TRANSIENT_{exc.status or 'NETWORK'}", str(exc))
-                               for r in batch]
-                _settle(store, cfg, run_id, summary, batch, hashes, action, results)
-            done += len(chunk)
-            if progress:
-                progress(done, total)
-        summary.status = "success" if summary.failed == 0 else "partial"
-    except (CircuitOpenError, AuthError, MirrorGuardError, LookupError, SyncError) as exc:
+        if plan.invalid:
+            store.settle(cfg.name, dest_key, summary.run_id, Settlement(
+                failures=[(k, "input", c, m) for k, c, m in plan.invalid],
+                log=[(k, "invalid", False, None, c) for k, c, _ in plan.invalid]))
+        if summary.planned:
+            destination.prepare()
+            _execute(cfg, store, destination, dest_key, summary, plan, snap, progress)
+        _finish_status(cfg, summary)
+    except SyncLockedError as exc:
+        summary.status = "locked"
+        summary.error = str(exc)
+        summary.retryable = False
+    except RateLimitExhausted as exc:
+        summary.status = "rate_limit_exhausted"
+        summary.error = str(exc)
+    except Exception as exc:  # every abort ends the run row as failed, with the reason
         summary.status = "failed"
         summary.error = f"{type(exc).__name__}: {exc}"
+        summary.retryable = getattr(exc, "retryable", True) and isinstance(exc, SyncError)
     finally:
         if destination is not None:
             summary.requests = destination.client.stats.requests
@@ -207,25 +372,122 @@ def run_sync(cfg: SyncConfig, db_path: Path, destination_factory: Callable[[Sync
             summary.rate_limited = destination.client.stats.rate_limited
             destination.close()
         summary.duration_s = round(time.perf_counter() - started, 3)
-        store.finish_run(run_id, summary.status, summary.as_counts())
-        store.close()
+        try:
+            if run_started:
+                store.finish_run(summary.run_id, summary.status, summary.as_counts())
+        finally:
+            if lock is not None:
+                lock.release()
     return summary
 
 
-def _settle(store: StateStore, cfg: SyncConfig, run_id: str, summary: RunSummary, batch: list[OutRecord],
-            hashes: dict[str, str], action: str, results: list[RecordResult]) -> None:
-    """Advance state for what the destination confirmed; record the rest as failures."""
-    summary.sent += len(batch)
-    by_key = {r.key: r for r in batch}
-    ok = [r for r in results if r.ok]
-    bad = [r for r in results if not r.ok]
-    if action == "upsert":
-        store.confirm(cfg.name, [(r.key, hashes[r.key], by_key[r.key].properties, r.destination_id) for r in ok])
+def _summarise_plan(summary: RunSummary, plan: Plan) -> None:
+    summary.excluded = plan.excluded
+    summary.skipped = plan.unchanged
+    summary.in_scope = plan.in_scope
+    summary.created, summary.updated = len(plan.create), len(plan.update)
+    summary.cleared, summary.archived, summary.merged = len(plan.clear), len(plan.archive), len(plan.merge)
+    summary.planned = len(plan.upserts) + len(plan.clear) + len(plan.archive) + len(plan.merge)
+    summary.plan_samples = {"create": [u.record.key for u in plan.create[:3]],
+                            "update": [u.record.key for u in plan.update[:3]],
+                            "clear": [r.key for r in plan.clear[:3]],
+                            "archive": [r.key for r in plan.archive[:3]],
+                            "merge": [f"{a}->{b}" for a, b in plan.merge[:3]]}
+
+
+def _finish_status(cfg: SyncConfig, summary: RunSummary) -> None:
+    if summary.failed == 0:
+        summary.status = "success"
+    elif summary.failed_share <= cfg.max_failed_share:
+        summary.status = "partial"
     else:
-        store.forget(cfg.name, [r.key for r in ok])
-    store.fail(cfg.name, run_id, [(r.key, r.error_code or "ERROR", r.message or "") for r in bad])
-    summary.succeeded += len(ok)
-    _count_failures(summary, [(r.key, r.error_code or "ERROR") for r in bad])
+        summary.status = "failed"
+        summary.error = (f"{summary.failed} of {summary.in_scope} records failed ({summary.failed_share:.1%}), "
+                         f"more than max_failed_share={cfg.max_failed_share:.0%}")
+        summary.retryable = any(c.startswith("TRANSIENT") for c in summary.failures_by_code)
+
+
+def _execute(cfg: SyncConfig, store: StateStore, destination: Destination, dest_key: str, summary: RunSummary,
+             plan: Plan, snap: Snapshot, progress: Progress | None) -> None:
+    """Order matters for identity: (1) merges into survivors that already have an object, so the retired
+    object frees its email before the survivor's update may take it; (2) archives and clears, so a removed
+    person's email is free before someone else's upsert; (3) upserts; (4) merges into survivors that got
+    their object in (3)."""
+    state = dict(snap.state)
+    ex = _Executor(cfg, store, destination, dest_key, summary.run_id, summary, state, progress, summary.planned)
+    hashes = {u.record.key: (u.hash, u.new) for u in plan.upserts}
+    removing = {r.key for r in plan.archive + plan.clear} | {a for a, _ in plan.merge}
+    ready = [(a, b) for a, b in plan.merge if state.get(b) and state[b].destination_id]
+    _merge(cfg, store, destination, dest_key, summary, ex, state, ready, final=False)
+    for action, records in (("archive", plan.archive), ("clear", plan.clear)):
+        send = destination.archive if action == "archive" else destination.clear
+        # an object another current record now owns (it took the same email) is released, not removed
+        owned = {row.destination_id for k, row in state.items() if k not in removing and row.destination_id}
+        shared = [r for r in records if r.destination_id and r.destination_id in owned]
+        if shared:
+            ex.settle(action, shared, [RecordResult(r.key, True, None) for r in shared], {})
+        records = [r for r in records if r not in shared]
+        for start in range(0, len(records), cfg.batch_size):
+            ex.run(action, send, records[start:start + cfg.batch_size])
+    # known records (by destination id, which a merge may have changed) and new ones go in separate batches
+    upserts = [replace(u.record, destination_id=state[u.record.key].destination_id)
+               if not u.new and state.get(u.record.key) else u.record for u in plan.upserts]
+    known = [r for r in upserts if r.destination_id]
+    new = [r for r in upserts if not r.destination_id]
+    bulk = getattr(destination, "bulk_upsert", None)
+    if bulk and cfg.bulk_threshold and len(upserts) >= cfg.bulk_threshold:
+        ex.run("upsert", bulk, known + new, hashes, bulk=True)
+    else:
+        for group in (known, new):
+            for start in range(0, len(group), cfg.batch_size):
+                ex.run("upsert", destination.upsert, group[start:start + cfg.batch_size], hashes)
+    done = {a for a, _ in ready}
+    _merge(cfg, store, destination, dest_key, summary, ex, state, [(a, b) for a, b in plan.merge if a not in done],
+           final=True)
+
+
+def _merge(cfg: SyncConfig, store: StateStore, destination: Destination, dest_key: str, summary: RunSummary,
+           ex: _Executor, state: dict[str, StateRow], merges: list[tuple[str, str]], final: bool) -> None:
+    """Fold each retired person's object into its survivor's; one whose survivor has no object yet waits
+    (a failure row, retried next run)."""
+    pairs: list[tuple[OutRecord, OutRecord]] = []
+    waiting: list[tuple[str, str, str]] = []
+    same: list[OutRecord] = []
+    for retired, survivor in merges:
+        old, target = state.get(retired), state.get(survivor)
+        rec = OutRecord(retired, (old.payload.get(cfg.match_key) if old else None) or retired, {},
+                        old.destination_id if old else None,
+                        delivery_id(cfg.name, retired, "merge", survivor, old.payload_hash if old else None))
+        if target is None or not target.destination_id:
+            waiting.append((retired, "SURVIVOR_NOT_SYNCED", f"waits for {survivor} to reach the destination"))
+        elif rec.destination_id == target.destination_id:
+            same.append(rec)  # the survivor took over the same object (matched by email): nothing to merge
+        else:
+            pairs.append((rec, OutRecord(survivor, target.payload.get(cfg.match_key) or survivor, {},
+                                         target.destination_id)))
+    if waiting and final:
+        store.settle(cfg.name, dest_key, summary.run_id, Settlement(
+            failures=[(k, "merge", c, m) for k, c, m in waiting], log=[(k, "merge", False, None, c) for k, c, _ in waiting]))
+        _count_failures(summary, [(k, c) for k, c, _ in waiting])
+    if same:
+        ex.settle("merge", same, [RecordResult(r.key, True, r.destination_id) for r in same], {})
+    merged_ids: dict[str, str] = {}  # a destination may give the merged object a new id: the survivor follows
+    for start in range(0, len(pairs), cfg.batch_size):
+        chunk = pairs[start:start + cfg.batch_size]
+        survivors = {a.key: b for a, b in chunk}
+
+        def send_merge(batch: list[OutRecord], _s: dict[str, OutRecord] = survivors) -> list[RecordResult]:
+            results = destination.merge([(r, _s[r.key]) for r in batch])
+            for res in results:
+                if res.ok and res.destination_id and res.destination_id != _s[res.key].destination_id:
+                    merged_ids[_s[res.key].key] = res.destination_id
+            return results
+
+        ex.run("merge", send_merge, [a for a, _ in chunk])
+    for survivor, new_id in merged_ids.items():
+        row = state[survivor]
+        state[survivor] = StateRow(row.payload_hash, new_id, row.payload)
+        store.set_destination_id(cfg.name, dest_key, survivor, new_id)
 
 
 def _count_failures(summary: RunSummary, failures: list[tuple[str, str]]) -> None:

@@ -1,14 +1,23 @@
-"""Sync state, failures and run log, kept in the warehouse (schema cdp_sync) next to the data.
+"""Sync state, failures, the run log and a per-record action log, kept in the warehouse (schema cdp_sync)
+next to the data.
 
-State is advanced only for records the destination confirmed, one transaction per batch, so a crash at
-any point loses nothing (unconfirmed records are sent again) and, because every destination call is an
-idempotent upsert keyed by the match key, duplicates nothing."""
+State is bound to its destination: every row carries `destination_key` (HubSpot portal id, Salesforce org
+id, webhook URL without its query; the local sandbox's keys start with `sandbox:`), so a run against
+another portal or org starts its own state instead of reusing or resetting another's.
+
+The warehouse is never held during HTTP: a run reads everything it needs in one short read at the start
+(`load`), and each confirmed batch is written in one short transaction (`settle`) on a connection opened
+for it and closed at once, so dbt and the data checks can read and write beside a long sync. DuckDB allows
+one writing process at a time, so opening waits (with backoff) while another process holds the file."""
 
 from __future__ import annotations
 
 import json
+import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,28 +25,33 @@ import duckdb
 import pandas as pd
 
 SCHEMA = "cdp_sync"
+RUN_COUNTS = ["planned", "created", "updated", "cleared", "archived", "merged", "sent", "succeeded", "failed",
+              "invalid", "skipped", "excluded", "requests", "retries", "rate_limited", "duration_s", "error"]
 
 DDL = f"""
 create schema if not exists {SCHEMA};
 create table if not exists {SCHEMA}.sync_state (
     sync_name varchar not null,
+    destination_key varchar not null,
     record_key varchar not null,
     payload_hash varchar not null,
     payload json,
     destination_id varchar,
     last_synced_at timestamp not null,
-    primary key (sync_name, record_key)
+    primary key (sync_name, destination_key, record_key)
 );
 create table if not exists {SCHEMA}.sync_failures (
     sync_name varchar not null,
+    destination_key varchar not null,
     record_key varchar not null,
+    action varchar,
     error_code varchar,
     error_message varchar,
     attempts integer not null,
     first_failed_at timestamp not null,
     last_failed_at timestamp not null,
     run_id varchar,
-    primary key (sync_name, record_key)
+    primary key (sync_name, destination_key, record_key)
 );
 create table if not exists {SCHEMA}.sync_runs (
     run_id varchar primary key,
@@ -50,105 +64,241 @@ create table if not exists {SCHEMA}.sync_runs (
     succeeded integer, failed integer, skipped integer, excluded integer,
     requests integer, retries integer, rate_limited integer, duration_s double, error varchar
 );
+alter table {SCHEMA}.sync_runs add column if not exists destination_key varchar;
+alter table {SCHEMA}.sync_runs add column if not exists archived integer;
+alter table {SCHEMA}.sync_runs add column if not exists merged integer;
+alter table {SCHEMA}.sync_runs add column if not exists invalid integer;
+create table if not exists {SCHEMA}.sync_record_log (
+    run_id varchar not null,
+    sync_name varchar not null,
+    destination_key varchar not null,
+    record_key varchar not null,
+    action varchar not null,
+    ok boolean not null,
+    destination_id varchar,
+    error_code varchar,
+    logged_at timestamp not null
+);
 """
+
+# state of a release without destination binding is kept aside (renamed), never reused for a destination
+LEGACY = ["sync_state", "sync_failures"]
+_READY: set[str] = set()
 
 
 def now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
+@dataclass
+class StateRow:
+    payload_hash: str
+    destination_id: str | None
+    payload: dict[str, str]
+
+
+@dataclass
+class Snapshot:
+    """Everything a run needs from the warehouse, read once at its start."""
+    rows: list[dict]
+    state: dict[str, StateRow]
+    failures: dict[str, tuple[str, int]]           # record_key -> (error_code, attempts)
+    merges: dict[str, str] = field(default_factory=dict)  # retired person id -> the id it merged into
+
+
+@dataclass
+class Settlement:
+    """What one confirmed batch changes, written in one transaction."""
+    confirmed: list[tuple[str, str, dict, str | None]] = field(default_factory=list)  # key, hash, payload, dest id
+    forgotten: list[str] = field(default_factory=list)
+    failures: list[tuple[str, str, str, str]] = field(default_factory=list)  # key, action, code, message
+    log: list[tuple[str, str, bool, str | None, str | None]] = field(default_factory=list)  # key, action, ok, id, code
+
+
+def _is_lock_error(exc: Exception) -> bool:
+    text = str(exc).lower()
+    return "lock" in text or "conflicting" in text
+
+
 class StateStore:
-    def __init__(self, db_path: Path):
-        self.con = duckdb.connect(str(db_path))
-        self.con.execute(DDL)
+    def __init__(self, db_path: Path, lock_wait_s: float = 120.0):
+        self.db_path = Path(db_path)
+        self.lock_wait_s = lock_wait_s
 
-    def close(self) -> None:
-        self.con.close()
-
-    # --- reading the model and the state ---------------------------------------------------
-    def relation_exists(self, name: str) -> bool:
-        return self.con.execute(
-            "select count(*) from information_schema.tables where table_name = ? and table_schema <> ?",
-            [name, SCHEMA]).fetchone()[0] > 0
-
-    def read_model(self, model: str, columns: list[str]) -> list[dict]:
-        if not self.relation_exists(model):
-            raise LookupError(f"model {model} is not in the warehouse: run `make build` first")
-        cols = ", ".join(f'"{c}"' for c in columns)
-        cur = self.con.execute(f'select {cols} from "{model}"')
-        names = [d[0] for d in cur.description]
-        return [dict(zip(names, row)) for row in cur.fetchall()]
-
-    def state(self, sync_name: str) -> dict[str, tuple[str, str | None, str | None]]:
-        rows = self.con.execute(
-            f"select record_key, payload_hash, destination_id, payload from {SCHEMA}.sync_state where sync_name = ?",
-            [sync_name]).fetchall()
-        return {k: (h, d, p) for k, h, d, p in rows}
-
-    def open_failures(self, sync_name: str) -> dict[str, int]:
-        return dict(self.con.execute(
-            f"select record_key, attempts from {SCHEMA}.sync_failures where sync_name = ?", [sync_name]).fetchall())
-
-    # --- writing ------------------------------------------------------------------------------
-    def confirm(self, sync_name: str, confirmed: Iterable[tuple[str, str, dict, str | None]]) -> None:
-        """Advance state for confirmed records and close their failures, in one transaction."""
-        rows = [(sync_name, k, h, json.dumps(p, default=str), d, now()) for k, h, p, d in confirmed]
-        if not rows:
-            return
-        batch = pd.DataFrame(rows, columns=["sync_name", "record_key", "payload_hash", "payload",
-                                            "destination_id", "last_synced_at"])
-        self.con.register("confirmed_batch", batch)
+    @contextmanager
+    def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A short-lived connection; waits while another process holds the warehouse."""
+        deadline = time.monotonic() + self.lock_wait_s
+        delay = 0.05
+        while True:
+            try:
+                con = duckdb.connect(str(self.db_path), read_only=read_only)
+                break
+            except duckdb.Error as exc:
+                if not _is_lock_error(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(delay)
+                delay = min(1.0, delay * 2)
         try:
-            self.con.execute("begin")
-            self.con.execute(f"insert or replace into {SCHEMA}.sync_state select * from confirmed_batch")
-            self.con.execute(f"delete from {SCHEMA}.sync_failures where sync_name = ? and record_key in "
-                             f"(select record_key from confirmed_batch)", [sync_name])
-            self.con.execute("commit")
+            if not read_only and str(self.db_path) not in _READY:
+                _migrate(con)
+                con.execute(DDL)
+                _READY.add(str(self.db_path))
+            yield con
         finally:
-            self.con.unregister("confirmed_batch")
+            con.close()
 
-    def forget(self, sync_name: str, keys: Iterable[str]) -> None:
-        """Mirror mode: records cleared at the destination leave the state."""
-        keys = list(keys)
-        if keys:
-            self.con.execute(f"delete from {SCHEMA}.sync_state where sync_name = ? and list_contains(?, record_key)",
-                             [sync_name, keys])
+    def close(self) -> None:  # kept for callers of the older API: nothing is held open
+        return None
 
-    def fail(self, sync_name: str, run_id: str, failures: Iterable[tuple[str, str, str]]) -> None:
+    # --- reading ----------------------------------------------------------------------------------
+    def load(self, sync_name: str, destination_key: str, model: str, columns: list[str],
+             read_only: bool = False) -> Snapshot:
+        """The model's rows, this destination's state and open failures, and the person-id merge map."""
+        with self.connect(read_only=read_only) as con:
+            tables = {(s, t) for s, t in con.execute(
+                "select table_schema, table_name from information_schema.tables").fetchall()}
+            if not any(t == model and s != SCHEMA for s, t in tables):
+                raise LookupError(f"model {model} is not in the warehouse: run `make build` first")
+            have = {c for (c,) in con.execute(
+                "select column_name from information_schema.columns where table_name = ? and table_schema <> ?",
+                [model, SCHEMA]).fetchall()}
+            missing = [c for c in columns if c not in have]
+            if missing:
+                raise LookupError(f"model {model} has no column {', '.join(missing)} (syncs.yml maps it)")
+            cols = ", ".join(f'"{c}"' for c in columns)
+            cur = con.execute(f'select {cols} from "{model}"')
+            names = [d[0] for d in cur.description]
+            rows = [dict(zip(names, row)) for row in cur.fetchall()]
+            state: dict[str, StateRow] = {}
+            failures: dict[str, tuple[str, int]] = {}
+            if (SCHEMA, "sync_state") in tables:
+                for k, h, d, p in con.execute(
+                        f"select record_key, payload_hash, destination_id, payload from {SCHEMA}.sync_state "
+                        f"where sync_name = ? and destination_key = ?", [sync_name, destination_key]).fetchall():
+                    state[k] = StateRow(h, d, json.loads(p) if p else {})
+            if (SCHEMA, "sync_failures") in tables and _has_column(con, "sync_failures", "destination_key"):
+                for k, c, a in con.execute(
+                        f"select record_key, error_code, attempts from {SCHEMA}.sync_failures "
+                        f"where sync_name = ? and destination_key = ?", [sync_name, destination_key]).fetchall():
+                    failures[k] = (c, a)
+            merges: dict[str, str] = {}
+            if any(t == "person_id_history" and s != SCHEMA for s, t in tables):
+                for old, new in con.execute(
+                        "select from_person_id, to_person_id from person_id_history where change_type = 'merge' "
+                        "order by changed_at").fetchall():
+                    merges[old] = new
+        return Snapshot(rows, state, failures, merges)
+
+    def open_failures(self, sync_name: str, destination_key: str | None = None) -> dict[str, int]:
+        with self.connect() as con:
+            q = f"select record_key, attempts from {SCHEMA}.sync_failures where sync_name = ?"
+            args = [sync_name]
+            if destination_key is not None:
+                q += " and destination_key = ?"
+                args.append(destination_key)
+            return dict(con.execute(q, args).fetchall())
+
+    # --- writing ----------------------------------------------------------------------------------
+    def settle(self, sync_name: str, destination_key: str, run_id: str, s: Settlement) -> None:
+        """Advance state for confirmed records, drop forgotten ones, record failures and the action log:
+        one transaction, so a crash leaves either all of a batch's outcome or none of it."""
+        if not (s.confirmed or s.forgotten or s.failures or s.log):
+            return
         ts = now()
-        rows = list(failures)
-        if not rows:
-            return
-        batch = pd.DataFrame([(sync_name, k, c, m[:500], 1, ts, ts, run_id) for k, c, m in rows],
-                             columns=["sync_name", "record_key", "error_code", "error_message", "attempts",
-                                      "first_failed_at", "last_failed_at", "run_id"])
-        self.con.register("failed_batch", batch)
-        try:
-            self.con.execute(f"""
-                insert into {SCHEMA}.sync_failures select * from failed_batch
-                on conflict (sync_name, record_key) do update set
-                    error_code = excluded.error_code, error_message = excluded.error_message,
-                    attempts = sync_failures.attempts + 1, last_failed_at = excluded.last_failed_at,
-                    run_id = excluded.run_id
-            """)
-        finally:
-            self.con.unregister("failed_batch")
+        with self.connect() as con:
+            con.execute("begin")
+            try:
+                if s.confirmed:
+                    df = pd.DataFrame([(sync_name, destination_key, k, h, json.dumps(p, default=str), d, ts)
+                                       for k, h, p, d in s.confirmed],
+                                      columns=["sync_name", "destination_key", "record_key", "payload_hash",
+                                               "payload", "destination_id", "last_synced_at"])
+                    con.register("confirmed_batch", df)
+                    con.execute(f"insert or replace into {SCHEMA}.sync_state select * from confirmed_batch")
+                    con.execute(f"delete from {SCHEMA}.sync_failures where sync_name = ? and destination_key = ? "
+                                f"and record_key in (select record_key from confirmed_batch)",
+                                [sync_name, destination_key])
+                if s.forgotten:
+                    con.execute(f"delete from {SCHEMA}.sync_state where sync_name = ? and destination_key = ? "
+                                f"and list_contains(?, record_key)", [sync_name, destination_key, s.forgotten])
+                    con.execute(f"delete from {SCHEMA}.sync_failures where sync_name = ? and destination_key = ? "
+                                f"and list_contains(?, record_key)", [sync_name, destination_key, s.forgotten])
+                if s.failures:
+                    df = pd.DataFrame([(sync_name, destination_key, k, a, c, (m or "")[:500], 1, ts, ts, run_id)
+                                       for k, a, c, m in s.failures],
+                                      columns=["sync_name", "destination_key", "record_key", "action", "error_code",
+                                               "error_message", "attempts", "first_failed_at", "last_failed_at",
+                                               "run_id"])
+                    con.register("failed_batch", df)
+                    con.execute(f"""
+                        insert into {SCHEMA}.sync_failures select * from failed_batch
+                        on conflict (sync_name, destination_key, record_key) do update set
+                            action = excluded.action, error_code = excluded.error_code,
+                            error_message = excluded.error_message, attempts = sync_failures.attempts + 1,
+                            last_failed_at = excluded.last_failed_at, run_id = excluded.run_id
+                    """)
+                if s.log:
+                    df = pd.DataFrame([(run_id, sync_name, destination_key, k, a, ok, d, c, ts)
+                                       for k, a, ok, d, c in s.log],
+                                      columns=["run_id", "sync_name", "destination_key", "record_key", "action",
+                                               "ok", "destination_id", "error_code", "logged_at"])
+                    con.register("log_batch", df)
+                    con.execute(f"insert into {SCHEMA}.sync_record_log select * from log_batch")
+                con.execute("commit")
+            except Exception:
+                con.execute("rollback")
+                raise
 
-    def reset(self, sync_name: str) -> None:
-        self.con.execute(f"delete from {SCHEMA}.sync_state where sync_name = ?", [sync_name])
+    def set_destination_id(self, sync_name: str, destination_key: str, record_key: str, destination_id: str) -> None:
+        with self.connect() as con:
+            con.execute(f"update {SCHEMA}.sync_state set destination_id = ? where sync_name = ? and destination_key = ? "
+                        f"and record_key = ?", [destination_id, sync_name, destination_key, record_key])
 
-    def start_run(self, sync_name: str, dry_run: bool) -> str:
-        # a run that never finished (killed) is marked so, not left "running" forever
-        self.con.execute(f"update {SCHEMA}.sync_runs set status = 'abandoned' "
-                         f"where sync_name = ? and status = 'running'", [sync_name])
+    def reset(self, sync_name: str, destination_key: str | None = None) -> None:
+        """Forget what was sent. Without a destination key only sandbox destinations are forgotten (a new
+        sandbox is an empty CRM); the state of a real portal or org is reset only when named."""
+        with self.connect() as con:
+            if destination_key is None:
+                con.execute(f"delete from {SCHEMA}.sync_state where sync_name = ? and destination_key like 'sandbox:%'",
+                            [sync_name])
+            else:
+                con.execute(f"delete from {SCHEMA}.sync_state where sync_name = ? and destination_key = ?",
+                            [sync_name, destination_key])
+
+    def start_run(self, sync_name: str, dry_run: bool, destination_key: str | None = None) -> str:
         run_id = uuid.uuid4().hex
-        self.con.execute(f"insert into {SCHEMA}.sync_runs (run_id, sync_name, status, dry_run, started_at) "
-                         f"values (?, ?, 'running', ?, ?)", [run_id, sync_name, dry_run, now()])
+        with self.connect() as con:
+            # the caller holds the sync's lock: a run still marked running was killed, not left "running"
+            con.execute(f"update {SCHEMA}.sync_runs set status = 'abandoned', finished_at = ?, "
+                        f"error = coalesce(error, 'the process ended without finishing the run') "
+                        f"where sync_name = ? and status = 'running'", [now(), sync_name])
+            con.execute(f"insert into {SCHEMA}.sync_runs (run_id, sync_name, status, dry_run, started_at, "
+                        f"destination_key) values (?, ?, 'running', ?, ?, ?)",
+                        [run_id, sync_name, dry_run, now(), destination_key])
         return run_id
 
+    def set_run_destination(self, run_id: str, destination_key: str) -> None:
+        with self.connect() as con:
+            con.execute(f"update {SCHEMA}.sync_runs set destination_key = ? where run_id = ?", [destination_key, run_id])
+
     def finish_run(self, run_id: str, status: str, counts: dict[str, object]) -> None:
-        cols = ["planned", "created", "updated", "cleared", "sent", "succeeded", "failed", "skipped",
-                "excluded", "requests", "retries", "rate_limited", "duration_s", "error"]
-        sets = ", ".join(f"{c} = ?" for c in cols)
-        self.con.execute(f"update {SCHEMA}.sync_runs set status = ?, finished_at = ?, {sets} where run_id = ?",
-                         [status, now(), *[counts.get(c) for c in cols], run_id])
+        sets = ", ".join(f"{c} = ?" for c in RUN_COUNTS)
+        with self.connect() as con:
+            con.execute(f"update {SCHEMA}.sync_runs set status = ?, finished_at = ?, {sets} where run_id = ?",
+                        [status, now(), *[counts.get(c) for c in RUN_COUNTS], run_id])
+
+
+def _has_column(con: duckdb.DuckDBPyConnection, table: str, column: str) -> bool:
+    return con.execute("select count(*) from information_schema.columns where table_schema = ? and table_name = ? "
+                       "and column_name = ?", [SCHEMA, table, column]).fetchone()[0] > 0
+
+
+def _migrate(con: duckdb.DuckDBPyConnection) -> None:
+    """Tables from a release without destination binding are renamed to <name>_unbound (kept, not used)."""
+    for table in LEGACY:
+        exists = con.execute("select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+                             [SCHEMA, table]).fetchone()[0]
+        if exists and not _has_column(con, table, "destination_key"):
+            con.execute(f"drop table if exists {SCHEMA}.{table}_unbound")
+            con.execute(f"alter table {SCHEMA}.{table} rename to {table}_unbound")

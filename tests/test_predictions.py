@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from orchestration.sample_data import PLANTED_BG_NBD, PLANTED_GAMMA_GAMMA, RAW_FILES, generate
+from datagen.sample_data import PLANTED_BG_NBD, PLANTED_GAMMA_GAMMA, RAW_FILES, generate
 from predict import models as m
 from predict import warehouse
 from tests.compare import comparable, differences, person_keys_view
@@ -151,7 +151,7 @@ def test_cdnow_churn_risk_ranks_holdout_buyers(cdnow_warehouse):
 
 # ------------------------------------------------------------------------- planted process, real build
 def test_build_recovers_the_planted_buying_process(identity_warehouse):
-    """The sample data's orders come from PLANTED_BG_NBD and PLANTED_GAMMA_GAMMA (orchestration/sample_data.py);
+    """The sample data's orders come from PLANTED_BG_NBD and PLANTED_GAMMA_GAMMA (datagen/sample_data.py);
     fitted through staging, identity resolution and the prediction models, every parameter lands within
     3 standard errors of the planted value."""
     rows = identity_warehouse.sql("select parameter, value, std_error, fit_status from predictive_model_parameters")

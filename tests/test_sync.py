@@ -230,10 +230,13 @@ def test_salesforce_upsert_by_external_id(sandbox, wh):
 
 
 def test_dry_run_sends_nothing(sandbox, wh):
+    files_before = sorted(p.name for p in wh.db_path.parent.iterdir())
     proc = run(sandbox, wh, "hubspot_contacts", "--dry-run", check_rc=0)
-    assert "would create" in proc.stdout
-    assert sandbox.stats()["hubspot_upsert_calls"] == 0
-    assert wh.scalar("select count(*) from cdp_sync.sync_state") == 0
+    assert "would create" in proc.stdout and "invalid 0" in proc.stdout
+    assert sandbox.stats()["hubspot_upsert_calls"] == 0 and sandbox.stats()["property_creates"] == 0
+    # a dry run changes nothing at all: no sync schema, no run or failure rows, no lock file
+    assert wh.scalar("select count(*) from information_schema.schemata where schema_name = 'cdp_sync'") == 0
+    assert sorted(p.name for p in wh.db_path.parent.iterdir()) == files_before
 
 
 def test_sandbox_page_shows_enriched_fields_in_chromium(sandbox, wh, tmp_path):
@@ -280,3 +283,91 @@ def test_large_salesforce_runs_use_bulk_api_2(sandbox, wh, tmp_path):
     assert state_ids == {r["Id"] for r in records.values()}, "state keeps the Salesforce ids from the bulk results"
     run(sandbox, wh, "salesforce_contacts", env={"CDP_SYNCS_FILE": str(cfg_file)})
     assert sandbox.stats()["salesforce_updates"] == 0
+
+
+def live_by_person_hubspot(sb: Sandbox) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for hs_id, c in requests.get(f"{sb.url}/_sandbox/hubspot", timeout=10).json()["contacts"].items():
+        out.setdefault(c["properties"].get("cdp_person_id", ""), []).append(hs_id)
+    return out
+
+
+def sync_until_settled(sb: Sandbox, wh: Warehouse, name: str, rounds: int = 6) -> None:
+    """Faulty destinations: run again until only the planted invalid emails are still failing."""
+    for _ in range(rounds):
+        run(sb, wh, name)
+        left = wh.scalar(f"select count(*) from cdp_sync.sync_failures where sync_name = '{name}' "
+                         "and error_code not in ('VALIDATION_ERROR', 'INVALID_EMAIL_ADDRESS')")
+        if left == 0:
+            return
+    raise AssertionError(f"{name}: {left} records still failing after {rounds} runs")
+
+
+def test_holdout_identity_changes_under_faults(sandbox, wh):
+    """Build, sync, then change one person's email, merge two persons through a new raw record and delete a
+    person's raw rows; rebuild and sync again, with 15% injected 5xx and 10% lost responses throughout:
+    exactly one live CRM object per current person, and none for a person id that is not current."""
+    sandbox.configure(fail_rate=0.15, lost_rate=0.10, seed=11)
+    for name in ("hubspot_contacts", "salesforce_contacts"):
+        sync_until_settled(sandbox, wh, name)
+    singles = [r[0] for r in wh.sql("""
+        select pr.person_id from person_records pr
+        join sync_hubspot__contacts h using (person_id) join sync_salesforce__contacts s using (person_id)
+        group by pr.person_id having count(*) = 1 and min(pr.source_name) = 'crm_contacts'
+        order by pr.person_id limit 3""")]
+    changed, merged_a, deleted = singles
+    contact = dict(wh.sql("select person_id, source_record_id from person_records where list_contains(?, person_id)",
+                          [singles]))
+    shop_person, shop_id = wh.sql("""
+        select pr.person_id, pr.source_record_id from person_records pr
+        join sync_hubspot__contacts using (person_id) join sync_salesforce__contacts using (person_id)
+        where pr.source_name = 'shop_customers' and not list_contains(?, pr.person_id)
+        order by pr.person_id limit 1""", [singles])[0]
+    email_a = wh.scalar(f"select email from sync_hubspot__contacts where person_id = '{merged_a}'")
+    hs_before = live_by_person_hubspot(sandbox)
+
+    crm = wh.raw_dir / "crm_contacts.csv"
+    lines = crm.read_text(encoding="utf-8").splitlines(keepends=True)
+    kept = []
+    for line in lines:
+        cid = line.split(",", 1)[0]
+        if cid == contact[deleted]:
+            continue  # the person's raw rows are deleted
+        if cid == contact[changed]:
+            parts = line.rstrip("\n").split(",")
+            parts[1] = "holdout.changed@fastmail.com"
+            line = ",".join(parts) + "\n"
+        kept.append(line)
+    crm.write_text("".join(kept), encoding="utf-8")
+    with (wh.raw_dir / "shop_orders.csv").open("a", encoding="utf-8") as fh:  # one order joins two persons
+        fh.write(f"OHOLDOUT1,{shop_id},{email_a},paid,USD,10.00,2026-06-01T10:00:00Z\n")
+    dbt(wh.raw_dir, wh.db_path, "build")
+
+    merge = wh.sql("select from_person_id, to_person_id from person_id_history where change_type = 'merge' "
+                   "and list_contains(?, from_person_id)", [[merged_a, shop_person]])
+    assert len(merge) == 1, "the new order merged the two persons"
+    retired, survivor = merge[0]
+    for name in ("hubspot_contacts", "salesforce_contacts"):
+        sync_until_settled(sandbox, wh, name)
+    stats = sandbox.stats()
+    assert stats["injected_failures"] > 0 and stats["lost_responses"] > 0
+
+    invalid = {r[0] for r in wh.sql("select person_id from sync_hubspot__contacts where list_contains(?, email)",
+                                    [INVALID_EMAILS])}
+    current_hs = {r[0] for r in wh.sql("select person_id from sync_hubspot__contacts")} - invalid
+    live = live_by_person_hubspot(sandbox)
+    assert set(live) == current_hs, (set(live) - current_hs, current_hs - set(live))
+    assert all(len(ids) == 1 for ids in live.values()), {p: i for p, i in live.items() if len(i) > 1}
+    assert live[changed] == hs_before[changed], "the email change updated the same contact"
+    hs = requests.get(f"{sandbox.url}/_sandbox/hubspot", timeout=10).json()
+    assert hs["merged_into"].get(hs_before[retired][0]) == live[survivor][0]
+    assert hs_before[deleted][0] in hs["archived"]
+    assert hs["contacts"][live[changed][0]]["properties"]["email"] == "holdout.changed@fastmail.com"
+
+    current_sf = {r[0] for r in wh.sql("select person_id from sync_salesforce__contacts where not list_contains(?, email) "
+                                       "or email is null", [INVALID_EMAILS])}
+    sf = requests.get(f"{sandbox.url}/_sandbox/salesforce", timeout=10).json()["records"]
+    assert set(sf) == current_sf and retired not in sf and deleted not in sf
+    runs = wh.sql("select sync_name, sum(merged), sum(archived) from cdp_sync.sync_runs group by 1 order by 1")
+    assert [(n, m >= 1, a >= 1) for n, m, a in runs] == [("hubspot_contacts", True, True),
+                                                        ("salesforce_contacts", True, True)]

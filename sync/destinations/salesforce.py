@@ -1,7 +1,13 @@
-"""Salesforce: OAuth 2.0 client-credentials token, then sObject Collections upsert by an external id
-field (PATCH /services/data/vXX.X/composite/sobjects/<Object>/<ExternalIdField>, at most 200 records,
-allOrNone false, one result per record in order). 403 REQUEST_LIMIT_EXCEEDED is an API limit (retried by
-the HTTP client), not an auth failure; 401 INVALID_SESSION_ID triggers one re-authentication."""
+"""Salesforce: OAuth 2.0 client-credentials token (its `id` URL names the org, which state is bound to),
+then sObject Collections upsert by an external id field (PATCH
+/services/data/vXX.X/composite/sobjects/<Object>/<ExternalIdField>, at most 200 records, allOrNone false,
+one result per record in order; JSON null clears a field). The external id is the person id, so an email
+change updates the same Contact. Salesforce's REST API has no Contact merge in sObject Collections, so a
+retired person's Contact is deleted (Collections DELETE ?ids=...&allOrNone=false, up to 200 ids), like a
+person who left the model; a record already deleted (ENTITY_IS_DELETED) counts as done. Bulk API 2.0 CSV
+leaves a blank cell unchanged, so a cleared field is written as `#N/A`. 403 REQUEST_LIMIT_EXCEEDED is an
+API limit (retried by the HTTP client), not an auth failure; 401 INVALID_SESSION_ID triggers one
+re-authentication."""
 
 from __future__ import annotations
 
@@ -12,11 +18,29 @@ import time
 from dataclasses import dataclass, field
 
 from sync.config import SyncConfig
-from sync.destinations.base import OutRecord, RecordResult
+import requests
+
+from sync.destinations.base import OutRecord, RecordResult, destination_key
 from sync.errors import AuthError, TerminalError
 from sync.http import HttpClient
 
 API_VERSION = os.environ.get("SALESFORCE_API_VERSION", "v60.0")
+BULK_NULL = "#N/A"  # Bulk API 2.0: the value that sets a field to null (a blank cell leaves it unchanged)
+GONE = {"ENTITY_IS_DELETED", "INVALID_CROSS_REFERENCE_KEY"}
+
+
+def is_request_limit(resp: requests.Response) -> bool:
+    """Salesforce says 403 REQUEST_LIMIT_EXCEEDED for an API limit: a limit, not an auth failure."""
+    if resp.status_code == 429:
+        return True
+    if resp.status_code != 403:
+        return False
+    try:
+        body = resp.json()
+    except ValueError:
+        return False
+    items = body if isinstance(body, list) else [body]
+    return any(isinstance(i, dict) and i.get("errorCode") == "REQUEST_LIMIT_EXCEEDED" for i in items)
 
 
 @dataclass
@@ -28,6 +52,7 @@ class SalesforceObjects:
     client_secret: str = field(repr=False)
     name: str = "salesforce"
     instance_url: str | None = None
+    org_id: str | None = None
 
     @classmethod
     def from_env(cls, cfg: SyncConfig) -> SalesforceObjects:
@@ -35,10 +60,18 @@ class SalesforceObjects:
         cid, secret = os.environ.get("SALESFORCE_CLIENT_ID"), os.environ.get("SALESFORCE_CLIENT_SECRET")
         if not cid or not secret:
             raise AuthError("SALESFORCE_CLIENT_ID and SALESFORCE_CLIENT_SECRET must be set")
-        return cls(cfg, HttpClient(login, rate=cfg.rate_limit), login, cid, secret)
+        client = HttpClient(login, rate=cfg.rate_limit, rate_limit_budget_s=cfg.rate_limit_budget_s,
+                            is_rate_limit=is_request_limit)
+        return cls(cfg, client, login, cid, secret)
 
     def close(self) -> None:
         self.client.close()
+
+    def identify(self) -> str:
+        if self.instance_url is None:
+            self.prepare()
+        ident = f"org-{self.org_id}" if self.org_id else (self.instance_url or self.login_url)
+        return destination_key("salesforce", ident, self.login_url)
 
     def prepare(self) -> None:
         resp = self.client.request("POST", f"{self.login_url.rstrip('/')}/services/oauth2/token", data={
@@ -47,6 +80,9 @@ class SalesforceObjects:
             raise AuthError(f"Salesforce token request refused ({resp.status_code})")
         body = resp.json()
         self.instance_url = body["instance_url"].rstrip("/")
+        # the identity URL is https://login.salesforce.com/id/<org id>/<user id>
+        parts = str(body.get("id", "")).rstrip("/").split("/")
+        self.org_id = parts[-2] if len(parts) >= 2 and parts[-3:-2] == ["id"] else None
         self.client.session.headers["Authorization"] = f"Bearer {body['access_token']}"
 
     def upsert(self, records: list[OutRecord], _reauth: bool = True) -> list[RecordResult]:
@@ -77,6 +113,34 @@ class SalesforceObjects:
     def clear(self, records: list[OutRecord]) -> list[RecordResult]:
         return self.upsert(records)
 
+    def archive(self, records: list[OutRecord], _reauth: bool = True) -> list[RecordResult]:
+        with_id = [r for r in records if r.destination_id]
+        out = {r.key: RecordResult(r.key, True, None) for r in records if not r.destination_id}
+        if with_id:
+            ids = ",".join(str(r.destination_id) for r in with_id)
+            resp = self.client.request("DELETE", f"{self.instance_url}/services/data/{API_VERSION}/composite/sobjects",
+                                       params={"ids": ids, "allOrNone": "false"})
+            if resp.status_code == 401 and _reauth:
+                self.prepare()
+                return self.archive(records, _reauth=False)
+            if resp.status_code in (401, 403):
+                raise AuthError(f"Salesforce refused the session ({resp.status_code})")
+            if resp.status_code != 200:
+                raise TerminalError(f"HTTP {resp.status_code}: {resp.text[:300]}", resp.status_code)
+            for rec, res in zip(with_id, resp.json()):
+                err = (res.get("errors") or [{}])[0]
+                if res.get("success") or err.get("statusCode") in GONE:
+                    out[rec.key] = RecordResult(rec.key, True, rec.destination_id)
+                else:
+                    out[rec.key] = RecordResult(rec.key, False, None, err.get("statusCode", "ERROR"),
+                                                err.get("message", ""))
+        return [out.get(r.key) or RecordResult(r.key, False, None, "NOT_CONFIRMED", "no result for this id")
+                for r in records]
+
+    def merge(self, pairs: list[tuple[OutRecord, OutRecord]]) -> list[RecordResult]:
+        """No Contact merge over REST Collections: the retired person's Contact is deleted."""
+        return self.archive([retired for retired, _ in pairs])
+
     def bulk_upsert(self, records: list[OutRecord], poll_seconds: float = 0.5,
                     timeout_seconds: float = 3600) -> list[RecordResult]:
         """Bulk API 2.0 ingest for large runs: create an upsert job, upload one CSV, close it, poll until
@@ -93,7 +157,7 @@ class SalesforceObjects:
         writer = csv.writer(buf, lineterminator="\n")
         writer.writerow(fields)
         for r in records:
-            writer.writerow([r.properties.get(f, "") for f in fields])
+            writer.writerow([r.properties.get(f) or BULK_NULL for f in fields])
         resp = self.client.request("PUT", f"{base}/{job}/batches", data=buf.getvalue().encode(),
                                    headers={"Content-Type": "text/csv"})
         if resp.status_code != 201:

@@ -1,5 +1,10 @@
 """A generic signed webhook (for a marketing tool): JSON batches signed with HMAC-SHA256 over
-"<timestamp>.<body>" in X-CDP-Signature, secret from CDP_WEBHOOK_SECRET, URL from CDP_WEBHOOK_URL."""
+"<timestamp>.<body>" in X-CDP-Signature, secret from CDP_WEBHOOK_SECRET, URL from CDP_WEBHOOK_URL.
+
+Every record carries a `delivery_id` that is unique per record change and the same on every resend of that
+change (a resend after a lost response included), so a receiver drops replays by remembering ids. Actions:
+`upsert`; `delete` (the person left the audience); `merge` (the record `key` was merged into `merged_into`);
+`erase` is reserved for privacy erasure."""
 
 from __future__ import annotations
 
@@ -11,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 
 from sync.config import SyncConfig
-from sync.destinations.base import OutRecord, RecordResult
+from sync.destinations.base import OutRecord, RecordResult, destination_key, url_identity
 from sync.errors import AuthError, TerminalError
 from sync.http import HttpClient
 
@@ -33,18 +38,19 @@ class SignedWebhook:
         url, secret = os.environ.get("CDP_WEBHOOK_URL"), os.environ.get("CDP_WEBHOOK_SECRET")
         if not url or not secret:
             raise AuthError("CDP_WEBHOOK_URL and CDP_WEBHOOK_SECRET must be set")
-        return cls(cfg, HttpClient(url, rate=cfg.rate_limit), url, secret)
+        return cls(cfg, HttpClient(url, rate=cfg.rate_limit, rate_limit_budget_s=cfg.rate_limit_budget_s), url, secret)
 
     def close(self) -> None:
         self.client.close()
 
+    def identify(self) -> str:
+        return destination_key("webhook", url_identity(self.url), self.url)
+
     def prepare(self) -> None:
         return None
 
-    def _post(self, action: str, records: list[OutRecord]) -> list[RecordResult]:
-        body = json.dumps({"sync": self.cfg.name, "action": action,
-                           "records": [{"key": r.match_value, **r.properties} for r in records]},
-                          separators=(",", ":")).encode()
+    def _post(self, action: str, records: list[dict]) -> None:
+        body = json.dumps({"sync": self.cfg.name, "action": action, "records": records}, separators=(",", ":")).encode()
         ts = str(int(time.time()))
         resp = self.client.request("POST", self.url, data=body, headers={
             "Content-Type": "application/json", "X-CDP-Timestamp": ts, "X-CDP-Signature": sign(self.secret, ts, body)})
@@ -54,10 +60,22 @@ class SignedWebhook:
             raise TerminalError(f"batch rejected: {resp.text[:300]}", 400)
         if resp.status_code >= 300:
             raise TerminalError(f"HTTP {resp.status_code}", resp.status_code)
-        return [RecordResult(r.key, True, r.match_value) for r in records]
+
+    @staticmethod
+    def _item(r: OutRecord, **extra: str) -> dict:
+        return {"key": r.match_value, "delivery_id": r.delivery_id, **r.properties, **extra}
 
     def upsert(self, records: list[OutRecord]) -> list[RecordResult]:
-        return self._post("upsert", records)
+        self._post("upsert", [self._item(r) for r in records])
+        return [RecordResult(r.key, True, r.match_value) for r in records]
 
     def clear(self, records: list[OutRecord]) -> list[RecordResult]:
-        return self._post("delete", records)
+        self._post("delete", [{"key": r.match_value, "delivery_id": r.delivery_id} for r in records])
+        return [RecordResult(r.key, True, r.match_value) for r in records]
+
+    archive = clear
+
+    def merge(self, pairs: list[tuple[OutRecord, OutRecord]]) -> list[RecordResult]:
+        self._post("merge", [{"key": a.match_value, "delivery_id": a.delivery_id, "merged_into": b.match_value}
+                             for a, b in pairs])
+        return [RecordResult(a.key, True, b.match_value) for a, b in pairs]

@@ -5,7 +5,16 @@ Binds to 127.0.0.1 only. Credentials it accepts come from its own environment:
 CDP_SANDBOX_HUBSPOT_TOKEN, CDP_SANDBOX_SF_CLIENT_ID / CDP_SANDBOX_SF_CLIENT_SECRET, CDP_SANDBOX_WEBHOOK_SECRET
 (defaults are fixed sandbox values). Faults (POST /_sandbox/config): fail_rate (5xx before the write),
 lost_rate (write applied, then the connection is dropped without a response), latency_ms, and
-hubspot_limit (requests per rolling 10 s; 429 with HubSpot's headers past it)."""
+hubspot_limit (requests per rolling 10 s; 429 with HubSpot's headers past it), hubspot_daily_exhausted
+(429 of policy DAILY), and script (a list of {"status", "headers"} answered, in order, to the next API
+requests before anything else: for breaker and Retry-After tests).
+
+Identity changes follow the real APIs: HubSpot batch/update by id (an email change moves the contact's
+email; an email another live contact has is a CONFLICT), batch/archive (204, idempotent), merge
+(primaryObjectId, objectIdToMerge; the merged-away id then reads as the primary), GET by id; Salesforce
+Collections DELETE (?ids=...&allOrNone=false; ENTITY_IS_DELETED for a deleted id); Bulk API 2.0 `#N/A`
+clears a field while a blank cell leaves it unchanged. Each sandbox process is its own portal and org
+(random ids, reported by /account-info/v3/details and the token's identity URL)."""
 
 from __future__ import annotations
 
@@ -54,13 +63,19 @@ class Store:
 
     def reset(self) -> None:
         self.config = {"fail_rate": 0.0, "lost_rate": 0.0, "latency_ms": 0, "hubspot_limit": 0,
-                       "salesforce_limit": 0, "seed": None}
+                       "salesforce_limit": 0, "seed": None, "hubspot_daily_exhausted": False, "script": []}
+        self.portal_id = int(os.environ.get("CDP_SANDBOX_PORTAL_ID") or random.randint(10_000_000, 99_999_999))
+        self.org_id = "00D" + "".join(random.choice("ABCDEFGHJKLMNPQRSTUVWXYZ0123456789") for _ in range(15))
         self.rng = random.Random()
         self.hs_properties = set(HUBSPOT_STANDARD)
         self.hs_number_properties: set[str] = set()
         self.hs_contacts: dict[str, dict] = {}
         self.hs_by_email: dict[str, str] = {}
+        self.hs_archived: dict[str, dict] = {}
+        self.hs_merged_into: dict[str, str] = {}
         self.sf_contacts: dict[str, dict] = {}
+        self.sf_deleted: set[str] = set()
+        self.webhook_seen: set[str] = set()
         self.webhook: dict[str, dict] = {}
         self.webhook_deleted: set[str] = set()
         self.sf_jobs: dict[str, dict] = {}
@@ -69,7 +84,9 @@ class Store:
         self.stats = {"requests": 0, "hubspot_upsert_calls": 0, "hubspot_creates": 0, "hubspot_updates": 0,
                       "hubspot_rate_limited": 0, "salesforce_calls": 0, "salesforce_creates": 0,
                       "salesforce_updates": 0, "webhook_deliveries": 0, "webhook_bad_signatures": 0,
-                      "injected_failures": 0, "lost_responses": 0, "property_creates": 0}
+                      "injected_failures": 0, "lost_responses": 0, "property_creates": 0,
+                      "hubspot_update_calls": 0, "hubspot_archives": 0, "hubspot_merges": 0,
+                      "salesforce_deletes": 0, "webhook_replays_dropped": 0, "scripted": 0}
         self.next_id = 1000
 
 
@@ -123,6 +140,18 @@ class Handler(BaseHTTPRequestHandler):
             return True
         return False
 
+    def _scripted(self) -> bool:
+        """Answer from the configured script, if any entries are left (API paths only)."""
+        with STORE.lock:
+            script = STORE.config.get("script") or []
+            if not script:
+                return False
+            step = script.pop(0)
+            STORE.stats["scripted"] += 1
+        body = step.get("body", {"status": "error", "message": "scripted response", "category": "SCRIPTED"})
+        self._send(int(step.get("status", 503)), body, step.get("headers") or {})
+        return True
+
     def _lose_after(self) -> bool:
         return bool(STORE.config["lost_rate"]) and STORE.rng.random() < STORE.config["lost_rate"]
 
@@ -151,9 +180,34 @@ class Handler(BaseHTTPRequestHandler):
             if self._bearer() != sf_session():
                 return self._send(401, [{"errorCode": "INVALID_SESSION_ID", "message": "Session expired or invalid"}])
             return self.bulk_get(url.path)
+        if url.path == "/_sandbox/hubspot":
+            with STORE.lock:
+                return self._send(200, {"contacts": STORE.hs_contacts, "archived": STORE.hs_archived,
+                                        "merged_into": STORE.hs_merged_into})
+        if url.path.startswith(("/crm/v3/", "/account-info/")) and self._bearer() != hubspot_token():
+            return self._send(401, {"status": "error", "category": "INVALID_AUTHENTICATION"})
+        if url.path.startswith(("/crm/v3/", "/account-info/")) and self._scripted():
+            return
+        if url.path == "/account-info/v3/details":
+            return self._send(200, {"portalId": STORE.portal_id, "accountType": "DEVELOPER_TEST", "timeZone": "UTC",
+                                    "companyCurrency": "USD", "additionalCurrencies": [], "utcOffset": "+00:00",
+                                    "utcOffsetMilliseconds": 0, "uiDomain": "127.0.0.1",
+                                    "dataHostingLocation": "local"})
+        m = re.fullmatch(r"/crm/v3/objects/contacts/(\d+)", url.path)
+        if m:
+            with STORE.lock:
+                hs_id = m.group(1)
+                seen = {hs_id}
+                while hs_id in STORE.hs_merged_into and STORE.hs_merged_into[hs_id] not in seen:
+                    hs_id = STORE.hs_merged_into[hs_id]
+                    seen.add(hs_id)
+                contact = STORE.hs_contacts.get(hs_id)
+                if contact is None:
+                    return self._send(404, {"status": "error", "category": "OBJECT_NOT_FOUND",
+                                            "message": "resource not found"})
+                return self._send(200, {"id": hs_id, "properties": contact["properties"], "archived": False,
+                                        "createdAt": contact["createdAt"], "updatedAt": contact["updatedAt"]})
         if url.path == "/crm/v3/objects/contacts":
-            if self._bearer() != hubspot_token():
-                return self._send(401, {"status": "error", "category": "INVALID_AUTHENTICATION"})
             q = parse_qs(url.query)
             limit, after = int(q.get("limit", ["100"])[0]), int(q.get("after", ["0"])[0])
             with STORE.lock:
@@ -185,7 +239,9 @@ class Handler(BaseHTTPRequestHandler):
                     form.get("client_secret", [""])[0] != sf_client()[1]):
                 return self._send(400, {"error": "invalid_client", "error_description": "invalid client credentials"})
             host = f"http://{self.headers.get('Host')}"
-            return self._send(200, {"access_token": sf_session(), "instance_url": host, "token_type": "Bearer"})
+            return self._send(200, {"access_token": sf_session(), "instance_url": host, "token_type": "Bearer",
+                                    "id": f"{host}/id/{STORE.org_id}/005{STORE.org_id[3:]}",
+                                    "issued_at": str(int(time.time() * 1000))})
         if url.path.startswith("/webhook/"):
             return self.webhook(url.path, body)
         if re.fullmatch(r"/services/data/v\d+\.\d+/jobs/ingest/?", url.path):
@@ -204,12 +260,18 @@ class Handler(BaseHTTPRequestHandler):
             if self._bearer() != hubspot_token():
                 return self._send(401, {"status": "error", "message": "Authentication credentials not found.",
                                         "category": "INVALID_AUTHENTICATION"})
-            if self.hubspot_limited():
+            if self._scripted() or self.hubspot_limited():
                 return
             if url.path == "/crm/v3/properties/contacts":
                 return self.create_property(body)
             if url.path == "/crm/v3/objects/contacts/batch/upsert":
                 return self.batch_upsert(body)
+            if url.path == "/crm/v3/objects/contacts/batch/update":
+                return self.batch_update(body)
+            if url.path == "/crm/v3/objects/contacts/batch/archive":
+                return self.batch_archive(body)
+            if url.path == "/crm/v3/objects/contacts/merge":
+                return self.merge(body)
         return self._send(404, {"status": "error", "message": "not found"})
 
     def do_PUT(self):
@@ -235,7 +297,8 @@ class Handler(BaseHTTPRequestHandler):
             job = STORE.sf_jobs[job_id]
             STORE.stats["salesforce_bulk_jobs"] = STORE.stats.get("salesforce_bulk_jobs", 0) + 1
             for row in csv.DictReader(io.StringIO(job["csv"])):
-                fields = {k: v for k, v in row.items() if v != ""}  # a blank CSV cell leaves a field unchanged
+                # a blank CSV cell leaves a field unchanged; #N/A sets it to null
+                fields = {k: (None if v == "#N/A" else v) for k, v in row.items() if v != ""}
                 result = sf_apply(job["ext"], fields)
                 if result["success"]:
                     job["ok"].append({"sf__Id": result["id"], "sf__Created": str(result["created"]).lower(), **row})
@@ -284,6 +347,12 @@ class Handler(BaseHTTPRequestHandler):
 
     # --- HubSpot ------------------------------------------------------------------------------
     def hubspot_limited(self) -> bool:
+        if STORE.config.get("hubspot_daily_exhausted"):
+            STORE.stats["hubspot_rate_limited"] += 1
+            self._send(429, {"status": "error", "message": "You have reached your daily limit.",
+                             "errorType": "RATE_LIMIT", "policyName": "DAILY"},
+                       {"X-HubSpot-RateLimit-Daily": 250000, "X-HubSpot-RateLimit-Daily-Remaining": 0})
+            return True
         limit = STORE.config["hubspot_limit"]
         if not limit:
             return False
@@ -379,7 +448,144 @@ class Handler(BaseHTTPRequestHandler):
                                     "numErrors": len(errors)})
         return self._send(200, {"status": "COMPLETE", "results": results})
 
+    def batch_update(self, body: bytes):
+        """batch/update by contact id: 207 with OBJECT_NOT_FOUND for ids that do not exist (archived or
+        merged away), CONFLICT for an email another live contact has."""
+        inputs = json.loads(body or b"{}").get("inputs", [])
+        STORE.stats["hubspot_update_calls"] += 1
+        if len(inputs) > 100:
+            return self._send(400, {"status": "error", "category": "VALIDATION_ERROR",
+                                    "message": "Batch input size exceeds limit of 100"})
+        ids = [str(i.get("id", "")) for i in inputs]
+        if len(set(ids)) != len(ids):
+            return self._send(400, {"status": "error", "category": "VALIDATION_ERROR",
+                                    "message": "Duplicate IDs found in batch input"})
+        unknown = sorted({p for i in inputs for p in i.get("properties", {}) if p not in STORE.hs_properties})
+        if unknown:
+            return self._send(400, {"status": "error", "category": "VALIDATION_ERROR",
+                                    "message": f"Property \"{unknown[0]}\" does not exist",
+                                    "errors": [{"code": "PROPERTY_DOESNT_EXIST", "context": {"propertyName": unknown}}]})
+        if self._faults_before():
+            return
+        results, errors = [], []
+        now = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
+        with STORE.lock:
+            for item in inputs:
+                hs_id = str(item.get("id"))
+                props = {k: ("" if v is None else str(v)) for k, v in item.get("properties", {}).items()}
+                contact = STORE.hs_contacts.get(hs_id)
+                if contact is None:
+                    errors.append({"status": "error", "category": "OBJECT_NOT_FOUND",
+                                   "message": "Could not get some CONTACT objects, they may be deleted or not exist.",
+                                   "context": {"ids": [hs_id]}})
+                    continue
+                email = props.get("email", "").lower()
+                if "email" in props and email and not valid_email(email):
+                    errors.append({"status": "error", "category": "VALIDATION_ERROR",
+                                   "message": f"Property values were not valid: email {email!r} is invalid",
+                                   "context": {"ids": [hs_id]}})
+                    continue
+                if email and STORE.hs_by_email.get(email, hs_id) != hs_id:
+                    errors.append({"status": "error", "category": "CONFLICT",
+                                   "message": "A contact with this email already exists",
+                                   "context": {"ids": [hs_id]}})
+                    continue
+                old_email = contact["properties"].get("email", "")
+                if email and email != old_email:
+                    STORE.hs_by_email.pop(old_email, None)
+                    STORE.hs_by_email[email] = hs_id
+                    props["email"] = email
+                contact["properties"].update(props)
+                contact["updatedAt"] = now
+                contact["writes"] += 1
+                STORE.stats["hubspot_updates"] += 1
+                results.append({"id": hs_id, "properties": contact["properties"], "createdAt": contact["createdAt"],
+                                "updatedAt": now, "archived": False})
+        if self._lose_after():
+            return self._drop()
+        if errors:
+            return self._send(207, {"status": "COMPLETE", "results": results, "errors": errors,
+                                    "numErrors": len(errors)})
+        return self._send(200, {"status": "COMPLETE", "results": results})
+
+    def batch_archive(self, body: bytes):
+        inputs = json.loads(body or b"{}").get("inputs", [])
+        if len(inputs) > 100:
+            return self._send(400, {"status": "error", "category": "VALIDATION_ERROR",
+                                    "message": "Batch input size exceeds limit of 100"})
+        if self._faults_before():
+            return
+        with STORE.lock:
+            for item in inputs:
+                contact = STORE.hs_contacts.pop(str(item.get("id")), None)
+                if contact is not None:  # archiving an unknown or archived id is not an error
+                    STORE.hs_archived[str(item.get("id"))] = contact
+                    STORE.hs_by_email.pop(contact["properties"].get("email", ""), None)
+                    STORE.stats["hubspot_archives"] += 1
+        if self._lose_after():
+            return self._drop()
+        return self._send(204)
+
+    def merge(self, body: bytes):
+        req = json.loads(body or b"{}")
+        primary, other = str(req.get("primaryObjectId", "")), str(req.get("objectIdToMerge", ""))
+        if not primary or not other or primary == other:
+            return self._send(400, {"status": "error", "category": "VALIDATION_ERROR",
+                                    "message": "primaryObjectId and objectIdToMerge must be two different ids"})
+        if self._faults_before():
+            return
+        with STORE.lock:
+            target, loser = STORE.hs_contacts.get(primary), STORE.hs_contacts.get(other)
+            if target is None or loser is None:
+                return self._send(404, {"status": "error", "category": "OBJECT_NOT_FOUND",
+                                        "message": f"Object not found: {primary if target is None else other}"})
+            for k, v in loser["properties"].items():  # the primary's values win; the loser fills gaps
+                if k != "email" and v and not target["properties"].get(k):
+                    target["properties"][k] = v
+            STORE.hs_contacts.pop(other)
+            STORE.hs_by_email.pop(loser["properties"].get("email", ""), None)
+            STORE.hs_merged_into[other] = primary
+            STORE.stats["hubspot_merges"] += 1
+            result = {"id": primary, "properties": target["properties"], "archived": False,
+                      "createdAt": target["createdAt"], "updatedAt": target["updatedAt"]}
+        if self._lose_after():
+            return self._drop()
+        return self._send(200, result)
+
     # --- Salesforce --------------------------------------------------------------------------
+    def do_DELETE(self):
+        url = urlparse(self.path)
+        STORE.stats["requests"] += 1
+        if not re.fullmatch(r"/services/data/v\d+\.\d+/composite/sobjects/?", url.path):
+            return self._send(404, [{"errorCode": "NOT_FOUND", "message": "The requested resource does not exist"}])
+        if self._bearer() != sf_session():
+            return self._send(401, [{"errorCode": "INVALID_SESSION_ID", "message": "Session expired or invalid"}])
+        q = parse_qs(url.query)
+        ids = [i for i in q.get("ids", [""])[0].split(",") if i]
+        if not ids or len(ids) > 200:
+            return self._send(400, [{"errorCode": "INVALID_FIELD", "message": "ids: between 1 and 200 ids"}])
+        if self._faults_before():
+            return
+        out = []
+        with STORE.lock:
+            by_id = {c["Id"]: ext for ext, c in STORE.sf_contacts.items()}
+            for rid in ids:
+                if rid in by_id:
+                    STORE.sf_contacts.pop(by_id[rid])
+                    STORE.sf_deleted.add(rid)
+                    STORE.stats["salesforce_deletes"] += 1
+                    out.append({"id": rid, "success": True, "errors": []})
+                elif rid in STORE.sf_deleted:
+                    out.append({"id": None, "success": False, "errors": [
+                        {"statusCode": "ENTITY_IS_DELETED", "message": "entity is deleted", "fields": []}]})
+                else:
+                    out.append({"id": None, "success": False, "errors": [
+                        {"statusCode": "INVALID_CROSS_REFERENCE_KEY", "message": "invalid cross reference id",
+                         "fields": []}]})
+        if self._lose_after():
+            return self._drop()
+        return self._send(200, out)
+
     def sf_upsert(self, ext_field: str, req: dict):
         STORE.stats["salesforce_calls"] += 1
         limit = STORE.config["salesforce_limit"]
@@ -417,7 +623,13 @@ class Handler(BaseHTTPRequestHandler):
         with STORE.lock:
             STORE.stats["webhook_deliveries"] += 1
             for rec in msg.get("records", []):
-                if msg.get("action") == "delete":
+                did = rec.get("delivery_id")
+                if did and did in STORE.webhook_seen:  # a replay of a change already applied
+                    STORE.stats["webhook_replays_dropped"] += 1
+                    continue
+                if did:
+                    STORE.webhook_seen.add(did)
+                if msg.get("action") in ("delete", "merge"):
                     STORE.webhook.pop(rec["key"], None)
                     STORE.webhook_deleted.add(rec["key"])
                 else:

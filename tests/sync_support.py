@@ -1,0 +1,61 @@
+"""Small hand-made warehouses for sync tests that need no dbt build: the three sync models as plain tables
+(same columns as the contract-enforced models) and person_id_history, in a real DuckDB file."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import duckdb
+import requests
+
+from sync.config import load_syncs
+
+COLUMNS = ["person_id", "email", "first_name", "last_name", "phone", "city", "country", "company", "job_title",
+           "lifetime_value", "order_count", "email_consent", "segments"]
+MODELS = ["sync_hubspot__contacts", "sync_salesforce__contacts", "sync_webhook__marketing_contacts"]
+
+
+def person(i: int, **changes) -> dict:
+    row = {"person_id": f"p{i:04d}", "email": f"person{i}@example.com", "first_name": f"First{i}",
+           "last_name": f"Last{i}", "phone": f"+4420{i:07d}", "city": "London", "country": "GB", "company": "Acme",
+           "job_title": "Buyer", "lifetime_value": 10.5 * i, "order_count": i, "email_consent": "subscribed",
+           "segments": "active"}
+    row.update(changes)
+    return row
+
+
+@dataclass
+class TinyWarehouse:
+    db_path: Path
+
+    def write(self, rows: list[dict], merges: list[tuple[str, str]] | None = None) -> None:
+        """Replace the sync models with `rows` and person_id_history with `merges` (retired, survivor)."""
+        with duckdb.connect(str(self.db_path)) as con:
+            for model in MODELS:
+                con.execute(f"create or replace table {model} (person_id varchar, email varchar, first_name varchar, "
+                            "last_name varchar, phone varchar, city varchar, country varchar, company varchar, "
+                            "job_title varchar, lifetime_value decimal(18, 2), order_count integer, "
+                            "email_consent varchar, segments varchar)")
+                if rows:
+                    con.executemany(f"insert into {model} values ({', '.join('?' * len(COLUMNS))})",
+                                    [[r[c] for c in COLUMNS] for r in rows])
+            con.execute("create or replace table person_id_history (person_id_change_id varchar, from_person_id varchar, "
+                        "to_person_id varchar, changed_at timestamp, change_type varchar, records_moved integer, "
+                        "reason varchar)")
+            for i, (old, new) in enumerate(merges or []):
+                con.execute("insert into person_id_history values (?, ?, ?, timestamp '2026-01-01' + to_days(?), "
+                            "'merge', 1, 'test')", [f"c{i}", old, new, i])
+
+    def sql(self, query: str, params: list | None = None) -> list[tuple]:
+        with duckdb.connect(str(self.db_path), read_only=True) as con:
+            return con.execute(query, params or []).fetchall()
+
+
+def config(name: str, **changes):
+    return replace(load_syncs()[name], **changes)
+
+
+def hubspot_live(url: str) -> dict[str, dict]:
+    """Live HubSpot contacts of the sandbox by id."""
+    return requests.get(f"{url}/_sandbox/hubspot", timeout=10).json()["contacts"]

@@ -1,0 +1,75 @@
+"""Dagster sync assets: a malformed syncs.yml fails only the sync assets (the code location still loads),
+too many failed records fail the step, and errors that a retry cannot fix are not retried."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from orchestration.sync_assets import outcome
+from sync.engine import RunSummary
+from tests.conftest import PROJECT_DIR
+
+BROKEN = """syncs:
+  - name: hubspot_contacts
+    model: sync_hubspot__contacts
+    destination: hubspot
+    object: contacts
+    key: person_id
+    match_key: email
+    colour: red
+    fields: {email: email}
+"""
+
+PROBE = """
+import dagster as dg
+from orchestration.definitions import defs
+from orchestration.sync_assets import sync_assets
+print("assets:", sorted(a.key.to_user_string() for a in sync_assets))
+result = dg.materialize(sync_assets, raise_on_error=False)
+failure = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"][0]
+print("failure:", failure.step_failure_data.user_failure_data.description)
+print("attempts:", len([e for e in result.all_events if e.event_type_value == "STEP_START"]))
+"""
+
+
+def test_malformed_syncs_yml_fails_only_the_sync_assets(tmp_path: Path):
+    bad = tmp_path / "syncs.yml"
+    bad.write_text(BROKEN)
+    env = dict(os.environ, CDP_SYNCS_FILE=str(bad), CDP_DUCKDB_PATH=str(tmp_path / "w.duckdb"),
+               CDP_STATE_DIR=str(tmp_path / "state"), DAGSTER_HOME=str(tmp_path / "dagster"))
+    (tmp_path / "dagster").mkdir()
+    proc = subprocess.run([sys.executable, "-c", PROBE], env=env, capture_output=True, text=True, cwd=PROJECT_DIR,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "assets: ['sync_hubspot_contacts']" in proc.stdout, "the code location loaded, with the declared sync"
+    assert f"{bad}:8:5: unknown key 'colour'" in proc.stdout
+    assert "attempts: 1" in proc.stdout, "a configuration error is not retried"
+
+
+def summary(status: str, **kw) -> RunSummary:
+    s = RunSummary("hubspot_contacts", "r1", status=status)
+    for k, v in kw.items():
+        setattr(s, k, v)
+    return s
+
+
+def test_failed_share_and_non_retryable_errors_fail_the_step():
+    assert isinstance(outcome(summary("success")), dg.MaterializeResult)
+    assert isinstance(outcome(summary("partial", failed=2, in_scope=1000)), dg.MaterializeResult)
+    with pytest.raises(dg.Failure) as err:
+        outcome(summary("failed", failed=900, in_scope=1000, error="900 of 1000 records failed", retryable=True))
+    assert err.value.allow_retries is True and "900 of 1000" in err.value.description
+    for status, error in (("failed", "AuthError: HUBSPOT_ACCESS_TOKEN is not set"),
+                          ("failed", "MirrorGuardError: the run would archive 90 of 100"),
+                          ("locked", "sync hubspot_contacts is already running")):
+        with pytest.raises(dg.Failure) as err:
+            outcome(summary(status, error=error, retryable=False))
+        assert err.value.allow_retries is False
+    with pytest.raises(dg.Failure, match="rate_limit_exhausted"):
+        outcome(summary("rate_limit_exhausted", error="rate limit exhausted: waited 300 s"))
