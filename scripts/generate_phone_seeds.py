@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import csv
 import io
+import re
+from collections import Counter
 from pathlib import Path
 
 import phonenumbers
@@ -54,6 +56,22 @@ def _lengths(metadata: PhoneMetadata) -> set[int]:
     return set(metadata.general_desc.possible_length or ())
 
 
+def trunk_prefix(region: str, metadata: PhoneMetadata) -> str:
+    """The digits dialled before a national number: libphonenumber's national prefix, or where its own national
+    format of the region's example numbers writes a longer one (Belarus: 8 0xx, national prefix 8), that one."""
+    prefix = metadata.national_prefix or ""
+    written: Counter[str] = Counter()
+    for kind in (phonenumbers.PhoneNumberType.FIXED_LINE, phonenumbers.PhoneNumberType.MOBILE):
+        example = phonenumbers.example_number_for_type(region, kind)
+        if example is not None:
+            nsn = phonenumbers.national_significant_number(example)
+            national = re.sub(r"\D", "", phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.NATIONAL))
+            if national.endswith(nsn):
+                written[national[: len(national) - len(nsn)]] += 1
+    common = written.most_common(1)[0][0] if written else ""
+    return common if prefix and common.startswith(prefix) and len(common) > len(prefix) else prefix
+
+
 def country_rows() -> list[list[str]]:
     """(country_text, country_code, calling_code, trunk_prefix) for every region libphonenumber knows.
 
@@ -63,7 +81,7 @@ def country_rows() -> list[list[str]]:
     for region in sorted(phonenumbers.SUPPORTED_REGIONS):
         metadata = PhoneMetadata.metadata_for_region(region)
         calling_code = str(metadata.country_code)
-        trunk = "" if calling_code == "1" else (metadata.national_prefix or "")
+        trunk = "" if calling_code == "1" else trunk_prefix(region, metadata)
         for text in (region.lower(), *ALIASES.get(region, ())):
             rows.append([text, region, calling_code, trunk])
     return sorted(rows)
