@@ -5,15 +5,30 @@ with source as (
     {{ raw_rows_to_stage() }}
 ),
 
+{#- Each normalisation step is computed once, in its own CTE column, and referred to after (STYLE.md). -#}
+emails as (
+    select
+        *,
+        {{ email_candidate('email') }} as _email_candidate
+    from source
+),
+
+checked_emails as (
+    select
+        *,
+        {{ email_quality('email', '_email_candidate') }} as _email_quality
+    from emails
+),
+
 typed as (
     select
-        {{ normalise_email('source.email') }} as email,
-        {{ email_quality('source.email') }} as email_quality,
+        {{ normalised_email('source._email_quality', 'source._email_candidate') }} as email,
+        source._email_quality as email_quality,
         lower(trim(source.status)) as consent_status,
         {{ clean_text('source.source') }} as consent_source,
         {{ cdp_parse_timestamp('source.updated_at') }} as updated_at,
         {{ raw_row_columns(raw_columns) }}
-    from source
+    from checked_emails as source
 ),
 
 checked as (

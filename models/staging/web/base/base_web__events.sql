@@ -5,19 +5,34 @@ with source as (
     {{ raw_rows_to_stage() }}
 ),
 
+{#- Each normalisation step is computed once, in its own CTE column, and referred to after (STYLE.md). -#}
+emails as (
+    select
+        *,
+        {{ email_candidate('email') }} as _email_candidate
+    from source
+),
+
+checked_emails as (
+    select
+        *,
+        {{ email_quality('email', '_email_candidate') }} as _email_quality
+    from emails
+),
+
 typed as (
     select
         {{ clean_text('source.event_id') }} as web_event_id,
         {{ clean_text('source.anonymous_id') }} as anonymous_id,
         {{ clean_text('source.user_id') }} as user_id,
-        {{ normalise_email('source.email') }} as email,
-        {{ email_quality('source.email') }} as email_quality,
+        {{ normalised_email('source._email_quality', 'source._email_candidate') }} as email,
+        source._email_quality as email_quality,
         lower(trim(source.event_type)) as event_type,
         {{ clean_text('source.event_name') }} as event_name,
         {{ clean_text('source.page_url') }} as page_url,
         {{ cdp_parse_timestamp('source.occurred_at') }} as occurred_at,
         {{ raw_row_columns(raw_columns) }}
-    from source
+    from checked_emails as source
 ),
 
 checked as (
