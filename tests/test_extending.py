@@ -61,16 +61,30 @@ with source as (
     {{ raw_rows_to_stage() }}
 ),
 
+emails as (
+    select
+        *,
+        {{ email_candidate('email') }} as _email_candidate
+    from source
+),
+
+checked_emails as (
+    select
+        *,
+        {{ email_quality('email', '_email_candidate') }} as _email_quality
+    from emails
+),
+
 typed as (
     select
         {{ clean_text('source.sale_id') }} as pos_sale_id,
-        {{ normalise_email('source.email') }} as email,
-        {{ email_quality('source.email') }} as email_quality,
+        {{ normalised_email('source._email_quality', 'source._email_candidate') }} as email,
+        source._email_quality as email_quality,
         {{ clean_text('source.store') }} as store,
         {{ cdp_try_cast('trim(source.amount)', cdp_type_amount()) }} as amount,
         {{ cdp_parse_timestamp('source.sold_at') }} as sold_at,
         {{ raw_row_columns(raw_columns) }}
-    from source
+    from checked_emails as source
 ),
 
 checked as (
