@@ -36,14 +36,15 @@ chromium:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
 test: install chromium
-	$(BIN)/ruff check orchestration sync tests bench
+	$(BIN)/ruff check orchestration sync tests bench predict
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 lint: install
-	$(BIN)/ruff check orchestration sync tests bench
+	$(BIN)/ruff check orchestration sync tests bench predict
 
 bench: install
 	$(BIN)/python bench/identity_bench.py
+	$(BIN)/python bench/predict_bench.py
 
 bench-sync: install
 	$(BIN)/python bench/sync_bench.py
