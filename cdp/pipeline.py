@@ -54,7 +54,7 @@ def run_pipeline(settings: Settings, verbose: bool = False) -> int:
 
     db = settings.duckdb_path
     if table_exists(db, "source_row_counts"):
-        print("\nRows per source (loaded = staged + superseded + duplicates + quarantined):")
+        print("\nRows per source (loaded = staged + superseded + duplicates + quarantined + after_as_of):")
         print(load_summary(db))
         print("\nIdentity:")
         print(identity_summary(db))

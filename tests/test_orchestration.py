@@ -87,6 +87,9 @@ def test_whole_graph_materialises_in_process_and_syncs(tmp_path: Path):
             assert noise not in out
         assert "start  dbt build" in out and "done   sync hubspot_contacts" in out
         run_id = proc.stdout.split("\nrun ")[1].split()[0]
+        # the summary carries churn risk and predicted CLV; the backtest asset wrote its report
+        assert "mean_churn_risk" in proc.stdout and "total_predicted_clv" in proc.stdout
+        assert "AUC" in (tmp_path / "state" / "backtest" / "backtest.md").read_text()
         stats = sandbox.stats()
         assert stats["hubspot_contacts"] > 300 and stats["salesforce_contacts"] > 300 and stats["webhook_contacts"] > 300
     finally:
