@@ -203,3 +203,30 @@ def test_warehouse_is_free_while_http_waits(sandbox, tw):
         time.sleep(0.2)
     t.join()
     assert writes >= 1 and result["s"].status == "success"
+
+
+def test_status_and_failures_commands(sandbox, tw):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import PROJECT_DIR
+
+    cdp = str(Path(sys.executable).with_name("cdp"))
+    env = dict(os.environ, CDP_DUCKDB_PATH=str(tw.db_path))
+    before = subprocess.run([cdp, "sync", "status"], env=env, capture_output=True, text=True, cwd=PROJECT_DIR)
+    assert before.returncode == 0 and "hubspot_contacts" in before.stdout and "never" in before.stdout
+    assert not (tw.db_path.parent / "cdp_sync").exists()
+    tw.write([person(1), person(2), person(2, email="twin@example.com")])
+    sync(tw)
+    status = subprocess.run([cdp, "sync", "status"], env=env, capture_output=True, text=True, cwd=PROJECT_DIR)
+    line = next(ln for ln in status.stdout.splitlines() if ln.startswith("hubspot_contacts"))
+    assert "partial" not in line and "failed" in line and "DUPLICATE_KEY 1" in line, status.stdout
+    out = subprocess.run([cdp, "sync", "failures", "hubspot_contacts", "--json"], env=env, capture_output=True,
+                         text=True, cwd=PROJECT_DIR)
+    rows = json.loads(out.stdout)
+    assert [(r["record_key"], r["error_code"], r["attempts"]) for r in rows] == [("p0002", "DUPLICATE_KEY", 1)]
+    text = subprocess.run([cdp, "sync", "failures", "hubspot_contacts"], env=env, capture_output=True, text=True,
+                          cwd=PROJECT_DIR).stdout
+    assert "1 open failures" in text and "p0002" in text
