@@ -58,6 +58,16 @@ def to_text(value: object) -> str:
     return str(value)
 
 
+def format_value(value: object, kind: str) -> str:
+    """A model value as the destination's typed property expects it: dates as YYYY-MM-DD, numbers plain,
+    multi-select values joined by ";" (the model already joins segments so)."""
+    if kind == "date" and hasattr(value, "date") and callable(value.date):
+        return value.date().isoformat()
+    if kind == "date" and hasattr(value, "isoformat"):
+        return value.isoformat()
+    return to_text(value)
+
+
 def payload_hash(payload: dict[str, str]) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
@@ -165,7 +175,7 @@ def build_plan(cfg: SyncConfig, snap: Snapshot, full_resync: bool = False) -> Pl
         if keys[key] > 1:
             plan.invalid.append((key, "DUPLICATE_KEY", f"{keys[key]} rows of {cfg.model} have this {cfg.key}"))
             continue
-        payload = {dest: to_text(row[col]) for dest, col in cfg.fields.items()}
+        payload = {dest: format_value(row[col], cfg.property_type(dest)) for dest, col in cfg.fields.items()}
         match_value = payload.get(cfg.match_key) or to_text(row.get(cfg.match_key))
         if not match_value:
             plan.invalid.append((key, "MISSING_MATCH_KEY", f"no value for {cfg.match_key}"))
@@ -351,7 +361,7 @@ def run_sync(cfg: SyncConfig, db_path: Path, destination_factory: Callable[[Sync
                 failures=[(k, "input", c, m) for k, c, m in plan.invalid],
                 log=[(k, "invalid", False, None, c) for k, c, _ in plan.invalid]))
         if summary.planned:
-            destination.prepare()
+            destination.prepare(option_values(cfg, plan))
             _execute(cfg, store, destination, dest_key, summary, plan, snap, progress)
         _finish_status(cfg, summary)
     except SyncLockedError as exc:
@@ -379,6 +389,15 @@ def run_sync(cfg: SyncConfig, db_path: Path, destination_factory: Callable[[Sync
             if lock is not None:
                 lock.release()
     return summary
+
+
+def option_values(cfg: SyncConfig, plan: Plan) -> dict[str, set[str]]:
+    """Every value a multi-select property will receive in this run (its options must exist first)."""
+    out: dict[str, set[str]] = {}
+    for prop, kind in cfg.property_types.items():
+        if kind == "multi_select":
+            out[prop] = {v for u in plan.upserts for v in u.record.properties.get(prop, "").split(";") if v}
+    return out
 
 
 def _summarise_plan(summary: RunSummary, plan: Plan) -> None:

@@ -230,3 +230,26 @@ def test_status_and_failures_commands(sandbox, tw):
     text = subprocess.run([cdp, "sync", "failures", "hubspot_contacts"], env=env, capture_output=True, text=True,
                           cwd=PROJECT_DIR).stdout
     assert "1 open failures" in text and "p0002" in text
+
+
+def test_custom_properties_are_typed(sandbox, tw):
+    tw.write([person(1, segments="high_value;at_risk"), person(2, segments=""), person(3)])
+    assert sync(tw).status == "success"
+    token = sandbox.client_env()["HUBSPOT_ACCESS_TOKEN"]
+
+    def prop(name: str) -> dict:
+        return requests.get(f"{sandbox.url}/crm/v3/properties/contacts/{name}", timeout=10,
+                            headers={"Authorization": f"Bearer {token}"}).json()
+
+    assert (prop("cdp_lifetime_value")["type"], prop("cdp_order_count")["type"]) == ("number", "number")
+    seg = prop("cdp_segments")
+    assert (seg["type"], seg["fieldType"]) == ("enumeration", "checkbox")
+    assert sorted(o["value"] for o in seg["options"]) == ["active", "at_risk", "high_value"]
+    assert prop("cdp_person_id")["type"] == "string"
+    # a segment that did not exist yet: its option is added before the value is sent
+    tw.write([person(1, segments="high_value;at_risk"), person(2, segments="new_customers"), person(3)])
+    assert sync(tw).status == "success"
+    assert "new_customers" in [o["value"] for o in prop("cdp_segments")["options"]]
+    contacts = {c["properties"]["cdp_person_id"]: c["properties"] for c in hubspot_live(sandbox.url).values()}
+    assert contacts["p0002"]["cdp_segments"] == "new_customers"
+    assert contacts["p0001"]["cdp_lifetime_value"] == "10.50"

@@ -79,15 +79,37 @@ class HubSpotContacts:
         ident = f"portal-{portal}" if portal else url_identity(self.base_url or self.client.base_url)
         return destination_key("hubspot", ident, self.client.base_url)
 
-    def prepare(self) -> None:
+    def prepare(self, values: dict[str, set[str]] | None = None) -> None:
+        """Create the custom properties with their types (409: it exists); a multi-select property gets
+        every option the run will send (existing options are kept: PATCH replaces the whole list)."""
+        values = values or {}
         for prop in self.cfg.custom_properties:
-            resp = self.client.request("POST", f"/crm/v3/properties/{self.cfg.object}", json={
-                "name": prop, "label": prop.replace("_", " ").title(), "type": "string", "fieldType": "text",
-                "groupName": "contactinformation", "description": "Managed by the warehouse CDP sync",
-            })
+            kind = self.cfg.property_type(prop)
+            type_, field_type = PROPERTY_KINDS[kind]
+            body = {"name": prop, "label": prop.replace("_", " ").title(), "type": type_, "fieldType": field_type,
+                    "groupName": "contactinformation", "description": "Managed by the warehouse CDP sync"}
+            wanted = sorted(values.get(prop, set()))
+            if kind == "multi_select":
+                body["options"] = _options(wanted)
+            resp = self.client.request("POST", f"/crm/v3/properties/{self.cfg.object}", json=body)
             self._check_auth(resp)
             if resp.status_code not in (200, 201, 409):
                 raise TerminalError(f"creating property {prop}: HTTP {resp.status_code} {resp.text[:200]}",
+                                    resp.status_code)
+            if resp.status_code == 409 and kind == "multi_select" and wanted:
+                self._add_options(prop, wanted)
+
+    def _add_options(self, prop: str, wanted: list[str]) -> None:
+        resp = self.client.request("GET", f"/crm/v3/properties/{self.cfg.object}/{prop}")
+        self._check_auth(resp)
+        have = [o.get("value") for o in (_json(resp) or {}).get("options", [])] if resp.status_code == 200 else []
+        missing = [v for v in wanted if v not in have]
+        if missing:
+            resp = self.client.request("PATCH", f"/crm/v3/properties/{self.cfg.object}/{prop}",
+                                       json={"options": _options(have + missing)})
+            self._check_auth(resp)
+            if resp.status_code != 200:
+                raise TerminalError(f"adding options to {prop}: HTTP {resp.status_code} {resp.text[:200]}",
                                     resp.status_code)
 
     def _batch(self, verb: str, inputs: list[dict]) -> dict:
@@ -184,6 +206,15 @@ class HubSpotContacts:
             return True
         body = _json(resp) or {}
         return resp.status_code == 200 and str(body.get("id")) != str(retired.destination_id)
+
+
+PROPERTY_KINDS = {"string": ("string", "text"), "number": ("number", "number"), "date": ("date", "date"),
+                  "multi_select": ("enumeration", "checkbox")}
+
+
+def _options(values: list[str]) -> list[dict]:
+    return [{"label": v.replace("_", " ").capitalize(), "value": v, "displayOrder": i, "hidden": False}
+            for i, v in enumerate(values)]
 
 
 def _unconfirmed(r: OutRecord) -> RecordResult:

@@ -73,7 +73,7 @@ class SalesforceObjects:
         ident = f"org-{self.org_id}" if self.org_id else (self.instance_url or self.login_url)
         return destination_key("salesforce", ident, self.login_url)
 
-    def prepare(self) -> None:
+    def prepare(self, values: dict[str, set[str]] | None = None) -> None:
         resp = self.client.request("POST", f"{self.login_url.rstrip('/')}/services/oauth2/token", data={
             "grant_type": "client_credentials", "client_id": self.client_id, "client_secret": self.client_secret})
         if resp.status_code != 200:

@@ -46,7 +46,7 @@ class SignedWebhook:
     def identify(self) -> str:
         return destination_key("webhook", url_identity(self.url), self.url)
 
-    def prepare(self) -> None:
+    def prepare(self, values: dict[str, set[str]] | None = None) -> None:
         return None
 
     def _post(self, action: str, records: list[dict]) -> None:

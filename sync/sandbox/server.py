@@ -58,7 +58,9 @@ class Store:
         self.portal_id = int(os.environ.get("CDP_SANDBOX_PORTAL_ID") or random.randint(10_000_000, 99_999_999))
         self.org_id = "00D" + "".join(random.choice("ABCDEFGHJKLMNPQRSTUVWXYZ0123456789") for _ in range(15))
         self.rng = random.Random()
-        self.hs_properties = set(HUBSPOT_STANDARD)
+        # name -> {"type", "fieldType", "options": [values]}: values are checked against the type on write
+        self.hs_properties: dict[str, dict] = {n: {"type": "string", "fieldType": "text", "options": []}
+                                               for n in HUBSPOT_STANDARD}
         self.hs_contacts: dict[str, dict] = {}
         self.hs_by_email: dict[str, str] = {}
         self.hs_archived: dict[str, dict] = {}
@@ -183,6 +185,13 @@ class Handler(BaseHTTPRequestHandler):
                                     "companyCurrency": "USD", "additionalCurrencies": [], "utcOffset": "+00:00",
                                     "utcOffsetMilliseconds": 0, "uiDomain": "127.0.0.1",
                                     "dataHostingLocation": "local"})
+        m = re.fullmatch(r"/crm/v3/properties/contacts/(\w+)", url.path)
+        if m:
+            with STORE.lock:
+                if m.group(1) not in STORE.hs_properties:
+                    return self._send(404, {"status": "error", "category": "OBJECT_NOT_FOUND",
+                                            "message": f"Unable to find property {m.group(1)}"})
+                return self._send(200, property_body(m.group(1)))
         m = re.fullmatch(r"/crm/v3/objects/contacts/(\d+)", url.path)
         if m:
             with STORE.lock:
@@ -323,6 +332,18 @@ class Handler(BaseHTTPRequestHandler):
         url = urlparse(self.path)
         body = self._body()
         STORE.stats["requests"] += 1
+        prop = re.fullmatch(r"/crm/v3/properties/contacts/(\w+)", url.path)
+        if prop:
+            if self._bearer() != hubspot_token():
+                return self._send(401, {"status": "error", "category": "INVALID_AUTHENTICATION"})
+            update = json.loads(body or b"{}")
+            with STORE.lock:
+                if prop.group(1) not in STORE.hs_properties:
+                    return self._send(404, {"status": "error", "category": "OBJECT_NOT_FOUND"})
+                if "options" in update:  # PATCH replaces the option list
+                    STORE.hs_properties[prop.group(1)]["options"] = [o.get("value") for o in update["options"]]
+                    STORE.stats["property_updates"] = STORE.stats.get("property_updates", 0) + 1
+                return self._send(200, property_body(prop.group(1)))
         if self._bearer() != sf_session() and "/jobs/ingest/" in url.path:
             return self._send(401, [{"errorCode": "INVALID_SESSION_ID", "message": "Session expired or invalid"}])
         job = re.fullmatch(r"/services/data/v\d+\.\d+/jobs/ingest/(\w+)", url.path)
@@ -370,9 +391,10 @@ class Handler(BaseHTTPRequestHandler):
             if name in STORE.hs_properties:
                 return self._send(409, {"status": "error", "category": "OBJECT_ALREADY_EXISTS",
                                         "message": f"Property named '{name}' already exists."})
-            STORE.hs_properties.add(name)
+            STORE.hs_properties[name] = {"type": prop.get("type", "string"), "fieldType": prop.get("fieldType", "text"),
+                                         "options": [o.get("value") for o in prop.get("options", [])]}
             STORE.stats["property_creates"] += 1
-        return self._send(201, {"name": name, "type": prop.get("type", "string")})
+        return self._send(201, property_body(name))
 
     def batch_upsert(self, body: bytes):
         req = json.loads(body or b"{}")
@@ -405,6 +427,11 @@ class Handler(BaseHTTPRequestHandler):
                     errors.append({"status": "error", "category": "VALIDATION_ERROR",
                                    "message": f"Property values were not valid: email {email!r} is invalid",
                                    "context": {"ids": [item["id"]]}})
+                    continue
+                bad = invalid_values(props)
+                if bad:
+                    errors.append({"status": "error", "category": "VALIDATION_ERROR",
+                                   "message": f"Property values were not valid: {bad}", "context": {"ids": [item["id"]]}})
                     continue
                 hs_id = STORE.hs_by_email.get(email)
                 new = hs_id is None
@@ -472,6 +499,11 @@ class Handler(BaseHTTPRequestHandler):
                     errors.append({"status": "error", "category": "CONFLICT",
                                    "message": "A contact with this email already exists",
                                    "context": {"ids": [hs_id]}})
+                    continue
+                bad = invalid_values(props)
+                if bad:
+                    errors.append({"status": "error", "category": "VALIDATION_ERROR",
+                                   "message": f"Property values were not valid: {bad}", "context": {"ids": [hs_id]}})
                     continue
                 old_email = contact["properties"].get("email", "")
                 if email and email != old_email:
@@ -620,6 +652,32 @@ class Handler(BaseHTTPRequestHandler):
         if self._lose_after():
             return self._drop()
         return self._send(200, {"accepted": len(msg.get("records", []))})
+
+
+def property_body(name: str) -> dict:
+    p = STORE.hs_properties[name]
+    return {"name": name, "type": p["type"], "fieldType": p["fieldType"],
+            "options": [{"label": o, "value": o, "displayOrder": i, "hidden": False} for i, o in enumerate(p["options"])]}
+
+
+def invalid_values(props: dict[str, str]) -> str | None:
+    """HubSpot checks values against the property type: numbers, ISO dates, declared enumeration options."""
+    for name, value in props.items():
+        spec = STORE.hs_properties.get(name)
+        if spec is None or value == "":
+            continue
+        if spec["type"] == "number":
+            try:
+                float(value)
+            except ValueError:
+                return f"{value!r} is not a number for {name}"
+        elif spec["type"] == "date" and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+            return f"{value!r} is not a date (YYYY-MM-DD) for {name}"
+        elif spec["type"] == "enumeration":
+            unknown = [v for v in value.split(";") if v not in spec["options"]]
+            if unknown:
+                return f"{unknown[0]!r} was not one of the allowed options for {name}"
+    return None
 
 
 def sf_apply(ext_field: str, fields: dict) -> dict:
