@@ -253,3 +253,19 @@ def test_custom_properties_are_typed(sandbox, tw):
     contacts = {c["properties"]["cdp_person_id"]: c["properties"] for c in hubspot_live(sandbox.url).values()}
     assert contacts["p0002"]["cdp_segments"] == "new_customers"
     assert contacts["p0001"]["cdp_lifetime_value"] == "10.50"
+
+
+def test_sandbox_page_lists_open_failures(sandbox, tw):
+    tw.write([person(1), person(2, email="broken@mail.invalid")])
+    sync(tw)
+    sync(tw, "salesforce_contacts")
+    page = requests.get(f"{sandbox.url}/", timeout=10).text
+    failures = page.split('<table id="failures">')[1]
+    assert "broken@mail.invalid" in failures and "VALIDATION_ERROR" in failures  # in the message
+    assert "p0002" in failures and "INVALID_EMAIL_ADDRESS" in failures, "the Salesforce rejection, by external id"
+    assert "person1@example.com" not in failures
+    tw.write([person(1), person(2, email="fixed@example.com")])
+    sync(tw)
+    sync(tw, "salesforce_contacts")
+    page = requests.get(f"{sandbox.url}/", timeout=10).text
+    assert "<tbody></tbody></table></body>" in page, "written since: no longer open"

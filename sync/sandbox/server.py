@@ -68,6 +68,8 @@ class Store:
         self.sf_contacts: dict[str, dict] = {}
         self.sf_deleted: set[str] = set()
         self.webhook_seen: set[str] = set()
+        # rejected writes not yet followed by a successful write of the same record: (system, key) -> info
+        self.open_failures: dict[tuple[str, str], dict] = {}
         self.webhook: dict[str, dict] = {}
         self.webhook_deleted: set[str] = set()
         self.sf_jobs: dict[str, dict] = {}
@@ -160,6 +162,7 @@ class Handler(BaseHTTPRequestHandler):
         if url.path == "/_sandbox/stats":
             with STORE.lock:
                 return self._send(200, {**STORE.stats, "hubspot_contacts": len(STORE.hs_contacts),
+                                        "open_failures": len(STORE.open_failures),
                                         "salesforce_contacts": len(STORE.sf_contacts),
                                         "webhook_contacts": len(STORE.webhook), "config": STORE.config})
         if url.path == "/_sandbox/webhook":
@@ -451,6 +454,12 @@ class Handler(BaseHTTPRequestHandler):
                 contact["writes"] += 1
                 results.append({"id": hs_id, "properties": contact["properties"], "new": new,
                                 "createdAt": contact["createdAt"], "updatedAt": now})
+        # a record is named by its cdp_person_id when it has one (the page is about the CDP's records)
+        person_of = {str(i.get("id", "")).lower(): i.get("properties", {}).get("cdp_person_id") for i in inputs}
+        note_outcome("HubSpot", [k for r in results for k in (r["id"], r["properties"].get("email", ""),
+                                                               r["properties"].get("cdp_person_id", ""))],
+                     [(person_of.get(str(i).lower()) or str(i), e["category"], e["message"])
+                      for e in errors for i in e["context"]["ids"]])
         if self._lose_after():
             return self._drop()
         if errors:
@@ -516,6 +525,12 @@ class Handler(BaseHTTPRequestHandler):
                 STORE.stats["hubspot_updates"] += 1
                 results.append({"id": hs_id, "properties": contact["properties"], "createdAt": contact["createdAt"],
                                 "updatedAt": now, "archived": False})
+        # a record is named by its cdp_person_id when it has one (the page is about the CDP's records)
+        person_of = {str(i.get("id", "")).lower(): i.get("properties", {}).get("cdp_person_id") for i in inputs}
+        note_outcome("HubSpot", [k for r in results for k in (r["id"], r["properties"].get("email", ""),
+                                                               r["properties"].get("cdp_person_id", ""))],
+                     [(person_of.get(str(i).lower()) or str(i), e["category"], e["message"])
+                      for e in errors for i in e["context"]["ids"]])
         if self._lose_after():
             return self._drop()
         if errors:
@@ -620,6 +635,10 @@ class Handler(BaseHTTPRequestHandler):
             return
         with STORE.lock:
             out = [sf_apply(ext_field, {k: v for k, v in rec.items() if k != "attributes"}) for rec in records]
+        exts = [str(rec.get(ext_field, "")) for rec in records]
+        note_outcome("Salesforce", [e for e, r in zip(exts, out) if r["success"]],
+                     [(e, r["errors"][0]["statusCode"], r["errors"][0]["message"]) for e, r in zip(exts, out)
+                      if not r["success"]])
         if self._lose_after():
             return self._drop()
         return self._send(200, out)
@@ -652,6 +671,17 @@ class Handler(BaseHTTPRequestHandler):
         if self._lose_after():
             return self._drop()
         return self._send(200, {"accepted": len(msg.get("records", []))})
+
+
+def note_outcome(system: str, ok_keys: list[str], failed: list[tuple[str, str, str]]) -> None:
+    now = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
+    with STORE.lock:
+        for key in ok_keys:
+            STORE.open_failures.pop((system, key.lower()), None)
+        for key, code, message in failed:
+            prev = STORE.open_failures.get((system, key.lower()))
+            STORE.open_failures[(system, key.lower())] = {"code": code, "message": message, "last": now,
+                                                          "attempts": (prev or {}).get("attempts", 0) + 1}
 
 
 def property_body(name: str) -> dict:
@@ -732,19 +762,28 @@ def render_page(limit: int = 500) -> str:
     with STORE.lock:
         contacts = sorted(STORE.hs_contacts.items(), key=lambda kv: int(kv[0]))[:limit]
         total, sf, wh = len(STORE.hs_contacts), len(STORE.sf_contacts), len(STORE.webhook)
+        failures = sorted(STORE.open_failures.items())[:limit]
     cols = ["email", "firstname", "lastname", "country", *ENRICHED]
     head = "".join(f"<th>{html.escape(c)}</th>" for c in ["HubSpot id", *cols])
     rows = "".join(
         "<tr>" + f"<td>{html.escape(k)}</td>" +
         "".join(f"<td class='{'enriched' if c in ENRICHED else ''}'>{html.escape(v['properties'].get(c, ''))}</td>"
                 for c in cols) + "</tr>" for k, v in contacts)
+    fail_rows = "".join(
+        f"<tr><td>{html.escape(sys_)}</td><td>{html.escape(key)}</td><td>{html.escape(f['code'])}</td>"
+        f"<td>{html.escape(f['message'])}</td><td>{f['attempts']}</td><td>{html.escape(f['last'])}</td></tr>"
+        for (sys_, key), f in failures)
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>CRM sandbox: contacts</title>
 <style>body{{font-family:sans-serif;margin:1.5em}}table{{border-collapse:collapse;font-size:13px}}
 td,th{{border:1px solid #ccc;padding:3px 6px}}th{{background:#eef}}td.enriched{{background:#f4fff0}}</style>
 </head><body><h1>CRM sandbox</h1>
 <p id="summary">{total} HubSpot contacts, {sf} Salesforce contacts, {wh} marketing webhook contacts.
 Showing the first {len(contacts)} HubSpot contacts; green columns are written by the CDP sync.</p>
-<table id="contacts"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></body></html>"""
+<table id="contacts"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>
+<h2>Open failures</h2>
+<p id="failures-summary">{len(failures)} records whose last write was rejected and not yet written since.</p>
+<table id="failures"><thead><tr><th>system</th><th>record</th><th>code</th><th>message</th><th>attempts</th>
+<th>last (UTC)</th></tr></thead><tbody>{fail_rows}</tbody></table></body></html>"""
 
 
 def serve(port: int = 0, host: str = "127.0.0.1") -> ThreadingHTTPServer:
