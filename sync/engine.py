@@ -14,13 +14,14 @@ Planning (pure, `build_plan`) compares the model with this destination's state:
 Execution: upserts first (so a survivor has its object), then merges, then archives and clears. A batch
 the destination rejects as a whole is split in halves (at most log2(batch) levels, and not at all when
 the error is about the request rather than a record); what a destination confirmed is settled (state,
-failures, record log) in one short transaction per batch, also when a later half or batch fails."""
+failures, record log) in short transactions about once a second, also when a later half or batch fails."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import math
+import os
 import time
 import uuid
 from collections import Counter
@@ -44,6 +45,7 @@ from sync.lock import SyncLock
 from sync.state import Settlement, Snapshot, StateRow, StateStore
 
 Progress = Callable[[int, int], None]
+FLUSH_SECONDS = float(os.environ.get("CDP_SYNC_FLUSH_SECONDS", "1.0"))
 Send = Callable[[list[OutRecord]], list[RecordResult]]
 
 
@@ -269,6 +271,8 @@ class _Executor:
         self.cfg, self.store, self.destination, self.dest_key = cfg, store, destination, dest_key
         self.run_id, self.summary, self.state, self.progress = run_id, summary, state, progress
         self.total, self.done = total, 0
+        self.pending = Settlement()
+        self.flushed_at = time.monotonic()
 
     def run(self, action: str, send: Send, batch: list[OutRecord], hashes: dict[str, tuple[str, bool]] | None = None,
             bulk: bool = False) -> None:
@@ -287,6 +291,15 @@ class _Executor:
                 send_with_split(send, batch, out)
         finally:
             self.settle(action, batch, out, hashes or {})
+
+    def flush(self) -> None:
+        """Write what the destination confirmed since the last flush, in one short transaction. Writing
+        about once a second (not per batch) keeps the warehouse's cost per record low; a crash loses at
+        most that second's bookkeeping, and re-sending those records is harmless (upserts by id or match
+        key, idempotent archives, merges checked, webhook replays dropped by delivery id)."""
+        pending, self.pending = self.pending, Settlement()
+        self.store.settle(self.cfg.name, self.dest_key, self.run_id, pending)
+        self.flushed_at = time.monotonic()
 
     def settle(self, action: str, batch: list[OutRecord], results: list[RecordResult],
                hashes: dict[str, tuple[str, bool]]) -> None:
@@ -311,7 +324,12 @@ class _Executor:
             else:
                 s.failures.append((rec.key, kind, res.error_code or "ERROR", res.message or ""))
                 s.log.append((rec.key, kind, False, None, res.error_code or "ERROR"))
-        self.store.settle(self.cfg.name, self.dest_key, self.run_id, s)
+        self.pending.confirmed += s.confirmed
+        self.pending.forgotten += s.forgotten
+        self.pending.failures += s.failures
+        self.pending.log += s.log
+        if time.monotonic() - self.flushed_at >= FLUSH_SECONDS:
+            self.flush()
         self.summary.sent += len(batch)
         self.summary.succeeded += sum(1 for r in results if r.ok)
         _count_failures(self.summary, [(r.key, r.error_code or "ERROR") for r in results if not r.ok])
@@ -434,6 +452,14 @@ def _execute(cfg: SyncConfig, store: StateStore, destination: Destination, dest_
     their object in (3)."""
     state = dict(snap.state)
     ex = _Executor(cfg, store, destination, dest_key, summary.run_id, summary, state, progress, summary.planned)
+    try:
+        _execute_actions(cfg, store, destination, dest_key, summary, plan, ex, state)
+    finally:
+        ex.flush()
+
+
+def _execute_actions(cfg: SyncConfig, store: StateStore, destination: Destination, dest_key: str,
+                     summary: RunSummary, plan: Plan, ex: _Executor, state: dict[str, StateRow]) -> None:
     hashes = {u.record.key: (u.hash, u.new) for u in plan.upserts}
     removing = {r.key for r in plan.archive + plan.clear} | {a for a, _ in plan.merge}
     ready = [(a, b) for a, b in plan.merge if state.get(b) and state[b].destination_id]
@@ -503,6 +529,8 @@ def _merge(cfg: SyncConfig, store: StateStore, destination: Destination, dest_ke
             return results
 
         ex.run("merge", send_merge, [a for a, _ in chunk])
+    if merged_ids:
+        ex.flush()  # the survivors' pending confirmations first, then their new ids
     for survivor, new_id in merged_ids.items():
         row = state[survivor]
         state[survivor] = StateRow(row.payload_hash, new_id, row.payload)

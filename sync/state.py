@@ -6,9 +6,10 @@ id, webhook URL without its query; the local sandbox's keys start with `sandbox:
 another portal or org starts its own state instead of reusing or resetting another's.
 
 The warehouse is never held during HTTP: a run reads everything it needs in one short read at the start
-(`load`), and each confirmed batch is written in one short transaction (`settle`) on a connection opened
-for it and closed at once, so dbt and the data checks can read and write beside a long sync. DuckDB allows
-one writing process at a time, so opening waits (with backoff) while another process holds the file."""
+(`load`), and what the destination confirmed is written about once a second in one short transaction
+(`settle`) on a connection opened for it and closed at once, so dbt and the data checks can read and
+write beside a long sync. DuckDB allows one writing process at a time, so opening waits (with backoff)
+while another process holds the file."""
 
 from __future__ import annotations
 
