@@ -161,6 +161,8 @@ def build_plan(cfg: SyncConfig, snap: Snapshot, full_resync: bool = False) -> Pl
     plan = Plan()
     keys = Counter(to_text(row.get(cfg.key)) for row in snap.rows)
     seen_match: set[str] = set()
+    fields = list(cfg.fields.items())
+    dated = {dest for dest, _ in fields if cfg.property_type(dest) == "date"}
     present: set[str] = set()       # keys in the model (valid or not): never archived
     current: set[str] = set()       # keys whose record is in the destination's future (sent or unchanged)
     for i, row in enumerate(snap.rows):
@@ -177,7 +179,7 @@ def build_plan(cfg: SyncConfig, snap: Snapshot, full_resync: bool = False) -> Pl
         if keys[key] > 1:
             plan.invalid.append((key, "DUPLICATE_KEY", f"{keys[key]} rows of {cfg.model} have this {cfg.key}"))
             continue
-        payload = {dest: format_value(row[col], cfg.property_type(dest)) for dest, col in cfg.fields.items()}
+        payload = {dest: (format_value(row[col], "date") if dest in dated else to_text(row[col])) for dest, col in fields}
         match_value = payload.get(cfg.match_key) or to_text(row.get(cfg.match_key))
         if not match_value:
             plan.invalid.append((key, "MISSING_MATCH_KEY", f"no value for {cfg.match_key}"))
@@ -273,6 +275,7 @@ class _Executor:
         self.total, self.done = total, 0
         self.pending = Settlement()
         self.flushed_at = time.monotonic()
+        self.flush_cost = 0.0
 
     def run(self, action: str, send: Send, batch: list[OutRecord], hashes: dict[str, tuple[str, bool]] | None = None,
             bulk: bool = False) -> None:
@@ -298,8 +301,10 @@ class _Executor:
         most that second's bookkeeping, and re-sending those records is harmless (upserts by id or match
         key, idempotent archives, merges checked, webhook replays dropped by delivery id)."""
         pending, self.pending = self.pending, Settlement()
+        started = time.monotonic()
         self.store.settle(self.cfg.name, self.dest_key, self.run_id, pending)
         self.flushed_at = time.monotonic()
+        self.flush_cost = self.flushed_at - started  # the next flush waits five times this: at most ~20% overhead
 
     def settle(self, action: str, batch: list[OutRecord], results: list[RecordResult],
                hashes: dict[str, tuple[str, bool]]) -> None:
@@ -328,7 +333,7 @@ class _Executor:
         self.pending.forgotten += s.forgotten
         self.pending.failures += s.failures
         self.pending.log += s.log
-        if time.monotonic() - self.flushed_at >= FLUSH_SECONDS:
+        if time.monotonic() - self.flushed_at >= max(FLUSH_SECONDS, 5 * self.flush_cost):
             self.flush()
         self.summary.sent += len(batch)
         self.summary.succeeded += sum(1 for r in results if r.ok)
