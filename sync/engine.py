@@ -97,6 +97,7 @@ class Plan:
     excluded: int = 0
     kept: int = 0
     in_scope: int = 0   # records of the model the sync covers (not excluded)
+    stale_failures: list[str] = field(default_factory=list)  # open failures of keys no longer anywhere
     invalid: list[tuple[str, str, str]] = field(default_factory=list)  # key, code, message
 
     @property
@@ -218,6 +219,8 @@ def build_plan(cfg: SyncConfig, snap: Snapshot, full_resync: bool = False) -> Pl
                                         delivery_id(cfg.name, key, "clear", "", old.payload_hash)))
         else:
             plan.kept += 1
+    invalid_keys = {k for k, _, _ in plan.invalid}
+    plan.stale_failures = sorted(set(snap.failures) - present - invalid_keys - set(snap.state))
     return plan
 
 
@@ -379,8 +382,9 @@ def run_sync(cfg: SyncConfig, db_path: Path, destination_factory: Callable[[Sync
         if dry_run:
             summary.status = "dry_run"
             return summary
-        if plan.invalid:
+        if plan.invalid or plan.stale_failures:
             store.settle(cfg.name, dest_key, summary.run_id, Settlement(
+                forgotten=plan.stale_failures,
                 failures=[(k, "input", c, m) for k, c, m in plan.invalid],
                 log=[(k, "invalid", False, None, c) for k, c, _ in plan.invalid]))
         if summary.planned:

@@ -158,6 +158,10 @@ def test_bad_input_is_reported_not_sent(sandbox, tw):
     assert set(by_person(sandbox.url)) == {"p0001"}
     codes = tw.sql("select record_key, error_code, action from cdp_sync.sync_failures order by 1, 2")
     assert codes == [("(null key, row 4)", "NULL_KEY", "input"), ("p0002", "DUPLICATE_KEY", "input")]
+    tw.write([person(1), person(2), person(3)])  # the model is fixed: the input failures close
+    fixed = sync(tw)
+    assert (fixed.status, fixed.created) == ("success", 2)
+    assert tw.sql("select count(*) from cdp_sync.sync_failures") == [(0,)]
 
 
 def test_every_abort_finishes_its_run_row(sandbox, tw):
