@@ -74,24 +74,25 @@ def test_merge_and_deletion_follow_the_identity_graph(sandbox, tw):
     sync(tw)
     sync(tw, "salesforce_contacts")
     ids = {p: c[0]["id"] for p, c in by_person(sandbox.url).items()}
-    # p0002 merged into p0001; p0005's records were deleted upstream
-    tw.write([person(1), person(3), person(4)], merges=[("p0002", "p0001")])
+    # p0002 merged into p0001; p0005's records were deleted upstream; p0006 split off p0003 with its own email
+    tw.write([person(1), person(3), person(4), person(6)], merges=[("p0002", "p0001")])
     s = sync(tw)
-    assert (s.status, s.merged, s.archived) == ("success", 1, 1), s
+    assert (s.status, s.merged, s.archived, s.created) == ("success", 1, 1, 1), s
     live = by_person(sandbox.url)
-    assert set(live) == {"p0001", "p0003", "p0004"} and all(len(v) == 1 for v in live.values())
+    assert set(live) == {"p0001", "p0003", "p0004", "p0006"} and all(len(v) == 1 for v in live.values())
+    assert live["p0006"][0]["id"] != ids["p0003"], "a split gets its own object"
     hs = requests.get(f"{sandbox.url}/_sandbox/hubspot", timeout=10).json()
     assert hs["merged_into"] == {ids["p0002"]: ids["p0001"]} and ids["p0005"] in hs["archived"]
     sf = sync(tw, "salesforce_contacts")
     assert (sf.status, sf.merged, sf.archived) == ("success", 1, 1)
-    assert set(sf_records(sandbox)) == {"p0001", "p0003", "p0004"}, "Salesforce deletes the retired Contact"
+    assert set(sf_records(sandbox)) == {"p0001", "p0003", "p0004", "p0006"}, "Salesforce deletes the retired Contact"
     runs = tw.sql("select sync_name, merged, archived from cdp_sync.sync_runs where merged > 0 order by sync_name")
     assert runs == [("hubspot_contacts", 1, 1), ("salesforce_contacts", 1, 1)]
     log = tw.sql("select record_key, action, ok from cdp_sync.sync_record_log where sync_name = 'hubspot_contacts' "
                  "and action in ('merge', 'archive') order by record_key")
     assert log == [("p0002", "merge", True), ("p0005", "archive", True)]
     assert {k for (k,) in tw.sql("select record_key from cdp_sync.sync_state where sync_name = 'hubspot_contacts'")} == {
-        "p0001", "p0003", "p0004"}
+        "p0001", "p0003", "p0004", "p0006"}
     again = sync(tw)
     assert (again.planned, again.status) == (0, "success")
 
