@@ -25,7 +25,7 @@ import os
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
@@ -93,6 +93,7 @@ class Plan:
     clear: list[OutRecord] = field(default_factory=list)
     archive: list[OutRecord] = field(default_factory=list)
     merge: list[tuple[str, str]] = field(default_factory=list)  # retired key, survivor key
+    delete: list[OutRecord] = field(default_factory=list)  # privacy erasure: removed, never sent again
     unchanged: int = 0
     excluded: int = 0
     kept: int = 0
@@ -122,6 +123,7 @@ class RunSummary:
     cleared: int = 0
     archived: int = 0
     merged: int = 0
+    deleted: int = 0
     sent: int = 0
     succeeded: int = 0
     failed: int = 0
@@ -145,7 +147,7 @@ class RunSummary:
 
     def as_counts(self) -> dict[str, object]:
         return {k: getattr(self, k) for k in (
-            "planned", "created", "updated", "cleared", "archived", "merged", "sent", "succeeded", "failed",
+            "planned", "created", "updated", "cleared", "archived", "merged", "deleted", "sent", "succeeded", "failed",
             "invalid", "skipped", "excluded", "requests", "retries", "rate_limited", "duration_s", "error")}
 
 
@@ -158,8 +160,11 @@ def resolve_survivor(key: str, merges: dict[str, str]) -> str:
     return key
 
 
-def build_plan(cfg: SyncConfig, snap: Snapshot, full_resync: bool = False) -> Plan:
+def build_plan(cfg: SyncConfig, snap: Snapshot, full_resync: bool = False, erase: Collection[str] = ()) -> Plan:
+    """`erase`: keys to remove from the destination for a privacy request (never sent again, deleted where
+    they were sent, never counted by the removal guard)."""
     plan = Plan()
+    erase = set(erase)
     keys = Counter(to_text(row.get(cfg.key)) for row in snap.rows)
     seen_match: set[str] = set()
     fields = list(cfg.fields.items())
@@ -172,6 +177,8 @@ def build_plan(cfg: SyncConfig, snap: Snapshot, full_resync: bool = False) -> Pl
             plan.invalid.append((f"(null key, row {i + 1})", "NULL_KEY", f"{cfg.key} is null"))
             continue
         present.add(key)
+        if key in erase:
+            continue
         if cfg.exclude_opted_out and row.get("email_consent") == "unsubscribed":
             plan.excluded += 1
             present.discard(key)  # an opted-out person leaves the audience like one who left the model
@@ -203,6 +210,10 @@ def build_plan(cfg: SyncConfig, snap: Snapshot, full_resync: bool = False) -> Pl
         else:
             plan.unchanged += 1
     for key, old in snap.state.items():
+        if key in erase:
+            plan.delete.append(OutRecord(key, old.payload.get(cfg.match_key) or key, {}, old.destination_id,
+                                         delivery_id(cfg.name, key, "delete", "", old.payload_hash)))
+            continue
         if key in present:
             continue
         survivor = resolve_survivor(key, snap.merges)
@@ -348,7 +359,7 @@ class _Executor:
 
 def run_sync(cfg: SyncConfig, db_path: Path, destination_factory: Callable[[SyncConfig], Destination], *,
              dry_run: bool = False, full_resync: bool = False, force_clear: bool = False,
-             progress: Progress | None = None) -> RunSummary:
+             progress: Progress | None = None, erase_keys: Collection[str] = ()) -> RunSummary:
     """One run. A dry run reads and plans only: it writes nothing to the warehouse or the destination and
     creates no file. A real run holds the sync's lock; its run row ends `success`, `partial` (some records
     failed, within max_failed_share), `failed` (with the reason) or `rate_limit_exhausted`."""
@@ -370,7 +381,7 @@ def run_sync(cfg: SyncConfig, db_path: Path, destination_factory: Callable[[Sync
         if run_started:
             store.set_run_destination(summary.run_id, dest_key)
         snap = store.load(cfg.name, dest_key, cfg.model, cfg.columns, read_only=dry_run)
-        plan = build_plan(cfg, snap, full_resync)
+        plan = build_plan(cfg, snap, full_resync, erase_keys)
         _summarise_plan(summary, plan)
         removals = len(plan.clear) + len(plan.archive)
         if removals and not force_clear and removals > cfg.max_clear_share * max(1, len(snap.state)):
@@ -433,7 +444,8 @@ def _summarise_plan(summary: RunSummary, plan: Plan) -> None:
     summary.in_scope = plan.in_scope
     summary.created, summary.updated = len(plan.create), len(plan.update)
     summary.cleared, summary.archived, summary.merged = len(plan.clear), len(plan.archive), len(plan.merge)
-    summary.planned = len(plan.upserts) + len(plan.clear) + len(plan.archive) + len(plan.merge)
+    summary.deleted = len(plan.delete)
+    summary.planned = len(plan.upserts) + len(plan.clear) + len(plan.archive) + len(plan.merge) + len(plan.delete)
     summary.plan_samples = {"create": [u.record.key for u in plan.create[:3]],
                             "update": [u.record.key for u in plan.update[:3]],
                             "clear": [r.key for r in plan.clear[:3]],
@@ -470,7 +482,11 @@ def _execute(cfg: SyncConfig, store: StateStore, destination: Destination, dest_
 def _execute_actions(cfg: SyncConfig, store: StateStore, destination: Destination, dest_key: str,
                      summary: RunSummary, plan: Plan, ex: _Executor, state: dict[str, StateRow]) -> None:
     hashes = {u.record.key: (u.hash, u.new) for u in plan.upserts}
-    removing = {r.key for r in plan.archive + plan.clear} | {a for a, _ in plan.merge}
+    # privacy deletes first: the destination's own erasure call where it has one, else archive
+    send_delete = getattr(destination, "delete", None) or destination.archive
+    for start in range(0, len(plan.delete), cfg.batch_size):
+        ex.run("delete", send_delete, plan.delete[start:start + cfg.batch_size])
+    removing = {r.key for r in plan.archive + plan.clear + plan.delete} | {a for a, _ in plan.merge}
     ready = [(a, b) for a, b in plan.merge if state.get(b) and state[b].destination_id]
     _merge(cfg, store, destination, dest_key, summary, ex, state, ready, final=False)
     for action, records in (("archive", plan.archive), ("clear", plan.clear)):

@@ -26,7 +26,7 @@ import duckdb
 import pandas as pd
 
 SCHEMA = "cdp_sync"
-RUN_COUNTS = ["planned", "created", "updated", "cleared", "archived", "merged", "sent", "succeeded", "failed",
+RUN_COUNTS = ["planned", "created", "updated", "cleared", "archived", "merged", "deleted", "sent", "succeeded", "failed",
               "invalid", "skipped", "excluded", "requests", "retries", "rate_limited", "duration_s", "error"]
 
 DDL = f"""
@@ -69,6 +69,7 @@ alter table {SCHEMA}.sync_runs add column if not exists destination_key varchar;
 alter table {SCHEMA}.sync_runs add column if not exists archived integer;
 alter table {SCHEMA}.sync_runs add column if not exists merged integer;
 alter table {SCHEMA}.sync_runs add column if not exists invalid integer;
+alter table {SCHEMA}.sync_runs add column if not exists deleted integer;
 create table if not exists {SCHEMA}.sync_record_log (
     run_id varchar not null,
     sync_name varchar not null,

@@ -274,3 +274,25 @@ def test_sandbox_page_lists_open_failures(sandbox, tw):
     sync(tw, "salesforce_contacts")
     page = requests.get(f"{sandbox.url}/", timeout=10).text
     assert "<tbody></tbody></table></body>" in page, "written since: no longer open"
+
+
+def test_privacy_delete_action_removes_records_past_the_guard(sandbox, tw):
+    """The hook for privacy erasure: keys to erase are deleted where they were sent (HubSpot gdpr-delete,
+    Salesforce Collections DELETE, a webhook `delete` event), never sent again, and not blocked by
+    max_clear_share even when they are most of the synced records."""
+    for name in ("hubspot_contacts", "salesforce_contacts", "marketing_webhook"):
+        assert sync(tw, name).status == "success"
+    erase = {"p0001", "p0002", "p0003"}
+    for name in ("hubspot_contacts", "salesforce_contacts", "marketing_webhook"):
+        s = run_sync(config(name), tw.db_path, make_destination, erase_keys=erase)
+        assert (s.status, s.deleted, s.created, s.updated) == ("success", 3, 0, 0), (name, s)
+    hs = requests.get(f"{sandbox.url}/_sandbox/hubspot", timeout=10).json()
+    people = {c["properties"]["cdp_person_id"] for c in list(hs["contacts"].values()) + list(hs["archived"].values())}
+    assert people == {"p0004", "p0005"}, "deleted permanently, not archived"
+    assert set(sf_records(sandbox)) == {"p0004", "p0005"}
+    hook = requests.get(f"{sandbox.url}/_sandbox/webhook", timeout=10).json()
+    assert set(hook["records"]) == {"p0004", "p0005"} and erase <= set(hook["deleted"])
+    assert tw.sql("select count(*) from cdp_sync.sync_state where list_contains(?, record_key)", [sorted(erase)]) == [(0,)]
+    assert tw.sql("select sum(deleted) from cdp_sync.sync_runs") == [(9,)]
+    again = run_sync(config("hubspot_contacts"), tw.db_path, make_destination, erase_keys=erase)
+    assert (again.planned, again.created) == (0, 0), "erased people stay out while the request stands"

@@ -183,6 +183,23 @@ class HubSpotContacts:
         # archive is idempotent (204 whether or not the contact still existed)
         return [RecordResult(r.key, True, r.destination_id) for r in records]
 
+    def delete(self, records: list[OutRecord]) -> list[RecordResult]:
+        """Privacy erasure: POST /crm/v3/objects/contacts/gdpr-delete per contact (204), which removes the
+        contact permanently, unlike archive; an id that no longer exists counts as done."""
+        out = []
+        for r in records:
+            if not r.destination_id:
+                out.append(RecordResult(r.key, True, None))
+                continue
+            resp = self.client.request("POST", f"/crm/v3/objects/{self.cfg.object}/gdpr-delete",
+                                       json={"objectId": r.destination_id})
+            self._check_auth(resp)
+            if resp.status_code in (200, 204, 404):
+                out.append(RecordResult(r.key, True, r.destination_id))
+            else:
+                out.append(RecordResult(r.key, False, None, f"HTTP_{resp.status_code}", resp.text[:300]))
+        return out
+
     def merge(self, pairs: list[tuple[OutRecord, OutRecord]]) -> list[RecordResult]:
         out = []
         for retired, survivor in pairs:

@@ -137,6 +137,10 @@ class SalesforceObjects:
         return [out.get(r.key) or RecordResult(r.key, False, None, "NOT_CONFIRMED", "no result for this id")
                 for r in records]
 
+    def delete(self, records: list[OutRecord]) -> list[RecordResult]:
+        """Privacy erasure: the Contact is deleted (Collections DELETE), as for archive."""
+        return self.archive(records)
+
     def merge(self, pairs: list[tuple[OutRecord, OutRecord]]) -> list[RecordResult]:
         """No Contact merge over REST Collections: the retired person's Contact is deleted."""
         return self.archive([retired for retired, _ in pairs])

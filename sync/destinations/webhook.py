@@ -74,6 +74,7 @@ class SignedWebhook:
         return [RecordResult(r.key, True, r.match_value) for r in records]
 
     archive = clear
+    delete = clear  # privacy erasure: the same signed `delete` event
 
     def merge(self, pairs: list[tuple[OutRecord, OutRecord]]) -> list[RecordResult]:
         self._post("merge", [{"key": a.match_value, "delivery_id": a.delivery_id, "merged_into": b.match_value}

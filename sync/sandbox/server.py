@@ -274,6 +274,8 @@ class Handler(BaseHTTPRequestHandler):
                 return self.batch_archive(body)
             if url.path == "/crm/v3/objects/contacts/merge":
                 return self.merge(body)
+            if url.path == "/crm/v3/objects/contacts/gdpr-delete":
+                return self.gdpr_delete(body)
         return self._send(404, {"status": "error", "message": "not found"})
 
     def do_PUT(self):
@@ -552,6 +554,23 @@ class Handler(BaseHTTPRequestHandler):
                     STORE.hs_archived[str(item.get("id"))] = contact
                     STORE.hs_by_email.pop(contact["properties"].get("email", ""), None)
                     STORE.stats["hubspot_archives"] += 1
+        if self._lose_after():
+            return self._drop()
+        return self._send(204)
+
+    def gdpr_delete(self, body: bytes):
+        """Permanently deletes the contact (it is not kept among archived contacts); 404 for an unknown id."""
+        req = json.loads(body or b"{}")
+        hs_id = str(req.get("objectId", ""))
+        if self._faults_before():
+            return
+        with STORE.lock:
+            contact = STORE.hs_contacts.pop(hs_id, None) or STORE.hs_archived.pop(hs_id, None)
+            if contact is None:
+                return self._send(404, {"status": "error", "category": "OBJECT_NOT_FOUND",
+                                        "message": f"Object not found: {hs_id}"})
+            STORE.hs_by_email.pop(contact["properties"].get("email", ""), None)
+            STORE.stats["hubspot_gdpr_deletes"] = STORE.stats.get("hubspot_gdpr_deletes", 0) + 1
         if self._lose_after():
             return self._drop()
         return self._send(204)
