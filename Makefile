@@ -36,11 +36,11 @@ chromium:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
 test: install chromium
-	$(BIN)/ruff check orchestration sync tests bench
+	$(BIN)/ruff check cdp orchestration sync datagen predict scripts tests bench
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 lint: install
-	$(BIN)/ruff check orchestration sync tests bench
+	$(BIN)/ruff check cdp orchestration sync datagen predict scripts tests bench
 
 bench: install
 	$(BIN)/python bench/identity_bench.py

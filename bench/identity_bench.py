@@ -19,8 +19,8 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration.dbt_args import dbt_command
-from orchestration.sample_data import append_day, generate
+from cdp.dbt_args import dbt_command
+from datagen.sample_data import append_day, generate
 
 PROJECT = Path(__file__).resolve().parents[1]
 DBT = str(Path(sys.executable).with_name("dbt"))

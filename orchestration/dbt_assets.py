@@ -1,9 +1,8 @@
-"""dbt models as Dagster assets (dagster-dbt's Python API), dbt tests as asset checks."""
+"""dbt models as Dagster assets (dagster-dbt's Python API), dbt tests as asset checks. Nothing happens at
+import: the dbt project is prepared (parsed when stale) the first time the definitions are built."""
 
-
-import os
+import functools
 import subprocess
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -11,14 +10,8 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
-from orchestration.settings import load_settings
-
-SETTINGS = load_settings()
-# dbt runs inside this process's environment: absolute paths for the warehouse and the raw folder
-os.environ.update({k: v for k, v in SETTINGS.dbt_env.items() if k.startswith(("CDP_", "DBT_"))})
-
-DBT_PROJECT = DbtProject(project_dir=SETTINGS.project_dir, profiles_dir=SETTINGS.project_dir,
-                         target=SETTINGS.target)
+from cdp.settings import load_settings
+from orchestration.resources import WarehouseResource, dbt_executable
 
 
 def manifest_is_stale(manifest: Path, project_dir: Path) -> bool:
@@ -26,25 +19,27 @@ def manifest_is_stale(manifest: Path, project_dir: Path) -> bool:
     if not manifest.exists():
         return True
     built = manifest.stat().st_mtime
-    sources = [project_dir / "dbt_project.yml", project_dir / "profiles.yml"]
+    sources = [project_dir / "dbt_project.yml", project_dir / "profiles.yml", project_dir / "selectors.yml"]
     for folder in ("models", "macros", "seeds", "data-tests"):
         sources += [p for p in (project_dir / folder).rglob("*") if p.is_file()]
     return any(p.stat().st_mtime > built for p in sources if p.exists())
 
 
-def ensure_manifest(project: DbtProject) -> Path:
-    """dbt parse writes target/manifest.json; the asset graph is read from it, so it is re-parsed
-    whenever a model, macro, seed or the project file changed since."""
+@functools.cache
+def dbt_project() -> DbtProject:
+    """The dbt project with a current manifest: `dbt parse` runs when a model, macro, seed or the project
+    file changed since the last parse (the asset graph is read from target/manifest.json)."""
+    settings = load_settings()
+    project = DbtProject(project_dir=settings.project_dir, profiles_dir=settings.project_dir, target=settings.target)
     if manifest_is_stale(project.manifest_path, Path(project.project_dir)):
-        dbt = str(Path(sys.executable).with_name("dbt"))
-        subprocess.run([dbt, "parse", "--project-dir", str(project.project_dir), "--profiles-dir",
-                        str(project.project_dir), "--target", SETTINGS.target, "--quiet"],
-                       check=True, env=SETTINGS.dbt_env, cwd=project.project_dir)
-    return project.manifest_path
+        subprocess.run([dbt_executable(), "parse", "--project-dir", str(project.project_dir), "--profiles-dir",
+                        str(project.project_dir), "--target", settings.target, "--quiet"],
+                       check=True, env=settings.dbt_env, cwd=project.project_dir)
+    return project
 
 
 LAYER_GROUPS = {"staging": "staging", "identity": "identity", "profiles": "profiles", "quality": "quality",
-                "crm": "crm_models"}
+                "predictions": "predictions", "crm": "crm_models"}
 
 
 def group_for(fqn: list[str]) -> str:
@@ -70,11 +65,20 @@ class CdpTranslator(DagsterDbtTranslator):
         return ["team:analytics-engineering"]
 
 
-@dbt_assets(manifest=ensure_manifest(DBT_PROJECT), dagster_dbt_translator=CdpTranslator(), pool="duckdb_writer")
-def cdp_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource):
-    """Seeds, staging, identity, profiles and CRM models; dbt tests run as asset checks."""
-    yield from dbt.cli(["build"], context=context).stream()
+@functools.cache
+def build_dbt_assets() -> dg.AssetsDefinition:
+    @dbt_assets(manifest=dbt_project().manifest_path, dagster_dbt_translator=CdpTranslator(), pool="duckdb_writer")
+    def cdp_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
+        """Seeds, staging, identity, profiles and CRM models; dbt tests run as asset checks."""
+        with warehouse.dbt_environment():
+            invocation = dbt.cli(["build"], context=context)
+        yield from invocation.stream()
+
+    return cdp_dbt_assets
 
 
-dbt_resource = DbtCliResource(project_dir=DBT_PROJECT, profiles_dir=str(SETTINGS.project_dir),
-                              target=SETTINGS.target, dbt_executable=str(Path(sys.executable).with_name("dbt")))
+def __getattr__(name: str):
+    """`SETTINGS` for modules written before the settings moved to cdp.settings (read lazily, cached)."""
+    if name == "SETTINGS":
+        return load_settings()
+    raise AttributeError(name)

@@ -6,10 +6,8 @@ import json
 
 import dagster as dg
 
-from orchestration.dbt_assets import SETTINGS
-from orchestration.governance_suites import SuiteOutcome, identity_suite, profiles_suite, staging_suite
-
-PREVIOUS_ROWS = SETTINGS.state_dir / "gx_previous_row_counts.json"
+from cdp.governance_suites import SuiteOutcome, identity_suite, profiles_suite, staging_suite
+from orchestration.resources import WarehouseResource
 
 
 def _result(outcome: SuiteOutcome) -> dg.AssetCheckResult:
@@ -27,26 +25,27 @@ def _result(outcome: SuiteOutcome) -> dg.AssetCheckResult:
 @dg.asset_check(asset=dg.AssetKey(["int_identifiers_observed"]), name="gx_staging_quality", blocking=True,
                 description="Email validity and phone E.164 rates, quarantine share, row counts against the "
                             "previous run (GX on the base_ staging models).")
-def gx_staging_quality() -> dg.AssetCheckResult:
-    previous = json.loads(PREVIOUS_ROWS.read_text()) if PREVIOUS_ROWS.exists() else None
-    outcome = staging_suite(SETTINGS.duckdb_path, previous)
+def gx_staging_quality(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    previous_rows = warehouse.state / "gx_previous_row_counts.json"
+    previous = json.loads(previous_rows.read_text()) if previous_rows.exists() else None
+    outcome = staging_suite(warehouse.path, previous)
     if outcome.success:
-        PREVIOUS_ROWS.parent.mkdir(parents=True, exist_ok=True)
-        PREVIOUS_ROWS.write_text(json.dumps(outcome.row_counts))
+        previous_rows.parent.mkdir(parents=True, exist_ok=True)
+        previous_rows.write_text(json.dumps(outcome.row_counts))
     return _result(outcome)
 
 
 @dg.asset_check(asset=dg.AssetKey(["person_records"]), name="gx_identity_quality", blocking=True,
                 description="No person over the size cap; every record mapped exactly once; every person has records.")
-def gx_identity_quality() -> dg.AssetCheckResult:
-    return _result(identity_suite(SETTINGS.duckdb_path))
+def gx_identity_quality(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    return _result(identity_suite(warehouse.path))
 
 
 @dg.asset_check(asset=dg.AssetKey(["customer_profiles"]), name="gx_profile_quality", blocking=True,
                 description="Unique person_id, lifetime_value >= 0, consent values allowed, no opted-out person "
                             "in the marketing sync's input.")
-def gx_profile_quality() -> dg.AssetCheckResult:
-    return _result(profiles_suite(SETTINGS.duckdb_path))
+def gx_profile_quality(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    return _result(profiles_suite(warehouse.path))
 
 
 governance_checks = [gx_staging_quality, gx_identity_quality, gx_profile_quality]

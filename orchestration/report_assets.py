@@ -4,8 +4,8 @@ identity statistics with a cluster-size histogram."""
 
 import dagster as dg
 
-from orchestration.dbt_assets import SETTINGS
-from orchestration.report import LOAD_SUMMARY_SQL, markdown_table, query
+from cdp.report import LOAD_SUMMARY_SQL, markdown_table, query
+from orchestration.resources import WarehouseResource
 
 HISTOGRAM_SQL = """
     select case when record_count = 1 then '1' when record_count <= 3 then '2-3' when record_count <= 10 then '4-10'
@@ -22,8 +22,8 @@ HISTOGRAM_SQL = """
     description="Run report: rows loaded, staged and quarantined per source; persons, merges, largest "
                 "cluster and cluster-size histogram.",
 )
-def run_report() -> dg.MaterializeResult:
-    db = SETTINGS.duckdb_path
+def run_report(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    db = warehouse.path
     cols, rows = query(db, LOAD_SUMMARY_SQL)
     _, (stats,) = query(db, """
         select (select count(*) from customer_profiles),

@@ -11,7 +11,7 @@ retries, since running the same step again cannot help."""
 
 import dagster as dg
 
-from orchestration.dbt_assets import SETTINGS
+from cdp.settings import load_settings
 from sync.config import ConfigError, declared_entries, load_syncs
 from sync.destinations import make_destination
 from sync.engine import RunSummary, run_sync
@@ -66,7 +66,7 @@ def build_sync_asset(entry: dict[str, str]) -> dg.AssetsDefinition:
             cfg = load_syncs()[name]
         except (ConfigError, KeyError) as exc:
             raise dg.Failure(description=f"sync/syncs.yml is invalid:\n{exc}", allow_retries=False) from None
-        summary = run_sync(cfg, SETTINGS.duckdb_path, make_destination)
+        summary = run_sync(cfg, load_settings().duckdb_path, make_destination)
         if summary.status == "partial":
             context.log.warning(f"{summary.failed} records failed ({summary.failed_share:.1%}, within "
                                 f"max_failed_share={cfg.max_failed_share:.0%}); they are retried on the next run")

@@ -45,6 +45,7 @@ _SYNC_SCHEMA = {
         "fields": {"type": "object", "minProperties": 1, "additionalProperties": {"type": "string"}},
         "custom_properties": {"type": "array", "items": {"type": "string"}},
         "property_types": {"type": "object", "additionalProperties": {"enum": list(PROPERTY_TYPES)}},
+        "custom_property_types": {"type": "object", "additionalProperties": {"enum": list(PROPERTY_TYPES)}},
     },
 }
 SCHEMA = {
@@ -78,11 +79,12 @@ class SyncConfig:
     max_failed_share: float = 0.05
     description: str = ""
     custom_properties: list[str] = field(default_factory=list)
+    custom_property_types: dict[str, str] = field(default_factory=dict)  # older name of property_types (still read)
     bulk_threshold: int = 0  # at least this many upserts in a run go through the bulk API (0: never)
     property_types: dict[str, str] = field(default_factory=dict)  # destination field -> PROPERTY_TYPES
 
     def property_type(self, prop: str) -> str:
-        return self.property_types.get(prop, "string")
+        return self.property_types.get(prop) or self.custom_property_types.get(prop) or "string"
 
     @property
     def removal(self) -> str:

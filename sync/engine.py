@@ -432,8 +432,8 @@ def run_sync(cfg: SyncConfig, db_path: Path, destination_factory: Callable[[Sync
 def option_values(cfg: SyncConfig, plan: Plan) -> dict[str, set[str]]:
     """Every value a multi-select property will receive in this run (its options must exist first)."""
     out: dict[str, set[str]] = {}
-    for prop, kind in cfg.property_types.items():
-        if kind == "multi_select":
+    for prop in cfg.fields:
+        if cfg.property_type(prop) == "multi_select":
             out[prop] = {v for u in plan.upserts for v in u.record.properties.get(prop, "").split(";") if v}
     return out
 

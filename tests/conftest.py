@@ -12,8 +12,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration.dbt_args import dbt_command
-from orchestration.sample_data import generate
+from cdp.dbt_args import dbt_command
+from datagen.sample_data import generate
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 

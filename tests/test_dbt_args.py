@@ -1,6 +1,6 @@
 import json
 
-from orchestration.dbt_args import dbt_command
+from cdp.dbt_args import dbt_command
 
 
 def test_minimal_command_names_project_profiles_and_target():

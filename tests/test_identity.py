@@ -7,8 +7,8 @@ from collections import defaultdict
 from decimal import Decimal
 from pathlib import Path
 
-from orchestration.evaluation import pairwise_score, score_warehouse
-from orchestration.sample_data import generate, ideal_clusters, read_ground_truth
+from datagen.evaluation import pairwise_score, score_warehouse
+from datagen.sample_data import generate, ideal_clusters, read_ground_truth
 from tests.conftest import Warehouse, build_warehouse, dbt, read_csv_rows
 
 

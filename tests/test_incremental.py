@@ -8,7 +8,7 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration.sample_data import append_day, generate
+from datagen.sample_data import append_day, generate
 from tests.compare import clusters, comparable, differences, person_keys_view
 from tests.conftest import dbt
 

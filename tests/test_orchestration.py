@@ -1,10 +1,13 @@
-"""The Dagster code location: it loads, its asset graph is what review expects, it runs end to end, a
-failing blocking governance check stops the syncs, and a real webserver serves it over GraphQL."""
+"""The Dagster code location: it loads, its asset graph is what review expects, it runs end to end with
+readable output into the project's Dagster instance (which `cdp ui` then shows), a failing blocking
+governance check stops the syncs, a real webserver serves it over GraphQL, and `cdp ui` ends every process
+it started on SIGTERM and on Ctrl-C."""
 
 from __future__ import annotations
 
 import csv
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -13,7 +16,8 @@ from pathlib import Path
 
 import requests
 
-from orchestration.sample_data import generate
+from cdp.ui import _is_zombie, descendants
+from datagen.sample_data import generate
 from sync.sandbox import start_sandbox
 from tests.conftest import PROJECT_DIR
 
@@ -28,7 +32,7 @@ def env_for(tmp: Path, **extra) -> dict[str, str]:
 
 def graph_snapshot() -> str:
     code = ("from orchestration.definitions import defs\n"
-            "g = defs.resolve_asset_graph()\n"
+            "g = defs().resolve_asset_graph()\n"
             "keys = sorted('asset ' + k.to_user_string() + ' [' + (g.get(k).group_name or '') + ']' "
             "for k in g.materializable_asset_keys)\n"
             "checks = sorted('check ' + c.asset_key.to_user_string() + ':' + c.name for c in g.asset_check_keys)\n"
@@ -45,7 +49,8 @@ def test_definitions_validate():
 
 
 def test_asset_graph_matches_snapshot():
-    """Changes to the asset graph show in review: regenerate with CDP_UPDATE_SNAPSHOTS=1."""
+    """Changes to the asset graph show in review. Regenerate after a change (or a merge) with
+    `CDP_UPDATE_SNAPSHOTS=1 .venv/bin/python -m pytest -q tests/test_orchestration.py -k snapshot`."""
     current = graph_snapshot()
     if os.environ.get("CDP_UPDATE_SNAPSHOTS"):
         SNAPSHOT.write_text(current)
@@ -62,18 +67,91 @@ def run_pipeline(tmp: Path, sandbox) -> subprocess.CompletedProcess:
 
 
 def test_whole_graph_materialises_in_process_and_syncs(tmp_path: Path):
+    """`cdp run` prints stages, checks and the summary only (no dbt lines, no GX progress bars, no Dagster
+    DEBUG events), and records the run in the project's Dagster instance, where `cdp ui` shows it."""
     generate(800, 5, tmp_path / "raw")
     sandbox = start_sandbox()
     try:
         proc = run_pipeline(tmp_path, sandbox)
         assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
-        assert "RUN_SUCCESS" in proc.stderr + proc.stdout
+        out = proc.stdout + proc.stderr
         for check in ("gx_staging_quality", "gx_identity_quality", "gx_profile_quality"):
             assert f"{check}" in proc.stdout
+        assert len(out.splitlines()) < 60, out
+        for noise in ("Calculating Metrics", "DEBUG", "STEP_START", "of 15", "Running with dbt"):
+            assert noise not in out
+        assert "start  dbt build" in out and "done   sync hubspot_contacts" in out
+        run_id = proc.stdout.split("\nrun ")[1].split()[0]
         stats = sandbox.stats()
         assert stats["hubspot_contacts"] > 300 and stats["salesforce_contacts"] > 300 and stats["webhook_contacts"] > 300
     finally:
         sandbox.stop()
+    assert (tmp_path / "state" / "dagster" / "dagster.yaml").exists()
+    # the UI on the same state folder lists that run; no CRM credentials here, so it starts its own sandbox
+    env = {k: v for k, v in env_for(tmp_path).items() if not k.startswith(("HUBSPOT_", "SALESFORCE_", "CDP_WEBHOOK"))}
+    with running_ui(env) as (url, _ui):
+        body = requests.post(f"{url}/graphql", json={"query": RUNS_QUERY}, timeout=30).json()
+        runs = {r["runId"]: r["status"] for r in body["data"]["runsOrError"]["results"]}
+        assert runs.get(run_id) == "SUCCESS", runs
+
+
+RUNS_QUERY = "{ runsOrError { ... on Runs { results { runId status } } } }"
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return not _is_zombie(pid)
+
+
+class running_ui:
+    """`cdp ui` on a free loopback port; on exit it is stopped with `stop_signal` and every process it
+    started (webserver, daemon, code server, CRM sandbox) must be gone."""
+
+    def __init__(self, env: dict[str, str], stop_signal: int = signal.SIGTERM) -> None:
+        self.env, self.stop_signal, self.port = env, stop_signal, free_port()
+
+    def __enter__(self):
+        self.proc = subprocess.Popen([str(BIN / "cdp"), "ui", "--port", str(self.port)], env=self.env, cwd=PROJECT_DIR,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        url = f"http://127.0.0.1:{self.port}"
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                if requests.get(f"{url}/server_info", timeout=2).ok:
+                    break
+            except requests.RequestException:
+                pass
+            assert self.proc.poll() is None, "cdp ui exited"
+            assert time.monotonic() < deadline, "the UI did not start"
+            time.sleep(0.5)
+        return url, self.proc
+
+    def __exit__(self, *exc) -> None:
+        started = descendants(self.proc.pid)
+        try:
+            assert len(started) >= 3, started  # dagster dev, webserver, daemon (and code server, sandbox)
+            self.proc.send_signal(self.stop_signal)
+            assert self.proc.wait(90) is not None
+            deadline = time.monotonic() + 10
+            while any(alive(p) for p in started) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert [p for p in started if alive(p)] == []
+            assert not (Path(self.env["CDP_STATE_DIR"]) / "sandbox.pid").exists()
+        finally:
+            for pid in started:
+                if alive(pid):
+                    os.kill(pid, signal.SIGKILL)
+
+
+def test_cdp_ui_ends_everything_it_started_on_ctrl_c(tmp_path: Path):
+    generate(200, 3, tmp_path / "raw")
+    env = {k: v for k, v in env_for(tmp_path).items() if not k.startswith(("HUBSPOT_", "SALESFORCE_", "CDP_WEBHOOK"))}
+    with running_ui(env, stop_signal=signal.SIGINT) as (url, _ui):
+        assert requests.get(f"{url}/server_info", timeout=5).ok
+        assert (tmp_path / "state" / "sandbox.pid").exists()  # it started a CRM sandbox, which must end too
 
 
 def test_failing_blocking_check_stops_the_syncs(tmp_path: Path):
@@ -97,6 +175,7 @@ def test_failing_blocking_check_stops_the_syncs(tmp_path: Path):
         out = proc.stdout + proc.stderr
         assert proc.returncode == 1, out[-3000:]
         assert "gx_staging_quality   FAIL" in proc.stdout
+        assert len(out.splitlines()) < 60, out
         assert "failed steps: int_identifiers_observed_gx_staging_quality" in proc.stdout
         not_run = proc.stdout.split("syncs not run (a blocking check or an upstream step failed):")[1]
         for sync in ("sync_hubspot_contacts", "sync_salesforce_contacts", "sync_marketing_webhook"):

@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from orchestration.sample_data import RAW_FILES, generate, ideal_clusters
+from datagen.sample_data import RAW_FILES, generate, ideal_clusters
 from tests.conftest import read_csv_rows
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from orchestration.sample_data import generate
+from datagen.sample_data import generate
 from tests.compare import clusters, columns, comparable, differences, person_keys_view
 from tests.conftest import dbt
 

@@ -14,7 +14,7 @@ import pytest
 import requests
 import yaml
 
-from orchestration.sample_data import generate
+from datagen.sample_data import generate
 from sync.sandbox import Sandbox, start_sandbox
 from tests.conftest import PROJECT_DIR, Warehouse, build_warehouse, dbt
 

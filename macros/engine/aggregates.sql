@@ -9,12 +9,12 @@
     string_agg(distinct {{ expr }}, '{{ separator }}' order by {{ expr }})
 {%- endmacro %}
 
-{#- The sorted, comma-separated list of the identity sources (var identifier_sources) present in a group:
+{#- The sorted, comma-separated list of the identity sources (the source registry (var raw_sources)) present in a group:
     the same text as cdp_sorted_string_agg over source names, but with one cheap aggregate per known
     source instead of a sorted distinct aggregate per group. -#}
 {% macro cdp_source_list(column) -%}
     {%- set flags = [] -%}
-    {%- for name in var('identifier_sources') | map(attribute='source_name') | unique | sort -%}
+    {%- for name in identifier_sources() | map(attribute='source_name') | unique | sort -%}
         {%- do flags.append("max(case when " ~ column ~ " = '" ~ name ~ "' then '" ~ name ~ "' end)") -%}
     {%- endfor -%}
     {{ adapter.dispatch('cdp_concat_nonnull', 'cdp')(flags, ',') }}

@@ -1,9 +1,10 @@
-{#- Register the raw CSV files (folder CDP_RAW_DIR, shared/contracts/raw_sources.md) as relations in
-    schema `raw`, so that sources are ordinary relations on every engine. Runs on-run-start.
+{#- Register the raw CSV files (folder CDP_RAW_DIR, docs/raw_sources.md) as relations in
+    schema `raw`, so that sources are ordinary relations on every engine. Runs on-run-start. The files are
+    those of the source registry (var raw_sources): <source_name>.csv each.
     Every column is read as text; short rows are padded with nulls and then quarantined for what they
     lack, instead of failing the build. -#}
 {% macro raw_source_files() -%}
-    {{ return(['crm_contacts', 'shop_customers', 'shop_orders', 'web_events', 'support_tickets', 'email_consents']) }}
+    {{ return(var('raw_sources') | map(attribute='source_name') | list) }}
 {%- endmacro %}
 
 {% macro register_raw_sources() -%}

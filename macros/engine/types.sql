@@ -41,14 +41,9 @@
 {%- endmacro %}
 
 {% macro duckdb__cdp_parse_timestamp(expr) -%}
-    coalesce(
-        try_strptime(trim({{ expr }}), '%Y-%m-%dT%H:%M:%SZ'),
-        try_strptime(trim({{ expr }}), '%Y-%m-%d %H:%M:%S'),
-        try_strptime(trim({{ expr }}), '%Y-%m-%dT%H:%M:%S'),
-        try_strptime(trim({{ expr }}), '%Y-%m-%dT%H:%M:%S.%fZ'),
-        try_strptime(trim({{ expr }}), '%Y-%m-%d %H:%M:%S.%f'),
-        try_strptime(trim({{ expr }}), '%Y-%m-%d')
-    )
+    {#- one call that tries the formats in order, the value trimmed once -#}
+    try_strptime(trim({{ expr }}), ['%Y-%m-%dT%H:%M:%SZ', '%Y-%m-%d %H:%M:%S', '%Y-%m-%dT%H:%M:%S',
+                                    '%Y-%m-%dT%H:%M:%S.%fZ', '%Y-%m-%d %H:%M:%S.%f', '%Y-%m-%d'])
 {%- endmacro %}
 
 {% macro spark__cdp_parse_timestamp(expr) -%}

@@ -1,7 +1,7 @@
 {#- SQL shared by several identity and profile models. -#}
 
 {#- One row per (source record, name, value) from a per-source mapping of names to columns in
-    var identifier_sources (mapping_key 'identifiers' or 'attributes'). -#}
+    the source registry (var raw_sources) (mapping_key 'identifiers' or 'attributes'). -#}
 {% macro unpivot_source_columns(sources, mapping_key, name_column, value_column) -%}
     {%- for s in sources %}
     {%- set outer_last = loop.last %}

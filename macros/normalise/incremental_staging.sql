@@ -12,23 +12,25 @@
        delete: the changed keys and the new ones).
 
     The result equals a full rebuild (tests/test_incremental.py compares them). The model declares its
-    source, raw key expression and raw columns with incremental_staging_config(), so the hook and the
-    filter agree. On engines whose tables cannot DELETE (Spark's parquet tables) base models
+    source by name with incremental_staging_config('<source_name>'), which reads the source registry, so
+    the hook and the filter agree. On engines whose tables cannot DELETE (Spark's parquet tables) base models
     are plain tables. -#}
 
-{#- The config of an incremental base model: its raw source, the raw key as SQL over alias `source` (none:
-    the raw-row hash), the stored key column and the raw columns. -#}
-{% macro incremental_staging_config(raw_source, key_column, raw_columns, raw_key=none) -%}
+{#- The config of an incremental base model, from its source's declaration (var raw_sources): the raw
+    source, the raw key as SQL over alias `source` (none: the raw-row hash), the stored key column and the
+    raw columns. -#}
+{% macro incremental_staging_config(source_name) -%}
+    {%- set s = raw_source(source_name) -%}
     {%- set settings = {
         'materialized': staging_materialization(),
         'incremental_strategy': 'append',
         'on_schema_change': 'fail',
         'pre_hook': '{{ delete_changed_raw_keys() }}',
-        'cdp_raw_source': raw_source,
-        'cdp_key_column': key_column,
-        'cdp_raw_columns': raw_columns,
+        'cdp_raw_source': [s.source, s.source_name],
+        'cdp_key_column': s.record_id,
+        'cdp_raw_columns': s.raw_columns,
     } -%}
-    {%- if raw_key is not none %}{% do settings.update({'cdp_raw_key': raw_key}) %}{% endif -%}
+    {%- if s.get('raw_key') %}{% do settings.update({'cdp_raw_key': clean_text('source.' ~ s.raw_key)}) %}{% endif -%}
     {%- do config(**settings) -%}
 {%- endmacro %}
 
@@ -58,6 +60,9 @@
     {%- if is_incremental() and _stored_columns_differ() -%}
     {{ log(this.identifier ~ ": stored columns differ from the model's (an upgrade); re-staging every row", info=True) }}
     create or replace table {{ this }} as select * from ({{ model.compiled_code }}) as restaged limit 0
+    {%- elif is_incremental() and _stored_as_of_differs() -%}
+    {{ log(this.identifier ~ ": CDP_AS_OF changed since the last run (now " ~ (cdp_as_of_cut() or 'unset') ~ "); re-staging every row", info=True) }}
+    delete from {{ this }}
     {%- elif is_incremental() -%}
     {%- set key_column = config.get('cdp_key_column') -%}
     delete from {{ this }}
@@ -82,6 +87,14 @@
     {%- else -%}
     select 1
     {%- endif -%}
+{%- endmacro %}
+
+{#- A row's fate depends on the as-of cut, so rows staged under another cut cannot be kept. -#}
+{% macro _stored_as_of_differs() -%}
+    {%- if not execute -%}{{ return(false) }}{%- endif -%}
+    {%- set result = run_query('select count(*) from ' ~ this ~ ' where _staged_as_of is distinct from '
+                               ~ cdp_as_of_literal()) -%}
+    {{ return(result.columns[0].values()[0] > 0) }}
 {%- endmacro %}
 
 {#- After an upgrade that changed a base model's columns, its stored rows cannot be kept: the hook then

@@ -1,16 +1,20 @@
 {#- Every raw row gets exactly one fate, so no row is ever lost without a count:
+    - after_as_of: stamped after the CDP_AS_OF instant (`stamp` > the cut; see macros/normalise/as_of.sql);
     - duplicate:   a byte-for-byte copy of an earlier row (same raw-row hash);
     - quarantined: the row cannot be used (_quarantine_reason says why);
     - superseded:  an older version of a record whose newer version is staged;
     - staged:      the one current version of the record.
     Needs columns _raw_row_hash and _quarantine_reason. Copies share a dense_rank, so the first copy
     of the latest version is the one staged. -#}
-{% macro row_fate(key, latest_first_order_by) -%}
+{% macro row_fate(key, latest_first_order_by, stamp=none) -%}
+    {%- set cut = cdp_as_of_cut() -%}
+    {%- set after = (stamp ~ ' > ' ~ cdp_as_of_literal()) if (stamp and cut) else 'false' -%}
     case
+        when {{ after }} then 'after_as_of'
         when row_number() over (partition by _raw_row_hash order by _raw_row_hash) > 1 then 'duplicate'
         when _quarantine_reason is not null then 'quarantined'
         when dense_rank() over (
-            partition by {{ key }}, case when _quarantine_reason is null then 0 else 1 end
+            partition by {{ key }}, case when {{ after }} then 2 when _quarantine_reason is null then 0 else 1 end
             order by {{ latest_first_order_by }}, _raw_row_hash
         ) > 1 then 'superseded'
         else 'staged'

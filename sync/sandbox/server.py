@@ -37,7 +37,8 @@ from urllib.parse import parse_qs, urlparse
 
 HUBSPOT_STANDARD = {"email", "firstname", "lastname", "phone", "city", "country", "company", "jobtitle"}
 SF_FIELDS = {"CDP_Person_Id__c", "Email", "FirstName", "LastName", "Phone", "MailingCity", "MailingCountry",
-             "Title", "CDP_Lifetime_Value__c", "CDP_Order_Count__c", "CDP_Email_Consent__c", "CDP_Segments__c"}
+             "Title", "CDP_Lifetime_Value__c", "CDP_Order_Count__c", "CDP_Email_Consent__c", "CDP_Segments__c",
+             "CDP_Churn_Risk__c", "CDP_Predicted_CLV__c"}
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.([A-Za-z]{2,})$")
 RESERVED_TLDS = {"invalid", "test", "example", "localhost"}
 
@@ -774,7 +775,8 @@ def webhook_secret() -> str:
     return os.environ.get("CDP_SANDBOX_WEBHOOK_SECRET", "sandbox-webhook-secret")
 
 
-ENRICHED = ["cdp_person_id", "cdp_lifetime_value", "cdp_order_count", "cdp_email_consent", "cdp_segments"]
+ENRICHED = ["cdp_person_id", "cdp_lifetime_value", "cdp_order_count", "cdp_email_consent", "cdp_segments",
+            "cdp_churn_risk", "cdp_predicted_clv"]
 
 
 def render_page(limit: int = 500) -> str:

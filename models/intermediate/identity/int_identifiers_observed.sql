@@ -1,7 +1,7 @@
 {#- One row per (source record, identifier type, normalised value), from every staged source.
-    Which columns feed which identifier type is declared in var identifier_sources (dbt_project.yml):
+    Which columns feed which identifier type is declared in the source registry (var raw_sources in dbt_project.yml):
     adding a source there needs no change here or in the algorithm. -#}
-{%- set sources = var('identifier_sources') -%}
+{%- set sources = identifier_sources() -%}
 with observations as (
     {{- unpivot_source_columns(sources, 'identifiers', 'identifier_type', 'identifier_value') }}
 ),

@@ -1,6 +1,6 @@
-{#- First names of records, from the sources that declare one (var identifier_sources, key first_name).
+{#- First names of records, from the sources that declare one (source registry var raw_sources, key first_name).
     Used only as a guard: a weak identifier may not join people whose first names differ. -#}
-{%- set sources = var('identifier_sources') | selectattr('first_name', 'defined') | list -%}
+{%- set sources = identifier_sources() | selectattr('first_name', 'defined') | list -%}
 with
 {% for s in sources %}
 {{ s.source_name }} as (

@@ -1,5 +1,5 @@
-{#- Every value a person's records carry for a profile attribute (var identifier_sources.attributes). -#}
-{%- set sources = var('identifier_sources') | selectattr('attributes', 'defined') | list -%}
+{#- Every value a person's records carry for a profile attribute (source registry var raw_sources, key attributes). -#}
+{%- set sources = identifier_sources() | selectattr('attributes', 'defined') | list -%}
 with person_records as (
     select * from {{ ref('person_records') }}
 ),

@@ -28,6 +28,8 @@ final as (
         cast(profiles.order_count as bigint) as order_count,
         cast(profiles.email_consent as {{ cdp_type_string() }}) as email_consent,
         cast(profiles.segments as {{ cdp_type_string() }}) as segments,
+        cast(round(profiles.churn_risk, 4) as decimal(9, 4)) as churn_risk,
+        cast(round(profiles.predicted_clv, 2) as {{ cdp_type_amount() }}) as predicted_clv,
         shared_emails.email is not null as has_shared_email
     from profiles
     left join shared_emails

@@ -1,6 +1,6 @@
-{#- One row per person: golden attributes plus behavioural traits. "Now" is var as_of, or when unset the
+{#- One row per person: golden attributes plus behavioural traits. "Now" is CDP_AS_OF (cdp_as_of_cut), or when unset the
     latest order, event or ticket in the data, so results do not drift with the wall clock. -#}
-{%- set as_of_var = var('as_of', none) -%}
+{%- set as_of_var = cdp_as_of_cut() -%}
 with person_records as (
     select * from {{ ref('person_records') }}
 ),

@@ -18,7 +18,9 @@ final as (
         lifetime_value,
         order_count,
         email_consent,
-        segments
+        segments,
+        churn_risk,
+        predicted_clv
     from profiles
     where email is not null
         and not has_shared_email

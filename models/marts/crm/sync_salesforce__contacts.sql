@@ -18,7 +18,9 @@ final as (
         lifetime_value,
         order_count,
         email_consent,
-        segments
+        segments,
+        churn_risk,
+        predicted_clv
     from profiles
     where last_name is not null
 )

@@ -1,6 +1,10 @@
-{#- The golden profile: one row per person_id, golden attributes, traits and segments. -#}
+{#- The golden profile: one row per person_id, golden attributes, traits, predictions and segments. -#}
 with profiles as (
     select * from {{ ref('int_profiles_traited') }}
+),
+
+predictions as (
+    select * from {{ ref('customer_predictions') }}
 ),
 
 memberships as (
@@ -19,9 +23,18 @@ person_segments as (
 final as (
     select
         profiles.*,
+        predictions.p_alive,
+        predictions.churn_risk,
+        predictions.expected_orders,
+        predictions.expected_order_value,
+        predictions.predicted_clv,
+        predictions.predicted_next_order_at,
+        predictions.prediction_basis,
         coalesce(person_segments.segments, '') as segments,
         coalesce(person_segments.segment_count, 0) as segment_count
     from profiles
+    left join predictions
+        on predictions.person_id = profiles.person_id
     left join person_segments
         on person_segments.person_id = profiles.person_id
 )

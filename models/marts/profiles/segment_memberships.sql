@@ -1,6 +1,25 @@
-{#- One row per person and segment. Segments are declared in var segments (name, description, condition). -#}
-with profiles as (
+{#- One row per person and segment. Segments are declared in var segments (name, description, condition)
+    over profile traits and prediction columns (churn_risk, predicted_clv, ...). -#}
+with traits as (
     select * from {{ ref('int_profiles_traited') }}
+),
+
+predictions as (
+    select * from {{ ref('customer_predictions') }}
+),
+
+profiles as (
+    select
+        traits.*,
+        predictions.p_alive,
+        predictions.churn_risk,
+        predictions.expected_orders,
+        predictions.expected_order_value,
+        predictions.predicted_clv,
+        predictions.prediction_basis
+    from traits
+    left join predictions
+        on predictions.person_id = traits.person_id
 ),
 
 memberships as (

@@ -1,4 +1,5 @@
-{#- Where every raw row went, per source: loaded = staged + superseded + duplicate + quarantined.
+{#- Where every raw row went, per source: loaded = staged + superseded + duplicate + quarantined
+    + after_as_of (stamped after CDP_AS_OF).
     Also how many identifiers were normalised and how many placeholders or invalid values were nulled. -#}
 with
 {% for s in staged_sources() %}
@@ -10,6 +11,7 @@ with
         sum(case when _row_fate = 'superseded' then 1 else 0 end) as rows_superseded,
         sum(case when _row_fate = 'duplicate' then 1 else 0 end) as rows_duplicate,
         sum(case when _row_fate = 'quarantined' then 1 else 0 end) as rows_quarantined,
+        sum(case when _row_fate = 'after_as_of' then 1 else 0 end) as rows_after_as_of,
         {% if s.email -%}
         sum(case when email_quality = 'valid' then 1 else 0 end) as emails_normalised,
         sum(case when email_quality = 'placeholder' then 1 else 0 end) as emails_placeholder,

@@ -1,6 +1,5 @@
-{%- set raw_columns = ['contact_id', 'email', 'phone', 'first_name', 'last_name', 'company', 'job_title',
-                       'city', 'country', 'lifecycle_stage', 'created_at', 'updated_at'] -%}
-{{ incremental_staging_config(['crm', 'crm_contacts'], 'crm_contact_id', raw_columns, raw_key=clean_text('source.contact_id')) }}
+{%- set raw_columns = raw_source('crm_contacts').raw_columns -%}
+{{ incremental_staging_config('crm_contacts') }}
 with source as (
     select * from {{ source('crm', 'crm_contacts') }} as source
     {{ raw_rows_to_stage() }}
@@ -10,19 +9,57 @@ countries as (
     select * from {{ ref('country_codes') }}
 ),
 
+{#- Each normalisation step is computed once, in its own CTE column, and referred to after (STYLE.md). -#}
+stripped as (
+    select
+        source.*,
+        countries.country_code,
+        countries.calling_code,
+        countries.trunk_prefix,
+        {{ email_candidate('source.email') }} as _email_candidate,
+        {{ phone_stripped('source.phone') }} as _phone_stripped
+    from source
+    left join countries
+        on lower(trim(source.country)) = countries.country_text
+),
+
+digits as (
+    select
+        *,
+        {{ email_quality('email', '_email_candidate') }} as _email_quality,
+        {{ phone_digits('_phone_stripped') }} as _phone_digits
+    from stripped
+),
+
+candidates as (
+    select
+        *,
+        {{ phone_e164_candidate('_phone_stripped', '_phone_digits', 'calling_code', 'trunk_prefix') }} as _phone_e164
+    from digits
+),
+
+phones as (
+    select
+        candidates.*,
+        {{ phone_quality('candidates.phone', 'candidates._phone_digits', 'candidates._phone_e164',
+                         'lengths.nsn_lengths', 'lengths.calling_code') }} as _phone_quality
+    from candidates
+    {{ phone_lengths_join('candidates._phone_e164', 'lengths') }}
+),
+
 typed as (
     select
         {{ clean_text('source.contact_id') }} as crm_contact_id,
-        {{ normalise_email('source.email') }} as email,
-        {{ email_quality('source.email') }} as email_quality,
-        {{ normalise_phone('source.phone', 'countries.calling_code', 'countries.trunk_prefix') }} as phone,
-        {{ phone_quality('source.phone', 'countries.calling_code', 'countries.trunk_prefix') }} as phone_quality,
+        {{ normalised_email('source._email_quality', 'source._email_candidate') }} as email,
+        source._email_quality as email_quality,
+        {{ normalised_phone('source._phone_quality', 'source._phone_e164') }} as phone,
+        source._phone_quality as phone_quality,
         {{ clean_text('source.first_name') }} as first_name,
         {{ clean_text('source.last_name') }} as last_name,
         {{ clean_text('source.company') }} as company,
         {{ clean_text('source.job_title') }} as job_title,
         {{ clean_text('source.city') }} as city,
-        countries.country_code as country,
+        source.country_code as country,
         case when lower(trim(source.lifecycle_stage)) in (
             'subscriber', 'lead', 'marketingqualifiedlead', 'salesqualifiedlead', 'opportunity', 'customer',
             'evangelist', 'other'
@@ -32,9 +69,7 @@ typed as (
         source.created_at as raw_created_at,
         source.updated_at as raw_updated_at,
         {{ raw_row_columns(raw_columns) }}
-    from source
-    left join countries
-        on lower(trim(source.country)) = countries.country_text
+    from phones as source
 ),
 
 checked as (
@@ -51,7 +86,8 @@ checked as (
 final as (
     select
         *,
-        {{ row_fate('crm_contact_id', 'coalesce(updated_at, created_at) desc nulls last') }} as _row_fate,
+        {{ row_fate_for('crm_contacts') }} as _row_fate,
+        {{ staged_as_of() }} as _staged_as_of,
         {{ staged_at() }} as _staged_at
     from checked
 )

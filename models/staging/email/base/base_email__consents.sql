@@ -1,19 +1,34 @@
-{%- set raw_columns = ['email', 'status', 'source', 'updated_at'] -%}
-{{ incremental_staging_config(['email', 'email_consents'], 'email_consent_event_id', raw_columns) }}
+{%- set raw_columns = raw_source('email_consents').raw_columns -%}
+{{ incremental_staging_config('email_consents') }}
 with source as (
     select * from {{ source('email', 'email_consents') }} as source
     {{ raw_rows_to_stage() }}
 ),
 
+{#- Each normalisation step is computed once, in its own CTE column, and referred to after (STYLE.md). -#}
+emails as (
+    select
+        *,
+        {{ email_candidate('email') }} as _email_candidate
+    from source
+),
+
+checked_emails as (
+    select
+        *,
+        {{ email_quality('email', '_email_candidate') }} as _email_quality
+    from emails
+),
+
 typed as (
     select
-        {{ normalise_email('source.email') }} as email,
-        {{ email_quality('source.email') }} as email_quality,
+        {{ normalised_email('source._email_quality', 'source._email_candidate') }} as email,
+        source._email_quality as email_quality,
         lower(trim(source.status)) as consent_status,
         {{ clean_text('source.source') }} as consent_source,
         {{ cdp_parse_timestamp('source.updated_at') }} as updated_at,
         {{ raw_row_columns(raw_columns) }}
-    from source
+    from checked_emails as source
 ),
 
 checked as (
@@ -31,7 +46,8 @@ final as (
     select
         *,
         {#- consent rows are events: each distinct event is kept, only exact copies are dropped -#}
-        {{ row_fate('_raw_row_hash', 'updated_at desc') }} as _row_fate,
+        {{ row_fate_for('email_consents') }} as _row_fate,
+        {{ staged_as_of() }} as _staged_as_of,
         {{ staged_at() }} as _staged_at,
         _raw_row_hash as email_consent_event_id
     from checked

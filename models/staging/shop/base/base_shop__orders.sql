@@ -1,5 +1,5 @@
-{%- set raw_columns = ['order_id', 'customer_id', 'email', 'status', 'currency', 'total_amount', 'ordered_at'] -%}
-{{ incremental_staging_config(['shop', 'shop_orders'], 'shop_order_id', raw_columns, raw_key=clean_text('source.order_id')) }}
+{%- set raw_columns = raw_source('shop_orders').raw_columns -%}
+{{ incremental_staging_config('shop_orders') }}
 with source as (
     select * from {{ source('shop', 'shop_orders') }} as source
     {{ raw_rows_to_stage() }}
@@ -9,23 +9,39 @@ rates as (
     select * from {{ ref('currency_rates') }}
 ),
 
+{#- Each normalisation step is computed once, in its own CTE column, and referred to after (STYLE.md). -#}
+emails as (
+    select
+        *,
+        {{ email_candidate('email') }} as _email_candidate,
+        {{ cdp_try_cast('trim(total_amount)', cdp_type_amount()) }} as _total_amount
+    from source
+),
+
+checked_emails as (
+    select
+        *,
+        {{ email_quality('email', '_email_candidate') }} as _email_quality
+    from emails
+),
+
 typed as (
     select
         {{ clean_text('source.order_id') }} as shop_order_id,
         {{ clean_text('source.customer_id') }} as shop_customer_id,
-        {{ normalise_email('source.email') }} as email,
-        {{ email_quality('source.email') }} as email_quality,
+        {{ normalised_email('source._email_quality', 'source._email_candidate') }} as email,
+        source._email_quality as email_quality,
         lower(trim(source.status)) as order_status,
         upper(trim(source.currency)) as currency,
-        {{ cdp_try_cast('trim(source.total_amount)', cdp_type_amount()) }} as total_amount,
-        cast({{ cdp_try_cast('trim(source.total_amount)', cdp_type_amount()) }} * rates.rate_to_reporting
+        source._total_amount as total_amount,
+        cast(source._total_amount * rates.rate_to_reporting
             as {{ cdp_type_amount() }}) as total_amount_reporting,
         rates.currency is not null as has_known_currency,
         {{ cdp_parse_timestamp('source.ordered_at') }} as ordered_at,
         source.ordered_at as raw_ordered_at,
         source.total_amount as raw_total_amount,
         {{ raw_row_columns(raw_columns) }}
-    from source
+    from checked_emails as source
     left join rates
         on upper(trim(source.currency)) = rates.currency
 ),
@@ -48,7 +64,8 @@ checked as (
 final as (
     select
         *,
-        {{ row_fate('shop_order_id', 'ordered_at desc nulls last') }} as _row_fate,
+        {{ row_fate_for('shop_orders') }} as _row_fate,
+        {{ staged_as_of() }} as _staged_as_of,
         {{ staged_at() }} as _staged_at
     from checked
 )

@@ -1,19 +1,52 @@
-{%- set raw_columns = ['ticket_id', 'requester_email', 'requester_phone', 'requester_name', 'subject', 'channel',
-                       'status', 'priority', 'created_at', 'solved_at', 'satisfaction_score'] -%}
-{{ incremental_staging_config(['support', 'support_tickets'], 'support_ticket_id', raw_columns, raw_key=clean_text('source.ticket_id')) }}
+{%- set raw_columns = raw_source('support_tickets').raw_columns -%}
+{{ incremental_staging_config('support_tickets') }}
 with source as (
     select * from {{ source('support', 'support_tickets') }} as source
     {{ raw_rows_to_stage() }}
 ),
 
+{#- Each normalisation step is computed once, in its own CTE column, and referred to after (STYLE.md). -#}
+stripped as (
+    select
+        *,
+        {{ email_candidate('requester_email') }} as _email_candidate,
+        {{ phone_stripped('requester_phone') }} as _phone_stripped
+    from source
+),
+
+digits as (
+    select
+        *,
+        {{ email_quality('requester_email', '_email_candidate') }} as _email_quality,
+        {{ phone_digits('_phone_stripped') }} as _phone_digits
+    from stripped
+),
+
+candidates as (
+    select
+        *,
+        {#- tickets carry no country: only international numbers can be normalised -#}
+        {{ phone_e164_candidate('_phone_stripped', '_phone_digits', 'cast(null as ' ~ cdp_type_string() ~ ')',
+                                'cast(null as ' ~ cdp_type_string() ~ ')') }} as _phone_e164
+    from digits
+),
+
+phones as (
+    select
+        candidates.*,
+        {{ phone_quality('candidates.requester_phone', 'candidates._phone_digits', 'candidates._phone_e164',
+                         'lengths.nsn_lengths', 'lengths.calling_code') }} as _phone_quality
+    from candidates
+    {{ phone_lengths_join('candidates._phone_e164', 'lengths') }}
+),
+
 typed as (
     select
         {{ clean_text('source.ticket_id') }} as support_ticket_id,
-        {{ normalise_email('source.requester_email') }} as requester_email,
-        {{ email_quality('source.requester_email') }} as email_quality,
-        {#- tickets carry no country: only international numbers can be normalised -#}
-        {{ normalise_phone('source.requester_phone', 'cast(null as ' ~ cdp_type_string() ~ ')', 'cast(null as ' ~ cdp_type_string() ~ ')') }} as requester_phone,
-        {{ phone_quality('source.requester_phone', 'cast(null as ' ~ cdp_type_string() ~ ')', 'cast(null as ' ~ cdp_type_string() ~ ')') }} as phone_quality,
+        {{ normalised_email('source._email_quality', 'source._email_candidate') }} as requester_email,
+        source._email_quality as email_quality,
+        {{ normalised_phone('source._phone_quality', 'source._phone_e164') }} as requester_phone,
+        source._phone_quality as phone_quality,
         {{ clean_text('source.requester_name') }} as requester_name,
         {{ clean_text('source.subject') }} as subject,
         lower(trim(source.channel)) as channel,
@@ -25,7 +58,7 @@ typed as (
         source.solved_at as raw_solved_at,
         source.satisfaction_score as raw_satisfaction_score,
         {{ raw_row_columns(raw_columns) }}
-    from source
+    from phones as source
 ),
 
 checked as (
@@ -46,7 +79,8 @@ checked as (
 final as (
     select
         *,
-        {{ row_fate('support_ticket_id', 'created_at desc nulls last') }} as _row_fate,
+        {{ row_fate_for('support_tickets') }} as _row_fate,
+        {{ staged_as_of() }} as _staged_as_of,
         {{ staged_at() }} as _staged_at
     from checked
 )

@@ -1,9 +1,23 @@
-{%- set raw_columns = ['event_id', 'anonymous_id', 'user_id', 'email', 'event_type', 'event_name', 'page_url',
-                       'occurred_at'] -%}
-{{ incremental_staging_config(['web', 'web_events'], 'web_event_id', raw_columns, raw_key=clean_text('source.event_id')) }}
+{%- set raw_columns = raw_source('web_events').raw_columns -%}
+{{ incremental_staging_config('web_events') }}
 with source as (
     select * from {{ source('web', 'web_events') }} as source
     {{ raw_rows_to_stage() }}
+),
+
+{#- Each normalisation step is computed once, in its own CTE column, and referred to after (STYLE.md). -#}
+emails as (
+    select
+        *,
+        {{ email_candidate('email') }} as _email_candidate
+    from source
+),
+
+checked_emails as (
+    select
+        *,
+        {{ email_quality('email', '_email_candidate') }} as _email_quality
+    from emails
 ),
 
 typed as (
@@ -11,14 +25,14 @@ typed as (
         {{ clean_text('source.event_id') }} as web_event_id,
         {{ clean_text('source.anonymous_id') }} as anonymous_id,
         {{ clean_text('source.user_id') }} as user_id,
-        {{ normalise_email('source.email') }} as email,
-        {{ email_quality('source.email') }} as email_quality,
+        {{ normalised_email('source._email_quality', 'source._email_candidate') }} as email,
+        source._email_quality as email_quality,
         lower(trim(source.event_type)) as event_type,
         {{ clean_text('source.event_name') }} as event_name,
         {{ clean_text('source.page_url') }} as page_url,
         {{ cdp_parse_timestamp('source.occurred_at') }} as occurred_at,
         {{ raw_row_columns(raw_columns) }}
-    from source
+    from checked_emails as source
 ),
 
 checked as (
@@ -35,7 +49,8 @@ checked as (
 final as (
     select
         *,
-        {{ row_fate('web_event_id', 'occurred_at desc nulls last') }} as _row_fate,
+        {{ row_fate_for('web_events') }} as _row_fate,
+        {{ staged_as_of() }} as _staged_as_of,
         {{ staged_at() }} as _staged_at
     from checked
 )

@@ -1,4 +1,4 @@
-"""Deterministic generator of messy raw source data that follows shared/contracts/raw_sources.md.
+"""Deterministic generator of messy raw source data that follows docs/raw_sources.md.
 
 Besides the six raw CSVs it writes `ground_truth.csv`: for every source record, the person it belongs
 to and the identifiers it carries in a form a perfect deterministic normaliser could recover
@@ -41,8 +41,8 @@ RAW_FILES: dict[str, list[str]] = {
 }
 GROUND_TRUTH_COLUMNS = ["source_name", "source_record_id", "person_key", "link_keys"]
 
-FIRST = ["James", "Mary", "John", "Patricia", "Robert", "Jennifer", "Michael", "Linda", "William", "Elizabeth", "David", "Barbara", "Richard", "Susan", "Joseph", "Jessica", "Thomas", "Sarah", "Charles", "Karen", "Emma", "Oliver", "Sophie", "Lucas", "Mia", "Noah", "Lea", "Finn", "Anna", "Jonas", "Marie", "Luca", "Chloe", "Hugo", "Lena", "Arthur", "Zoe", "Liam", "Ava", "Ethan", "Isla", "Jack", "Grace", "Leo", "Ruby", "Max", "Ella"]
-LAST = ["Smith", "Johnson", "Williams", "Brown", "Jones", "Garcia", "Miller", "Davis", "Rodriguez", "Martinez", "Wilson", "Anderson", "Taylor", "Thomas", "Moore", "Martin", "Jackson", "Thompson", "White", "Harris", "Clark", "Lewis", "Walker", "Hall", "Allen", "Young", "King", "Wright", "Muller", "Schmidt", "Schneider", "Fischer", "Weber", "Meyer", "Wagner", "Becker", "Dubois", "Durand", "Leroy", "Moreau", "Laurent", "DeVries", "Jansen", "Bakker", "Visser", "Murphy", "Kelly", "Walsh", "Byrne", "Lopez", "Sanchez", "Perez", "Gomez", "Novak", "Horvat"]
+FIRST = ["James", "Mary", "John", "Patricia", "Robert", "Jennifer", "Michael", "Linda", "William", "Elizabeth", "David", "Barbara", "Richard", "Susan", "Joseph", "Jessica", "Thomas", "Sarah", "Charles", "Karen", "Emma", "Oliver", "Sophie", "Lucas", "Mia", "Noah", "Lea", "Finn", "Anna", "Jonas", "Marie", "Luca", "Chloe", "Hugo", "Lena", "Arthur", "Zoe", "Liam", "Ava", "Ethan", "Isla", "Jack", "Grace", "Leo", "Ruby", "Max", "Ella", "Seán", "Zoë", "José", "Chloé", "Léa", "Björn", "Søren", "Renée", "Joël", "Inés", "Zoé", "D'Arcy", "Ana-María", "Jérôme", "Åsa"]
+LAST = ["Smith", "Johnson", "Williams", "Brown", "Jones", "Garcia", "Miller", "Davis", "Rodriguez", "Martinez", "Wilson", "Anderson", "Taylor", "Thomas", "Moore", "Martin", "Jackson", "Thompson", "White", "Harris", "Clark", "Lewis", "Walker", "Hall", "Allen", "Young", "King", "Wright", "Muller", "Schmidt", "Schneider", "Fischer", "Weber", "Meyer", "Wagner", "Becker", "Dubois", "Durand", "Leroy", "Moreau", "Laurent", "DeVries", "Jansen", "Bakker", "Visser", "Murphy", "Kelly", "Walsh", "Byrne", "Lopez", "Sanchez", "Perez", "Gomez", "Novak", "Horvat", "O'Brien", "O'Neill", "D'Angelo", "O'Connor", "García", "Müller", "Núñez", "Gómez", "Dvořák", "Öztürk", "Lefèvre", "Ødegaard", "Štefanović", "Björklund", "Kowalczyk-Wójcik"]
 FREE_DOMAINS = ("gmail.com", "yahoo.com", "outlook.com", "icloud.com", "proton.me", "gmx.de", "orange.fr",
                 "hotmail.co.uk", "web.de", "bigpond.com")
 COMPANIES = ("Acme Corp", "Globex", "Initech", "Umbrella Retail", "Stark Industries", "Wayne Enterprises",
@@ -147,6 +147,47 @@ def format_phone(rng: random.Random, country: str, nsn: str, international_only:
     if international_only or rng.random() < 0.4:
         return rng.choice(intl), True
     return rng.choice(national), False
+
+
+# Planted buying behaviour (orders of shop customers and guests), so that tests can check that the fitted
+# models recover it. Time unit: weeks; spend in the reporting currency (USD), converted to the buyer's
+# currency. Per buyer: transaction rate lambda ~ Gamma(shape r, rate alpha), dropout probability
+# p ~ Beta(a, b) after each repeat order (BG/NBD, Fader, Hardie & Lee 2005); spend scale nu ~ Gamma(shape q,
+# rate gamma) and each order's value ~ Gamma(shape p, rate nu) (Gamma-Gamma). Planted orders are paid or
+# shipped; on top, some buyers have one placed, refunded or cancelled order, which the models ignore.
+PLANTED_BG_NBD = {"r": 0.6, "alpha": 20.0, "a": 0.8, "b": 3.0}
+PLANTED_GAMMA_GAMMA = {"p": 6.0, "q": 4.0, "gamma": 40.0}
+PLANTED_BUYER_SHARE = 0.8  # shop customers who make a first order
+PLANTED_NON_REVENUE_SHARE = 0.25  # buyers with one extra placed, refunded or cancelled order
+USD_PER_UNIT = {"USD": 1.0, "EUR": 1.08, "GBP": 1.27, "CAD": 0.73, "AUD": 0.66}  # seeds/currency_rates.csv
+
+
+def _planted_orders(rng: random.Random, first: datetime, currency: str) -> list[tuple[datetime, str, str]]:
+    """(ordered_at, amount in `currency`, status) of one buyer, from the first order at `first` until the
+    end of the sample period, drawn from the planted BG/NBD and Gamma-Gamma process."""
+    end = EPOCH + timedelta(days=SPAN_DAYS)
+    if first >= end:
+        return []
+    bg, gg = PLANTED_BG_NBD, PLANTED_GAMMA_GAMMA
+    rate = rng.gammavariate(bg["r"], 1.0 / bg["alpha"])  # per week
+    dropout = rng.betavariate(bg["a"], bg["b"])
+    nu = rng.gammavariate(gg["q"], 1.0 / gg["gamma"])
+    times = [first]
+    while rate > 0:
+        wait_weeks = rng.expovariate(rate)
+        if wait_weeks * 7 >= (end - times[-1]).total_seconds() / 86400:
+            break
+        times.append(times[-1] + timedelta(weeks=wait_weeks))
+        if rng.random() < dropout:
+            break
+    out = []
+    for t in times:
+        usd = rng.gammavariate(gg["p"], 1.0 / nu)
+        out.append((t, f"{max(usd, 0.01) / USD_PER_UNIT[currency]:.2f}", rng.choice(("paid", "shipped"))))
+    if rng.random() < PLANTED_NON_REVENUE_SHARE:
+        t = first + timedelta(days=rng.uniform(0, (end - first).total_seconds() / 86400))
+        out.append((t, f"{rng.uniform(5, 200):.2f}", rng.choice(("placed", "refunded", "cancelled"))))
+    return out
 
 
 def _ts(rng: random.Random, day_lo: float, day_hi: float) -> datetime:
@@ -300,26 +341,23 @@ def generate(persons: int, seed: int, out: Path, *, start_index: int = 0, mess: 
             add_truth("shop_customers", customer_id, p, [
                 f"email:{email_key}" if email_key else "", f"phone:{phone_key}" if phone_key else "",
                 f"cust:{customer_id}"])
-            for _ in range(rng.choice((0, 1, 1, 2, 2, 3, 4, 6))):
-                oid = next_id("ord", "O")
-                em = email_now if rng.random() < 0.8 else old_email
-                email_raw, ekey = mx.email(em) if rng.random() < 0.9 else ("", None)
-                status = rng.choices(ORDER_STATUSES, ORDER_STATUS_WEIGHTS)[0]
-                amount = f"{rng.uniform(5, 400):.2f}"
-                rows["shop_orders"].append([
-                    oid if not mx.chance(0.002) else "", customer_id, email_raw,
-                    status if not mx.chance(0.003) else "pending??", currency,
-                    amount if not mx.chance(0.003) else rng.choice(BAD_AMOUNTS),
-                    mx.ts(_ts(rng, born, SPAN_DAYS)),
-                ])
-                add_truth("shop_orders", oid, p, [f"email:{ekey}" if ekey else "", f"cust:{customer_id}"])
+            if rng.random() < PLANTED_BUYER_SHARE:
+                for when, amount, status in _planted_orders(rng, created + timedelta(days=rng.uniform(0, 30)),
+                                                            currency):
+                    oid = next_id("ord", "O")
+                    em = email_now if rng.random() < 0.8 else old_email
+                    email_raw, ekey = mx.email(em) if rng.random() < 0.9 else ("", None)
+                    rows["shop_orders"].append([
+                        oid if not mx.chance(0.002) else "", customer_id, email_raw,
+                        status if not mx.chance(0.003) else "pending??", currency,
+                        amount if not mx.chance(0.003) else rng.choice(BAD_AMOUNTS), mx.ts(when),
+                    ])
+                    add_truth("shop_orders", oid, p, [f"email:{ekey}" if ekey else "", f"cust:{customer_id}"])
         elif rng.random() < 0.15:
-            for _ in range(rng.randint(1, 2)):
+            for when, amount, status in _planted_orders(rng, _ts(rng, born, SPAN_DAYS), currency):
                 oid = next_id("ord", "O")
                 email_raw, ekey = mx.email(person_emails[0])
-                status = rng.choices(ORDER_STATUSES, ORDER_STATUS_WEIGHTS)[0]
-                rows["shop_orders"].append([oid, "", email_raw, status, currency, f"{rng.uniform(5, 200):.2f}",
-                                            mx.ts(_ts(rng, born, SPAN_DAYS))])
+                rows["shop_orders"].append([oid, "", email_raw, status, currency, amount, mx.ts(when)])
                 add_truth("shop_orders", oid, p, [f"email:{ekey}" if ekey else ""])
 
         # --- web events: anonymous browsing, then identify ---

@@ -11,13 +11,23 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
-# thresholds an operator may tune through the environment
-EMAIL_VALID_RATE_MIN = float(os.environ.get("CDP_GX_EMAIL_VALID_RATE_MIN", "0.90"))
-PHONE_VALID_RATE_MIN = float(os.environ.get("CDP_GX_PHONE_VALID_RATE_MIN", "0.75"))
-QUARANTINE_SHARE_MAX = float(os.environ.get("CDP_GX_QUARANTINE_SHARE_MAX", "0.05"))
-PERSON_RECORDS_MAX = int(os.environ.get("CDP_GX_PERSON_RECORDS_MAX", "500"))
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Thresholds an operator may tune through the environment (read when a suite runs)."""
+
+    email_valid_rate_min: float
+    phone_valid_rate_min: float
+    quarantine_share_max: float
+    person_records_max: int
+
+    @classmethod
+    def from_env(cls) -> Thresholds:
+        return cls(email_valid_rate_min=float(os.environ.get("CDP_GX_EMAIL_VALID_RATE_MIN", "0.90")),
+                   phone_valid_rate_min=float(os.environ.get("CDP_GX_PHONE_VALID_RATE_MIN", "0.75")),
+                   quarantine_share_max=float(os.environ.get("CDP_GX_QUARANTINE_SHARE_MAX", "0.05")),
+                   person_records_max=int(os.environ.get("CDP_GX_PERSON_RECORDS_MAX", "500")))
 
 
 @dataclass(frozen=True)
@@ -51,9 +61,14 @@ def read_frame(db_path: Path, sql: str) -> pd.DataFrame:
 
 
 def validate(name: str, frame: pd.DataFrame, expectations: list) -> SuiteOutcome:
+    if "GX_ANALYTICS_ENABLED" not in os.environ:
+        os.environ["GX_ANALYTICS_ENABLED"] = "false"  # no usage statistics leave the machine
     import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
 
     ctx = gx.get_context(mode="ephemeral")
+    # no "Calculating Metrics" bars in a run's output: the summary reports the outcome
+    ctx.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
     asset = ctx.data_sources.add_pandas(f"cdp_{name}").add_dataframe_asset(name)
     batch = asset.add_batch_definition_whole_dataframe("all").get_batch(batch_parameters={"dataframe": frame})
     suite = gx.ExpectationSuite(name=name)
@@ -79,28 +94,32 @@ STAGING_SQL = """
 """
 
 
-def staging_suite(db_path: Path, previous_rows: dict[str, int] | None = None) -> SuiteOutcome:
-    """Email validity, phone E.164 rate, quarantine share, row counts within bounds of the previous run.
-    Computed from the base_ models, so it can run as soon as staging is built."""
+def staging_suite(db_path: Path, previous_rows: dict[str, int] | None = None,
+                  project_dir: Path | None = None) -> SuiteOutcome:
+    """Email validity, phone E.164 rate, quarantine share, row counts within bounds of the previous run,
+    for every source of the registry. Computed from the base_ models, so it can run as soon as staging is
+    built."""
     import great_expectations as gx
 
-    bases = {"crm_contacts": ("base_crm__contacts", True), "shop_customers": ("base_shop__customers", True),
-             "shop_orders": ("base_shop__orders", False), "web_events": ("base_web__events", False),
-             "support_tickets": ("base_support__tickets", True)}
+    from cdp.registry import load_registry
+
+    registry = load_registry(project_dir) if project_dir else load_registry()
     unions = " union all ".join(
-        f"select '{s}' as source_name, count(*) as rows_loaded, "
+        f"select '{s.source_name}' as source_name, count(*) as rows_loaded, "
         f"sum(case when _row_fate = 'quarantined' then 1 else 0 end) as rows_quarantined, "
-        f"sum(case when email_quality = 'valid' then 1 else 0 end) as emails_normalised, "
-        f"sum(case when email_quality = 'invalid' then 1 else 0 end) as emails_invalid, "
+        + ("sum(case when email_quality = 'valid' then 1 else 0 end) as emails_normalised, "
+           "sum(case when email_quality = 'invalid' then 1 else 0 end) as emails_invalid, "
+           if "email" in s.quality else "0 as emails_normalised, 0 as emails_invalid, ")
         + ("sum(case when phone_quality = 'valid' then 1 else 0 end) as phones_normalised, "
            "sum(case when phone_quality = 'invalid' then 1 else 0 end) as phones_invalid "
-           if phone else "0 as phones_normalised, 0 as phones_invalid ")
-        + f"from {model}" for s, (model, phone) in bases.items())
+           if "phone" in s.quality else "0 as phones_normalised, 0 as phones_invalid ")
+        + f"from {s.base}" for s in registry.values())
     frame = read_frame(db_path, STAGING_SQL.format(unions=unions))
+    limits = Thresholds.from_env()
     expectations = [
-        gx.expectations.ExpectColumnValuesToBeBetween(column="email_valid_rate", min_value=EMAIL_VALID_RATE_MIN),
-        gx.expectations.ExpectColumnValuesToBeBetween(column="phone_valid_rate", min_value=PHONE_VALID_RATE_MIN),
-        gx.expectations.ExpectColumnValuesToBeBetween(column="quarantine_share", max_value=QUARANTINE_SHARE_MAX),
+        gx.expectations.ExpectColumnValuesToBeBetween(column="email_valid_rate", min_value=limits.email_valid_rate_min),
+        gx.expectations.ExpectColumnValuesToBeBetween(column="phone_valid_rate", min_value=limits.phone_valid_rate_min),
+        gx.expectations.ExpectColumnValuesToBeBetween(column="quarantine_share", max_value=limits.quarantine_share_max),
     ]
     if previous_rows:
         frame["previous_rows"] = frame["source_name"].map(previous_rows)
@@ -122,7 +141,8 @@ def identity_suite(db_path: Path) -> SuiteOutcome:
         from customer_profiles p""")
     records = read_frame(db_path, "select source_name || '|' || source_record_id as record from person_records")
     outcome = validate("identity", frame, [
-        gx.expectations.ExpectColumnValuesToBeBetween(column="record_count", max_value=PERSON_RECORDS_MAX),
+        gx.expectations.ExpectColumnValuesToBeBetween(column="record_count",
+                                                      max_value=Thresholds.from_env().person_records_max),
         gx.expectations.ExpectColumnValuesToBeBetween(column="mapped", min_value=1),
     ])
     mapped_once = validate("identity_records", records, [gx.expectations.ExpectColumnValuesToBeUnique(column="record")])

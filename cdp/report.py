@@ -75,3 +75,27 @@ def identity_summary(duckdb_path: Path) -> str:
         return "(identity marts not built)"
     cols, rows = query(duckdb_path, IDENTITY_SUMMARY_SQL)
     return format_table(cols, rows)
+
+
+PREDICTION_SUMMARY_SQL = """
+    select prediction_basis as basis, count(*) as persons,
+           round(avg(churn_risk), 3) as mean_churn_risk,
+           sum(case when churn_risk > 0.5 then 1 else 0 end) as churn_risk_over_half,
+           round(avg(expected_orders), 3) as mean_expected_orders,
+           round(sum(predicted_clv), 2) as total_predicted_clv,
+           round(avg(predicted_clv), 2) as mean_predicted_clv,
+           max(horizon_days) as horizon_days
+    from customer_predictions group by prediction_basis order by prediction_basis
+"""
+
+
+def prediction_summary(duckdb_path: Path) -> str:
+    """Churn risk and predicted CLV per prediction basis, and the fitted parameters, for run summaries."""
+    if not table_exists(duckdb_path, "customer_predictions"):
+        return "(predictions not built)"
+    cols, rows = query(duckdb_path, PREDICTION_SUMMARY_SQL)
+    _, params = query(duckdb_path, "select model, parameter, value, fit_status from predictive_model_parameters "
+                                   "order by model, parameter")
+    fitted = ", ".join(f"{p}={v:.4g}" if v is not None else f"{p}=n/a" for _m, p, v, _s in params)
+    status = ", ".join(sorted({f"{m_}: {s}" for m_, _p, _v, s in params}))
+    return f"{format_table(cols, rows)}\nparameters ({status}): {fitted}"

@@ -9,24 +9,13 @@ import sys
 import time
 from pathlib import Path
 
-from orchestration.dbt_args import dbt_command
-from orchestration.settings import SAMPLE_PERSONS, SAMPLE_SEED, Settings, load_settings
+from cdp.dbt_args import dbt_command
+from cdp.raw_data import ensure_raw_data
+from cdp.settings import SAMPLE_PERSONS, SAMPLE_SEED, Settings, load_settings
 
 
 def _dbt_executable() -> str:
     return str(Path(sys.executable).with_name("dbt"))
-
-
-def ensure_raw_data(settings: Settings, persons: int = SAMPLE_PERSONS) -> None:
-    """Generate the sample data set when CDP_RAW_DIR is unset and no sample exists yet."""
-    if (settings.raw_dir / "crm_contacts.csv").exists():
-        return
-    if not settings.raw_dir_is_default:
-        raise SystemExit(f"CDP_RAW_DIR={settings.raw_dir} has no crm_contacts.csv: see shared contract")
-    from orchestration.sample_data import generate
-
-    print(f"generating sample data: {persons} persons into {settings.raw_dir}", flush=True)
-    generate(persons, SAMPLE_SEED, settings.raw_dir)
 
 
 def run_dbt(settings: Settings, verb: str, *args: str, **kwargs) -> int:
@@ -38,7 +27,7 @@ def run_dbt(settings: Settings, verb: str, *args: str, **kwargs) -> int:
 
 
 def cmd_generate(ns: argparse.Namespace) -> int:
-    from orchestration.sample_data import generate
+    from datagen.sample_data import generate
 
     started = time.perf_counter()
     counts = generate(ns.persons, ns.seed, Path(ns.out), start_index=ns.start_index)
@@ -53,21 +42,23 @@ def cmd_build(ns: argparse.Namespace) -> int:
     ensure_raw_data(settings)
     rc = run_dbt(settings, "build", full_refresh=ns.full_refresh, select=ns.select or ())
     if settings.target == "duckdb" and settings.duckdb_path.exists():
-        from orchestration.report import identity_summary, load_summary, table_exists
+        from cdp.report import identity_summary, load_summary, prediction_summary, table_exists
 
         if table_exists(settings.duckdb_path, "source_row_counts"):
             print("\nRows per source (loaded = staged + superseded + duplicates + quarantined):")
             print(load_summary(settings.duckdb_path))
             print("\nIdentity:")
             print(identity_summary(settings.duckdb_path))
+            print("\nPredictions:")
+            print(prediction_summary(settings.duckdb_path))
         print(f"\nwarehouse: {settings.duckdb_path}")
     return rc
 
 
 def cmd_run(ns: argparse.Namespace) -> int:
-    from orchestration.pipeline import run_pipeline
+    from cdp.pipeline import run_pipeline
 
-    return run_pipeline(load_settings())
+    return run_pipeline(load_settings(), verbose=ns.verbose)
 
 
 def cmd_docs(ns: argparse.Namespace) -> int:
@@ -79,7 +70,7 @@ def cmd_docs(ns: argparse.Namespace) -> int:
 
 
 def cmd_sandbox(ns: argparse.Namespace) -> int:
-    from orchestration.pipeline import stop_sandbox
+    from cdp.crm_sandbox import stop_sandbox
 
     if ns.action == "stop":
         print("sandbox stopped" if stop_sandbox(load_settings()) else "no sandbox was running")
@@ -92,40 +83,40 @@ def cmd_sandbox(ns: argparse.Namespace) -> int:
     return 0
 
 
-DAGSTER_YAML = """# Written by `cdp ui`: local instance for the Dagster UI.
-telemetry:
-  enabled: false
-concurrency:
-  pools:
-    default_limit: 1   # pool duckdb_writer: one step writes the DuckDB file at a time
-"""
-
-
 def cmd_ui(ns: argparse.Namespace) -> int:
     """The Dagster UI (webserver and daemon for schedules and sensors) on loopback only. It has no
     authentication: keep it on 127.0.0.1; --read-only gives viewers a UI that cannot launch runs."""
-    import os
+    from cdp.ui import serve_ui
 
-    from orchestration.pipeline import use_crm_sandbox_if_no_credentials
+    return serve_ui(load_settings(), port=ns.port, read_only=ns.read_only)
+
+
+def cmd_predict_backtest(ns: argparse.Namespace) -> int:
+    """Fit on orders up to --calibration-end, compare with what the warehouse holds after it."""
+    from datetime import date
+
+    from predict.backtest import default_window, read_order_days, run_backtest
 
     settings = load_settings()
-    ensure_raw_data(settings)
-    home = settings.state_dir / "dagster"
-    home.mkdir(parents=True, exist_ok=True)
-    (home / "dagster.yaml").write_text(DAGSTER_YAML)
-    url = use_crm_sandbox_if_no_credentials(settings)
-    if url:
-        print(f"syncs in the UI go to the local CRM sandbox at {url}/")
-    env = dict(os.environ, DAGSTER_HOME=str(home))
-    bin_dir = Path(sys.executable).parent
-    if ns.read_only:
-        cmd = [str(bin_dir / "dagster-webserver"), "-m", "orchestration.definitions", "-h", "127.0.0.1",
-               "-p", str(ns.port), "--read-only"]
-    else:
-        cmd = [str(bin_dir / "dagster"), "dev", "-m", "orchestration.definitions", "-h", "127.0.0.1",
-               "-p", str(ns.port)]
-    print(f"Dagster UI: http://127.0.0.1:{ns.port}/ (no authentication; bound to loopback)", flush=True)
-    return subprocess.call(cmd, cwd=settings.project_dir, env=env)
+    order_days = read_order_days(settings.duckdb_path)
+    calibration_end, holdout_end = default_window(order_days)
+    if ns.calibration_end:
+        calibration_end = date.fromisoformat(ns.calibration_end)
+    if ns.holdout_end:
+        holdout_end = date.fromisoformat(ns.holdout_end)
+    result = run_backtest(order_days, calibration_end, holdout_end, settings.state_dir / "backtest")
+    print(result.markdown)
+    print(f"report: {result.report_path}\ncharts: {', '.join(str(c) for c in result.charts)}")
+    return 0
+
+
+def add_predict_parser(sub) -> None:
+    p = sub.add_parser("predict", help="prediction models: backtest")
+    psub = p.add_subparsers(dest="predict_command", required=True)
+    bt = psub.add_parser("backtest", help="fit up to a calibration end and compare with the holdout that follows")
+    bt.add_argument("--calibration-end", help="ISO date (default: 26 weeks before the last order day)")
+    bt.add_argument("--holdout-end", help="ISO date (default: the last order day in the warehouse)")
+    bt.set_defaults(func=cmd_predict_backtest)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -146,6 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     b.set_defaults(func=cmd_build)
 
     r = sub.add_parser("run", help="the whole pipeline: data, build, governance checks, syncs")
+    r.add_argument("-v", "--verbose", action="store_true", help="also print Dagster's event log")
     r.set_defaults(func=cmd_run)
 
     d = sub.add_parser("docs", help="generate the dbt docs site")
@@ -164,6 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     from sync.cli import add_sync_parser
 
     add_sync_parser(sub)
+    add_predict_parser(sub)
 
     ns = parser.parse_args(argv)
     return ns.func(ns)

@@ -1,6 +1,6 @@
 """Identity-resolution quality against the generator's ground truth: pairwise precision and recall of
 records-to-persons, compared with the ideal deterministic clusters (records of one person joined through
-real, non-placeholder identifiers; see orchestration.sample_data.ideal_clusters)."""
+real, non-placeholder identifiers; see datagen.sample_data.ideal_clusters)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from orchestration.report import query
-from orchestration.sample_data import ideal_clusters, read_ground_truth
+from cdp.report import query
+from datagen.sample_data import ideal_clusters, read_ground_truth
 
 
 @dataclass(frozen=True)

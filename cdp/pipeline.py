@@ -1,0 +1,94 @@
+"""The main job, end to end: raw data, dbt build (with its tests), governance checks, then every declared
+sync, run in-process on the project's Dagster instance (so `make ui` shows the run). Without real CRM
+credentials in the environment the syncs go to the local CRM sandbox, started on a free loopback port and
+left running so its page can be opened; `cdp sandbox stop` ends it."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from datetime import UTC, datetime
+
+from cdp.crm_sandbox import use_crm_sandbox_if_no_credentials
+from cdp.raw_data import ensure_raw_data
+from cdp.report import format_table, identity_summary, load_summary, prediction_summary, query, table_exists
+from cdp.settings import Settings
+
+
+def run_pipeline(settings: Settings, verbose: bool = False) -> int:
+    """Runs the Dagster asset graph in-process: the same definitions the UI shows. Prints a line per
+    stage, warnings and errors, then the summary; `verbose` adds Dagster's own event log."""
+    from cdp.instance import project_instance
+    from cdp.progress import progress_logger
+
+    ensure_raw_data(settings)
+    sandbox = use_crm_sandbox_if_no_credentials(settings)
+    if sandbox:
+        print(f"no CRM credentials set: syncing to the local CRM sandbox at {sandbox.url}/", flush=True)
+
+    import dagster as dg
+
+    from orchestration.dbt_assets import build_dbt_assets
+    from orchestration.definitions import defs
+
+    definitions = defs()
+    dbt_def = build_dbt_assets()
+    groups = {key.path[-1]: dbt_def.group_names_by_key[key] for key in dbt_def.keys}
+    loggers: dict[str, dg.LoggerDefinition] = {"progress": progress_logger(groups, sys.stdout)}  # the terminal
+    run_config: dict = {"loggers": {"progress": {}}}
+    if verbose:
+        loggers["console"] = dg.default_loggers()["console"]
+        run_config["loggers"]["console"] = {"config": {"log_level": "DEBUG"}}
+    job = definitions.resolve_job_def("full_pipeline").with_logger_defs(loggers)
+    instance = project_instance(settings)
+    log_dir = settings.state_dir / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_path = log_dir / f"run-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.log"
+    print(f"Dagster run recorded in {settings.dagster_home} (make ui shows it); full output: {log_path}", flush=True)
+    with contextlib.ExitStack() as quiet:
+        if not verbose:
+            # dbt's own lines and library chatter go to the log file; progress lines go to the terminal
+            log = quiet.enter_context(log_path.open("w", encoding="utf-8"))
+            quiet.enter_context(contextlib.redirect_stdout(log))
+            quiet.enter_context(contextlib.redirect_stderr(log))
+        result = job.execute_in_process(instance=instance, run_config=run_config, raise_on_error=False)
+
+    db = settings.duckdb_path
+    if table_exists(db, "source_row_counts"):
+        print("\nRows per source (loaded = staged + superseded + duplicates + quarantined):")
+        print(load_summary(db))
+        print("\nIdentity:")
+        print(identity_summary(db))
+        print("\nPredictions (churn risk = no order within the horizon; predicted CLV in the reporting currency):")
+        print(prediction_summary(db))
+    checks = [(e.asset_check_evaluation_data.check_name,
+               "pass" if e.asset_check_evaluation_data.passed else "FAIL")
+              for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"
+              and e.asset_check_evaluation_data.check_name.startswith("gx_")]
+    if checks:
+        print("\nGovernance checks (Great Expectations):")
+        print(format_table(["check", "result"], checks))
+    materialized = {e.asset_key.path[-1] for e in result.get_asset_materialization_events()}
+    if table_exists(db, "sync_runs", schema="cdp_sync"):
+        cols, rows = query(db, """
+            select sync_name, status, planned, sent, succeeded, failed, skipped, retries, duration_s
+            from cdp_sync.sync_runs where run_id in (
+                select arg_max(run_id, started_at) from cdp_sync.sync_runs group by sync_name)
+            order by sync_name""")
+        if rows:
+            print("\nSyncs (latest run of each):")
+            print(format_table(cols, rows))
+    failed_steps = [e.step_key for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    from orchestration.sync_assets import sync_assets
+
+    sync_keys = sorted(key.path[-1] for a in sync_assets for key in a.keys)
+    not_run = [name for name in sync_keys if name not in materialized]
+    if failed_steps:
+        print(f"\nfailed steps: {', '.join(failed_steps)}")
+    if not_run:
+        print(f"syncs not run (a blocking check or an upstream step failed): {', '.join(not_run)}")
+    print(f"\nrun {result.run_id} {'succeeded' if result.success else 'FAILED'}; warehouse: {db}")
+    if sandbox:
+        print(f"CRM sandbox page (contacts with enriched fields): {sandbox.url}/")
+        print("it keeps running in the background; stop it with: .venv/bin/cdp sandbox stop")
+    return 0 if result.success and not not_run else 1

@@ -1,0 +1,93 @@
+"""What `cdp run` prints while the asset graph runs: one line per stage as it starts and ends, each
+governance check's outcome, and warnings and errors; Dagster's own event log only with `-v`. It is a
+Dagster logger, so it sees the same events the UI records."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections import Counter
+from collections.abc import Mapping
+from typing import TextIO
+
+import dagster as dg
+
+STEP_LABELS = {"cdp_dbt_assets": "dbt build (seeds, models, tests)", "run_report": "run report"}
+
+
+def step_label(step_key: str) -> str:
+    if step_key in STEP_LABELS:
+        return STEP_LABELS[step_key]
+    if "_gx_" in step_key:
+        return "governance check " + step_key[step_key.index("_gx_") + 1:]
+    if step_key.startswith("sync_"):
+        return "sync " + step_key.removeprefix("sync_")
+    return step_key
+
+
+class ProgressHandler(logging.Handler):
+    """Turns Dagster events into short progress lines. `groups` maps an asset name to its group and
+    `group_sizes` counts assets per group, so the dbt step reports each layer when it is complete."""
+
+    def __init__(self, groups: Mapping[str, str], out: TextIO) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.groups = dict(groups)
+        self.group_sizes = Counter(self.groups.values())
+        self.built: Counter[str] = Counter()
+        self.started: dict[str, float] = {}
+        self.out = out
+        self.t0 = time.monotonic()
+
+    def line(self, text: str) -> None:
+        self.out.write(f"[{time.monotonic() - self.t0:6.1f}s] {text}\n")
+        self.out.flush()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        meta = getattr(record, "dagster_meta", None) or {}
+        event = meta.get("dagster_event")
+        if event is None:
+            if record.levelno >= logging.WARNING:
+                message = meta.get("orig_message") or record.getMessage()
+                self.line(f"{record.levelname.lower()}: {message.strip().splitlines()[0][:300]}")
+            return
+        kind = event.event_type_value
+        step = event.step_key or ""
+        if kind == "STEP_START":
+            self.started[step] = time.monotonic()
+            if step == "cdp_dbt_assets":  # the long one; the others report once, when done
+                self.line(f"start  {step_label(step)}")
+        elif kind == "STEP_SUCCESS":
+            if "_gx_" not in step:  # a check step reports through its evaluation line
+                self.line(f"done   {step_label(step)} ({time.monotonic() - self.started.get(step, self.t0):.1f}s)")
+        elif kind == "STEP_FAILURE":
+            error = event.step_failure_data.error if event.step_failure_data else None
+            reason = (error.message.strip().splitlines()[0][:300] if error and error.message else "")
+            self.line(f"FAILED {step_label(step)}: {reason}")
+        elif kind == "STEP_SKIPPED":
+            self.line(f"skip   {step_label(step)} (an upstream step or blocking check failed)")
+        elif kind == "ASSET_MATERIALIZATION" and event.asset_key is not None:
+            group = self.groups.get(event.asset_key.path[-1])
+            if group and step == "cdp_dbt_assets":
+                self.built[group] += 1
+                if self.built[group] == self.group_sizes[group]:
+                    self.line(f"       {group}: {self.built[group]} built")
+        elif kind == "ASSET_CHECK_EVALUATION":
+            data = event.event_specific_data
+            if data.check_name.startswith("gx_") or not data.passed:
+                warn_only = data.severity == dg.AssetCheckSeverity.WARN
+                outcome = "pass" if data.passed else ("warn" if warn_only else "FAIL")
+                took = f" ({time.monotonic() - self.started[step]:.1f}s)" if "_gx_" in step and step in self.started else ""
+                self.line(f"check  {data.asset_key.path[-1]}:{data.check_name[:90]} {outcome}{took}")
+
+
+def progress_logger(groups: Mapping[str, str], out: TextIO = sys.stdout) -> dg.LoggerDefinition:
+    @dg.logger(description="cdp run's progress lines")
+    def _progress(_init_context) -> logging.Logger:
+        logger = logging.getLogger("cdp.progress")
+        logger.setLevel(logging.DEBUG)
+        logger.propagate = False
+        logger.handlers = [ProgressHandler(groups, out)]
+        return logger
+
+    return _progress
