@@ -1,6 +1,7 @@
 """Sync throughput against the local CRM sandbox (make bench-sync).
 
 1. no limit: client-side records/s with rate limiting off (sandbox and client);
+   then every record changes and a second run sends them as batch/update by the remembered contact id;
 2. HubSpot limit: the sandbox enforces 190 requests per rolling 10 s (the ceiling is 1,900 records/s at
    100 inputs per request); the client runs with its configured rate (sync/syncs.yml) and we report
    the share of the ceiling reached and how many 429s it got.
@@ -37,7 +38,7 @@ def make_warehouse(path: Path, n: int) -> None:
     del rng
 
 
-def bench(n: int, rate: float, sandbox_limit: int) -> dict:
+def bench(n: int, rate: float, sandbox_limit: int, update_pass: bool = False) -> dict:
     sb = start_sandbox()
     try:
         sb.configure(hubspot_limit=sandbox_limit)
@@ -49,12 +50,23 @@ def bench(n: int, rate: float, sandbox_limit: int) -> dict:
             t = time.perf_counter()
             summary = run_sync(cfg, db, make_destination)
             seconds = time.perf_counter() - t
+            assert summary.succeeded == n, summary
+            update = None
+            if update_pass:
+                with duckdb.connect(str(db)) as con:
+                    con.execute("update sync_hubspot__contacts set first_name = first_name || 'x'")
+                t = time.perf_counter()
+                second = run_sync(cfg, db, make_destination)
+                took = time.perf_counter() - t
+                assert second.succeeded == n and second.updated == n, second
+                update = {"records": n, "seconds": round(took, 2), "records_per_s": round(n / took),
+                          "requests": second.requests, "http_429": 0, "retries": second.retries}
         stats = sb.stats()
     finally:
         sb.stop()
-    assert summary.succeeded == n, summary
     return {"records": n, "seconds": round(seconds, 2), "records_per_s": round(n / seconds),
-            "requests": summary.requests, "http_429": stats["hubspot_rate_limited"], "retries": summary.retries}
+            "requests": summary.requests, "http_429": stats["hubspot_rate_limited"], "retries": summary.retries,
+            "update": update}
 
 
 def main() -> None:
@@ -63,7 +75,8 @@ def main() -> None:
     parser.add_argument("--limited-records", type=int, default=30_000)
     ns = parser.parse_args()
     configured = load_syncs()["hubspot_contacts"].rate_limit
-    free = bench(ns.records, rate=0, sandbox_limit=0)
+    free = bench(ns.records, rate=0, sandbox_limit=0, update_pass=True)
+    upd = free["update"]
     limited = bench(ns.limited_records, rate=configured, sandbox_limit=190)
     ceiling = 1900
     share = limited["records_per_s"] / ceiling
@@ -77,6 +90,8 @@ def main() -> None:
         "| --- | --- | --- | --- | --- | --- | --- |",
         f"| no rate limit | {free['records']} | {free['seconds']} | {free['records_per_s']} | {free['requests']} | "
         f"{free['http_429']} | {free['retries']} |",
+        f"| no rate limit, every record changed (batch/update by id) | {upd['records']} | {upd['seconds']} | "
+        f"{upd['records_per_s']} | {upd['requests']} | {upd['http_429']} | {upd['retries']} |",
         f"| HubSpot limit 190 req/10 s, client {configured} req/s | {limited['records']} | {limited['seconds']} | "
         f"{limited['records_per_s']} | {limited['requests']} | {limited['http_429']} | {limited['retries']} |",
         "",

@@ -1,8 +1,10 @@
-"""`cdp sync list` and `cdp sync run NAME [--dry-run] [--full-resync]`."""
+"""`cdp sync list`, `cdp sync run NAME [--dry-run] [--full-resync]`, `cdp sync status` (last run of each
+sync, open failures by code) and `cdp sync failures NAME [--json]` (the failing records)."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from pathlib import Path
@@ -80,6 +82,77 @@ def cmd_run(ns: argparse.Namespace) -> int:
     return 0 if summary.status in ("success", "dry_run") else 1
 
 
+def _read(sql: str, params: list | None = None) -> list[tuple] | None:
+    """Read the sync tables without creating anything; None when no sync has run in this warehouse."""
+    import duckdb
+
+    db = warehouse_path()
+    if not db.exists():
+        return None
+    from sync.state import StateStore
+
+    with StateStore(db).connect(read_only=True) as con:
+        have = con.execute("select count(*) from information_schema.tables where table_schema = 'cdp_sync' "
+                           "and table_name in ('sync_runs', 'sync_failures')").fetchone()[0]
+        if have < 2:
+            return None
+        try:
+            return con.execute(sql, params or []).fetchall()
+        except duckdb.Error as exc:  # a warehouse from an older release
+            print(f"cannot read the sync tables: {exc}", file=sys.stderr)
+            return None
+
+
+def cmd_status(ns: argparse.Namespace) -> int:
+    syncs = _load()
+    if syncs is None:
+        return 2
+    runs = _read("""select sync_name, status, started_at, finished_at, destination_key, succeeded, failed, error
+                    from cdp_sync.sync_runs where not dry_run
+                    qualify row_number() over (partition by sync_name order by started_at desc) = 1""") or []
+    failures = _read("""select sync_name, error_code, count(*) from cdp_sync.sync_failures
+                        group by all order by sync_name, 3 desc""") or []
+    last = {r[0]: r for r in runs}
+    open_by_sync: dict[str, list[str]] = {}
+    for name, code, n in failures:
+        open_by_sync.setdefault(name, []).append(f"{code} {n}")
+    print(f"{'sync':20s} {'last run':20s} {'status':21s} {'ok':>7s} {'failed':>7s}  open failures by code")
+    for name in syncs:
+        r = last.get(name)
+        when = r[2].strftime("%Y-%m-%d %H:%M:%S") if r else "never"
+        status = r[1] if r else "-"
+        ok, bad = (r[5] or 0, r[6] or 0) if r else (0, 0)
+        print(f"{name:20s} {when:20s} {status:21s} {ok:>7d} {bad:>7d}  {', '.join(open_by_sync.get(name, [])) or '-'}")
+        if r and r[7]:
+            print(f"{'':20s} error: {r[7]}")
+    return 0
+
+
+def cmd_failures(ns: argparse.Namespace) -> int:
+    syncs = _load()
+    if syncs is None:
+        return 2
+    if ns.name not in syncs:
+        print(f"unknown sync {ns.name!r}; known: {', '.join(syncs)}", file=sys.stderr)
+        return 2
+    cols = ["record_key", "action", "error_code", "error_message", "attempts", "first_failed_at", "last_failed_at",
+            "destination_key"]
+    rows = _read(f"select {', '.join(cols)} from cdp_sync.sync_failures where sync_name = ? "
+                 f"order by error_code, record_key", [ns.name]) or []
+    records = [dict(zip(cols, r)) for r in rows]
+    if ns.json:
+        print(json.dumps(records, default=str, indent=2))
+        return 0
+    if not records:
+        print(f"sync {ns.name}: no open failures")
+        return 0
+    print(f"sync {ns.name}: {len(records)} open failures")
+    for r in records:
+        print(f"  {r['record_key']:28s} {r['action'] or '':7s} {r['error_code']:24s} attempts {r['attempts']:<3d} "
+              f"{(r['error_message'] or '')[:80]}")
+    return 0
+
+
 def add_sync_parser(sub: argparse._SubParsersAction) -> None:
     s = sub.add_parser("sync", help="reverse-ETL syncs to CRMs (sync/syncs.yml)")
     ssub = s.add_subparsers(dest="sync_command", required=True)
@@ -92,3 +165,9 @@ def add_sync_parser(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--force-clear", action="store_true", help="allow mirror mode past max_clear_share")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.set_defaults(func=cmd_run)
+    st = ssub.add_parser("status", help="last run of each sync and its open failures by code")
+    st.set_defaults(func=cmd_status)
+    fl = ssub.add_parser("failures", help="the records of one sync that are failing")
+    fl.add_argument("name")
+    fl.add_argument("--json", action="store_true", help="print the rows as JSON")
+    fl.set_defaults(func=cmd_failures)

@@ -18,6 +18,8 @@ PROJECT_DIR = Path(__file__).resolve().parents[1]
 MODES = ("upsert", "update_only", "mirror")
 ON_DELETE = ("archive", "clear", "keep")
 DESTINATIONS = ("hubspot", "salesforce", "webhook")
+# typed custom properties: number (money, counts), date (YYYY-MM-DD), multi_select (values joined by ";")
+PROPERTY_TYPES = ("string", "number", "date", "multi_select")
 
 _SYNC_SCHEMA = {
     "type": "object",
@@ -42,6 +44,8 @@ _SYNC_SCHEMA = {
         "bulk_threshold": {"type": "integer", "minimum": 0},
         "fields": {"type": "object", "minProperties": 1, "additionalProperties": {"type": "string"}},
         "custom_properties": {"type": "array", "items": {"type": "string"}},
+        "property_types": {"type": "object", "additionalProperties": {"enum": list(PROPERTY_TYPES)}},
+        "custom_property_types": {"type": "object", "additionalProperties": {"enum": list(PROPERTY_TYPES)}},
     },
 }
 SCHEMA = {
@@ -75,8 +79,12 @@ class SyncConfig:
     max_failed_share: float = 0.05
     description: str = ""
     custom_properties: list[str] = field(default_factory=list)
-    custom_property_types: dict[str, str] = field(default_factory=dict)  # HubSpot type when not string (number)
+    custom_property_types: dict[str, str] = field(default_factory=dict)  # older name of property_types (still read)
     bulk_threshold: int = 0  # at least this many upserts in a run go through the bulk API (0: never)
+    property_types: dict[str, str] = field(default_factory=dict)  # destination field -> PROPERTY_TYPES
+
+    def property_type(self, prop: str) -> str:
+        return self.property_types.get(prop) or self.custom_property_types.get(prop) or "string"
 
     @property
     def removal(self) -> str:

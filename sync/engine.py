@@ -14,17 +14,18 @@ Planning (pure, `build_plan`) compares the model with this destination's state:
 Execution: upserts first (so a survivor has its object), then merges, then archives and clears. A batch
 the destination rejects as a whole is split in halves (at most log2(batch) levels, and not at all when
 the error is about the request rather than a record); what a destination confirmed is settled (state,
-failures, record log) in one short transaction per batch, also when a later half or batch fails."""
+failures, record log) in short transactions about once a second, also when a later half or batch fails."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import math
+import os
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
@@ -44,6 +45,7 @@ from sync.lock import SyncLock
 from sync.state import Settlement, Snapshot, StateRow, StateStore
 
 Progress = Callable[[int, int], None]
+FLUSH_SECONDS = float(os.environ.get("CDP_SYNC_FLUSH_SECONDS", "1.0"))
 Send = Callable[[list[OutRecord]], list[RecordResult]]
 
 
@@ -56,6 +58,16 @@ def to_text(value: object) -> str:
     if isinstance(value, float):
         return f"{value:.2f}"
     return str(value)
+
+
+def format_value(value: object, kind: str) -> str:
+    """A model value as the destination's typed property expects it: dates as YYYY-MM-DD, numbers plain,
+    multi-select values joined by ";" (the model already joins segments so)."""
+    if kind == "date" and hasattr(value, "date") and callable(value.date):
+        return value.date().isoformat()
+    if kind == "date" and hasattr(value, "isoformat"):
+        return value.isoformat()
+    return to_text(value)
 
 
 def payload_hash(payload: dict[str, str]) -> str:
@@ -81,10 +93,12 @@ class Plan:
     clear: list[OutRecord] = field(default_factory=list)
     archive: list[OutRecord] = field(default_factory=list)
     merge: list[tuple[str, str]] = field(default_factory=list)  # retired key, survivor key
+    delete: list[OutRecord] = field(default_factory=list)  # privacy erasure: removed, never sent again
     unchanged: int = 0
     excluded: int = 0
     kept: int = 0
     in_scope: int = 0   # records of the model the sync covers (not excluded)
+    stale_failures: list[str] = field(default_factory=list)  # open failures of keys no longer anywhere
     invalid: list[tuple[str, str, str]] = field(default_factory=list)  # key, code, message
 
     @property
@@ -109,6 +123,7 @@ class RunSummary:
     cleared: int = 0
     archived: int = 0
     merged: int = 0
+    deleted: int = 0
     sent: int = 0
     succeeded: int = 0
     failed: int = 0
@@ -132,7 +147,7 @@ class RunSummary:
 
     def as_counts(self) -> dict[str, object]:
         return {k: getattr(self, k) for k in (
-            "planned", "created", "updated", "cleared", "archived", "merged", "sent", "succeeded", "failed",
+            "planned", "created", "updated", "cleared", "archived", "merged", "deleted", "sent", "succeeded", "failed",
             "invalid", "skipped", "excluded", "requests", "retries", "rate_limited", "duration_s", "error")}
 
 
@@ -145,10 +160,15 @@ def resolve_survivor(key: str, merges: dict[str, str]) -> str:
     return key
 
 
-def build_plan(cfg: SyncConfig, snap: Snapshot, full_resync: bool = False) -> Plan:
+def build_plan(cfg: SyncConfig, snap: Snapshot, full_resync: bool = False, erase: Collection[str] = ()) -> Plan:
+    """`erase`: keys to remove from the destination for a privacy request (never sent again, deleted where
+    they were sent, never counted by the removal guard)."""
     plan = Plan()
+    erase = set(erase)
     keys = Counter(to_text(row.get(cfg.key)) for row in snap.rows)
     seen_match: set[str] = set()
+    fields = list(cfg.fields.items())
+    dated = {dest for dest, _ in fields if cfg.property_type(dest) == "date"}
     present: set[str] = set()       # keys in the model (valid or not): never archived
     current: set[str] = set()       # keys whose record is in the destination's future (sent or unchanged)
     for i, row in enumerate(snap.rows):
@@ -157,6 +177,8 @@ def build_plan(cfg: SyncConfig, snap: Snapshot, full_resync: bool = False) -> Pl
             plan.invalid.append((f"(null key, row {i + 1})", "NULL_KEY", f"{cfg.key} is null"))
             continue
         present.add(key)
+        if key in erase:
+            continue
         if cfg.exclude_opted_out and row.get("email_consent") == "unsubscribed":
             plan.excluded += 1
             present.discard(key)  # an opted-out person leaves the audience like one who left the model
@@ -165,7 +187,7 @@ def build_plan(cfg: SyncConfig, snap: Snapshot, full_resync: bool = False) -> Pl
         if keys[key] > 1:
             plan.invalid.append((key, "DUPLICATE_KEY", f"{keys[key]} rows of {cfg.model} have this {cfg.key}"))
             continue
-        payload = {dest: to_text(row[col]) for dest, col in cfg.fields.items()}
+        payload = {dest: (format_value(row[col], "date") if dest in dated else to_text(row[col])) for dest, col in fields}
         match_value = payload.get(cfg.match_key) or to_text(row.get(cfg.match_key))
         if not match_value:
             plan.invalid.append((key, "MISSING_MATCH_KEY", f"no value for {cfg.match_key}"))
@@ -188,6 +210,10 @@ def build_plan(cfg: SyncConfig, snap: Snapshot, full_resync: bool = False) -> Pl
         else:
             plan.unchanged += 1
     for key, old in snap.state.items():
+        if key in erase:
+            plan.delete.append(OutRecord(key, old.payload.get(cfg.match_key) or key, {}, old.destination_id,
+                                         delivery_id(cfg.name, key, "delete", "", old.payload_hash)))
+            continue
         if key in present:
             continue
         survivor = resolve_survivor(key, snap.merges)
@@ -204,6 +230,8 @@ def build_plan(cfg: SyncConfig, snap: Snapshot, full_resync: bool = False) -> Pl
                                         delivery_id(cfg.name, key, "clear", "", old.payload_hash)))
         else:
             plan.kept += 1
+    invalid_keys = {k for k, _, _ in plan.invalid}
+    plan.stale_failures = sorted(set(snap.failures) - present - invalid_keys - set(snap.state))
     return plan
 
 
@@ -259,6 +287,9 @@ class _Executor:
         self.cfg, self.store, self.destination, self.dest_key = cfg, store, destination, dest_key
         self.run_id, self.summary, self.state, self.progress = run_id, summary, state, progress
         self.total, self.done = total, 0
+        self.pending = Settlement()
+        self.flushed_at = time.monotonic()
+        self.flush_cost = 0.0
 
     def run(self, action: str, send: Send, batch: list[OutRecord], hashes: dict[str, tuple[str, bool]] | None = None,
             bulk: bool = False) -> None:
@@ -277,6 +308,17 @@ class _Executor:
                 send_with_split(send, batch, out)
         finally:
             self.settle(action, batch, out, hashes or {})
+
+    def flush(self) -> None:
+        """Write what the destination confirmed since the last flush, in one short transaction. Writing
+        about once a second (not per batch) keeps the warehouse's cost per record low; a crash loses at
+        most that second's bookkeeping, and re-sending those records is harmless (upserts by id or match
+        key, idempotent archives, merges checked, webhook replays dropped by delivery id)."""
+        pending, self.pending = self.pending, Settlement()
+        started = time.monotonic()
+        self.store.settle(self.cfg.name, self.dest_key, self.run_id, pending)
+        self.flushed_at = time.monotonic()
+        self.flush_cost = self.flushed_at - started  # the next flush waits five times this: at most ~20% overhead
 
     def settle(self, action: str, batch: list[OutRecord], results: list[RecordResult],
                hashes: dict[str, tuple[str, bool]]) -> None:
@@ -301,7 +343,12 @@ class _Executor:
             else:
                 s.failures.append((rec.key, kind, res.error_code or "ERROR", res.message or ""))
                 s.log.append((rec.key, kind, False, None, res.error_code or "ERROR"))
-        self.store.settle(self.cfg.name, self.dest_key, self.run_id, s)
+        self.pending.confirmed += s.confirmed
+        self.pending.forgotten += s.forgotten
+        self.pending.failures += s.failures
+        self.pending.log += s.log
+        if time.monotonic() - self.flushed_at >= max(FLUSH_SECONDS, 5 * self.flush_cost):
+            self.flush()
         self.summary.sent += len(batch)
         self.summary.succeeded += sum(1 for r in results if r.ok)
         _count_failures(self.summary, [(r.key, r.error_code or "ERROR") for r in results if not r.ok])
@@ -312,7 +359,7 @@ class _Executor:
 
 def run_sync(cfg: SyncConfig, db_path: Path, destination_factory: Callable[[SyncConfig], Destination], *,
              dry_run: bool = False, full_resync: bool = False, force_clear: bool = False,
-             progress: Progress | None = None) -> RunSummary:
+             progress: Progress | None = None, erase_keys: Collection[str] = ()) -> RunSummary:
     """One run. A dry run reads and plans only: it writes nothing to the warehouse or the destination and
     creates no file. A real run holds the sync's lock; its run row ends `success`, `partial` (some records
     failed, within max_failed_share), `failed` (with the reason) or `rate_limit_exhausted`."""
@@ -334,7 +381,7 @@ def run_sync(cfg: SyncConfig, db_path: Path, destination_factory: Callable[[Sync
         if run_started:
             store.set_run_destination(summary.run_id, dest_key)
         snap = store.load(cfg.name, dest_key, cfg.model, cfg.columns, read_only=dry_run)
-        plan = build_plan(cfg, snap, full_resync)
+        plan = build_plan(cfg, snap, full_resync, erase_keys)
         _summarise_plan(summary, plan)
         removals = len(plan.clear) + len(plan.archive)
         if removals and not force_clear and removals > cfg.max_clear_share * max(1, len(snap.state)):
@@ -346,12 +393,13 @@ def run_sync(cfg: SyncConfig, db_path: Path, destination_factory: Callable[[Sync
         if dry_run:
             summary.status = "dry_run"
             return summary
-        if plan.invalid:
+        if plan.invalid or plan.stale_failures:
             store.settle(cfg.name, dest_key, summary.run_id, Settlement(
+                forgotten=plan.stale_failures,
                 failures=[(k, "input", c, m) for k, c, m in plan.invalid],
                 log=[(k, "invalid", False, None, c) for k, c, _ in plan.invalid]))
         if summary.planned:
-            destination.prepare()
+            destination.prepare(option_values(cfg, plan))
             _execute(cfg, store, destination, dest_key, summary, plan, snap, progress)
         _finish_status(cfg, summary)
     except SyncLockedError as exc:
@@ -381,13 +429,23 @@ def run_sync(cfg: SyncConfig, db_path: Path, destination_factory: Callable[[Sync
     return summary
 
 
+def option_values(cfg: SyncConfig, plan: Plan) -> dict[str, set[str]]:
+    """Every value a multi-select property will receive in this run (its options must exist first)."""
+    out: dict[str, set[str]] = {}
+    for prop in cfg.fields:
+        if cfg.property_type(prop) == "multi_select":
+            out[prop] = {v for u in plan.upserts for v in u.record.properties.get(prop, "").split(";") if v}
+    return out
+
+
 def _summarise_plan(summary: RunSummary, plan: Plan) -> None:
     summary.excluded = plan.excluded
     summary.skipped = plan.unchanged
     summary.in_scope = plan.in_scope
     summary.created, summary.updated = len(plan.create), len(plan.update)
     summary.cleared, summary.archived, summary.merged = len(plan.clear), len(plan.archive), len(plan.merge)
-    summary.planned = len(plan.upserts) + len(plan.clear) + len(plan.archive) + len(plan.merge)
+    summary.deleted = len(plan.delete)
+    summary.planned = len(plan.upserts) + len(plan.clear) + len(plan.archive) + len(plan.merge) + len(plan.delete)
     summary.plan_samples = {"create": [u.record.key for u in plan.create[:3]],
                             "update": [u.record.key for u in plan.update[:3]],
                             "clear": [r.key for r in plan.clear[:3]],
@@ -415,8 +473,20 @@ def _execute(cfg: SyncConfig, store: StateStore, destination: Destination, dest_
     their object in (3)."""
     state = dict(snap.state)
     ex = _Executor(cfg, store, destination, dest_key, summary.run_id, summary, state, progress, summary.planned)
+    try:
+        _execute_actions(cfg, store, destination, dest_key, summary, plan, ex, state)
+    finally:
+        ex.flush()
+
+
+def _execute_actions(cfg: SyncConfig, store: StateStore, destination: Destination, dest_key: str,
+                     summary: RunSummary, plan: Plan, ex: _Executor, state: dict[str, StateRow]) -> None:
     hashes = {u.record.key: (u.hash, u.new) for u in plan.upserts}
-    removing = {r.key for r in plan.archive + plan.clear} | {a for a, _ in plan.merge}
+    # privacy deletes first: the destination's own erasure call where it has one, else archive
+    send_delete = getattr(destination, "delete", None) or destination.archive
+    for start in range(0, len(plan.delete), cfg.batch_size):
+        ex.run("delete", send_delete, plan.delete[start:start + cfg.batch_size])
+    removing = {r.key for r in plan.archive + plan.clear + plan.delete} | {a for a, _ in plan.merge}
     ready = [(a, b) for a, b in plan.merge if state.get(b) and state[b].destination_id]
     _merge(cfg, store, destination, dest_key, summary, ex, state, ready, final=False)
     for action, records in (("archive", plan.archive), ("clear", plan.clear)):
@@ -484,6 +554,8 @@ def _merge(cfg: SyncConfig, store: StateStore, destination: Destination, dest_ke
             return results
 
         ex.run("merge", send_merge, [a for a, _ in chunk])
+    if merged_ids:
+        ex.flush()  # the survivors' pending confirmations first, then their new ids
     for survivor, new_id in merged_ids.items():
         row = state[survivor]
         state[survivor] = StateRow(row.payload_hash, new_id, row.payload)

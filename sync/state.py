@@ -6,9 +6,10 @@ id, webhook URL without its query; the local sandbox's keys start with `sandbox:
 another portal or org starts its own state instead of reusing or resetting another's.
 
 The warehouse is never held during HTTP: a run reads everything it needs in one short read at the start
-(`load`), and each confirmed batch is written in one short transaction (`settle`) on a connection opened
-for it and closed at once, so dbt and the data checks can read and write beside a long sync. DuckDB allows
-one writing process at a time, so opening waits (with backoff) while another process holds the file."""
+(`load`), and what the destination confirmed is written about once a second in one short transaction
+(`settle`) on a connection opened for it and closed at once, so dbt and the data checks can read and
+write beside a long sync. DuckDB allows one writing process at a time, so opening waits (with backoff)
+while another process holds the file."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ import duckdb
 import pandas as pd
 
 SCHEMA = "cdp_sync"
-RUN_COUNTS = ["planned", "created", "updated", "cleared", "archived", "merged", "sent", "succeeded", "failed",
+RUN_COUNTS = ["planned", "created", "updated", "cleared", "archived", "merged", "deleted", "sent", "succeeded", "failed",
               "invalid", "skipped", "excluded", "requests", "retries", "rate_limited", "duration_s", "error"]
 
 DDL = f"""
@@ -68,6 +69,7 @@ alter table {SCHEMA}.sync_runs add column if not exists destination_key varchar;
 alter table {SCHEMA}.sync_runs add column if not exists archived integer;
 alter table {SCHEMA}.sync_runs add column if not exists merged integer;
 alter table {SCHEMA}.sync_runs add column if not exists invalid integer;
+alter table {SCHEMA}.sync_runs add column if not exists deleted integer;
 create table if not exists {SCHEMA}.sync_record_log (
     run_id varchar not null,
     sync_name varchar not null,

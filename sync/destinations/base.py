@@ -59,8 +59,9 @@ class Destination(Protocol):
     def identify(self) -> str:
         """The destination's identity for state (portal or org id), without writing anything."""
 
-    def prepare(self) -> None:
-        """Create what must exist before the first write (idempotent)."""
+    def prepare(self, values: dict[str, set[str]] | None = None) -> None:
+        """Create what must exist before the first write (idempotent); `values` are the options each
+        multi-select property needs for this run."""
 
     def upsert(self, records: list[OutRecord]) -> list[RecordResult]:
         """Create or update. Raises TerminalError when the whole batch is rejected (the engine splits it),

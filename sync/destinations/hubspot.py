@@ -79,17 +79,37 @@ class HubSpotContacts:
         ident = f"portal-{portal}" if portal else url_identity(self.base_url or self.client.base_url)
         return destination_key("hubspot", ident, self.client.base_url)
 
-    def prepare(self) -> None:
+    def prepare(self, values: dict[str, set[str]] | None = None) -> None:
+        """Create the custom properties with their types (409: it exists); a multi-select property gets
+        every option the run will send (existing options are kept: PATCH replaces the whole list)."""
+        values = values or {}
         for prop in self.cfg.custom_properties:
-            typed = self.cfg.custom_property_types.get(prop, "string")
-            resp = self.client.request("POST", f"/crm/v3/properties/{self.cfg.object}", json={
-                "name": prop, "label": prop.replace("_", " ").title(), "type": typed,
-                "fieldType": "number" if typed == "number" else "text",
-                "groupName": "contactinformation", "description": "Managed by the warehouse CDP sync",
-            })
+            kind = self.cfg.property_type(prop)
+            type_, field_type = PROPERTY_KINDS[kind]
+            body = {"name": prop, "label": prop.replace("_", " ").title(), "type": type_, "fieldType": field_type,
+                    "groupName": "contactinformation", "description": "Managed by the warehouse CDP sync"}
+            wanted = sorted(values.get(prop, set()))
+            if kind == "multi_select":
+                body["options"] = _options(wanted)
+            resp = self.client.request("POST", f"/crm/v3/properties/{self.cfg.object}", json=body)
             self._check_auth(resp)
             if resp.status_code not in (200, 201, 409):
                 raise TerminalError(f"creating property {prop}: HTTP {resp.status_code} {resp.text[:200]}",
+                                    resp.status_code)
+            if resp.status_code == 409 and kind == "multi_select" and wanted:
+                self._add_options(prop, wanted)
+
+    def _add_options(self, prop: str, wanted: list[str]) -> None:
+        resp = self.client.request("GET", f"/crm/v3/properties/{self.cfg.object}/{prop}")
+        self._check_auth(resp)
+        have = [o.get("value") for o in (_json(resp) or {}).get("options", [])] if resp.status_code == 200 else []
+        missing = [v for v in wanted if v not in have]
+        if missing:
+            resp = self.client.request("PATCH", f"/crm/v3/properties/{self.cfg.object}/{prop}",
+                                       json={"options": _options(have + missing)})
+            self._check_auth(resp)
+            if resp.status_code != 200:
+                raise TerminalError(f"adding options to {prop}: HTTP {resp.status_code} {resp.text[:200]}",
                                     resp.status_code)
 
     def _batch(self, verb: str, inputs: list[dict]) -> dict:
@@ -163,6 +183,23 @@ class HubSpotContacts:
         # archive is idempotent (204 whether or not the contact still existed)
         return [RecordResult(r.key, True, r.destination_id) for r in records]
 
+    def delete(self, records: list[OutRecord]) -> list[RecordResult]:
+        """Privacy erasure: POST /crm/v3/objects/contacts/gdpr-delete per contact (204), which removes the
+        contact permanently, unlike archive; an id that no longer exists counts as done."""
+        out = []
+        for r in records:
+            if not r.destination_id:
+                out.append(RecordResult(r.key, True, None))
+                continue
+            resp = self.client.request("POST", f"/crm/v3/objects/{self.cfg.object}/gdpr-delete",
+                                       json={"objectId": r.destination_id})
+            self._check_auth(resp)
+            if resp.status_code in (200, 204, 404):
+                out.append(RecordResult(r.key, True, r.destination_id))
+            else:
+                out.append(RecordResult(r.key, False, None, f"HTTP_{resp.status_code}", resp.text[:300]))
+        return out
+
     def merge(self, pairs: list[tuple[OutRecord, OutRecord]]) -> list[RecordResult]:
         out = []
         for retired, survivor in pairs:
@@ -186,6 +223,15 @@ class HubSpotContacts:
             return True
         body = _json(resp) or {}
         return resp.status_code == 200 and str(body.get("id")) != str(retired.destination_id)
+
+
+PROPERTY_KINDS = {"string": ("string", "text"), "number": ("number", "number"), "date": ("date", "date"),
+                  "multi_select": ("enumeration", "checkbox")}
+
+
+def _options(values: list[str]) -> list[dict]:
+    return [{"label": v.replace("_", " ").capitalize(), "value": v, "displayOrder": i, "hidden": False}
+            for i, v in enumerate(values)]
 
 
 def _unconfirmed(r: OutRecord) -> RecordResult:

@@ -73,7 +73,7 @@ class SalesforceObjects:
         ident = f"org-{self.org_id}" if self.org_id else (self.instance_url or self.login_url)
         return destination_key("salesforce", ident, self.login_url)
 
-    def prepare(self) -> None:
+    def prepare(self, values: dict[str, set[str]] | None = None) -> None:
         resp = self.client.request("POST", f"{self.login_url.rstrip('/')}/services/oauth2/token", data={
             "grant_type": "client_credentials", "client_id": self.client_id, "client_secret": self.client_secret})
         if resp.status_code != 200:
@@ -136,6 +136,10 @@ class SalesforceObjects:
                                                 err.get("message", ""))
         return [out.get(r.key) or RecordResult(r.key, False, None, "NOT_CONFIRMED", "no result for this id")
                 for r in records]
+
+    def delete(self, records: list[OutRecord]) -> list[RecordResult]:
+        """Privacy erasure: the Contact is deleted (Collections DELETE), as for archive."""
+        return self.archive(records)
 
     def merge(self, pairs: list[tuple[OutRecord, OutRecord]]) -> list[RecordResult]:
         """No Contact merge over REST Collections: the retired person's Contact is deleted."""

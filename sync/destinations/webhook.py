@@ -46,7 +46,7 @@ class SignedWebhook:
     def identify(self) -> str:
         return destination_key("webhook", url_identity(self.url), self.url)
 
-    def prepare(self) -> None:
+    def prepare(self, values: dict[str, set[str]] | None = None) -> None:
         return None
 
     def _post(self, action: str, records: list[dict]) -> None:
@@ -74,6 +74,7 @@ class SignedWebhook:
         return [RecordResult(r.key, True, r.match_value) for r in records]
 
     archive = clear
+    delete = clear  # privacy erasure: the same signed `delete` event
 
     def merge(self, pairs: list[tuple[OutRecord, OutRecord]]) -> list[RecordResult]:
         self._post("merge", [{"key": a.match_value, "delivery_id": a.delivery_id, "merged_into": b.match_value}

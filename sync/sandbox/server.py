@@ -43,14 +43,6 @@ EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.([A-Za-z]{2,})$")
 RESERVED_TLDS = {"invalid", "test", "example", "localhost"}
 
 
-def _is_number(value: object) -> bool:
-    try:
-        float(str(value))
-    except ValueError:
-        return False
-    return True
-
-
 def valid_email(value: str) -> bool:
     m = EMAIL_RE.match(value or "")
     return bool(m) and m.group(1).lower() not in RESERVED_TLDS
@@ -67,8 +59,9 @@ class Store:
         self.portal_id = int(os.environ.get("CDP_SANDBOX_PORTAL_ID") or random.randint(10_000_000, 99_999_999))
         self.org_id = "00D" + "".join(random.choice("ABCDEFGHJKLMNPQRSTUVWXYZ0123456789") for _ in range(15))
         self.rng = random.Random()
-        self.hs_properties = set(HUBSPOT_STANDARD)
-        self.hs_number_properties: set[str] = set()
+        # name -> {"type", "fieldType", "options": [values]}: values are checked against the type on write
+        self.hs_properties: dict[str, dict] = {n: {"type": "string", "fieldType": "text", "options": []}
+                                               for n in HUBSPOT_STANDARD}
         self.hs_contacts: dict[str, dict] = {}
         self.hs_by_email: dict[str, str] = {}
         self.hs_archived: dict[str, dict] = {}
@@ -76,6 +69,8 @@ class Store:
         self.sf_contacts: dict[str, dict] = {}
         self.sf_deleted: set[str] = set()
         self.webhook_seen: set[str] = set()
+        # rejected writes not yet followed by a successful write of the same record: (system, key) -> info
+        self.open_failures: dict[tuple[str, str], dict] = {}
         self.webhook: dict[str, dict] = {}
         self.webhook_deleted: set[str] = set()
         self.sf_jobs: dict[str, dict] = {}
@@ -168,6 +163,7 @@ class Handler(BaseHTTPRequestHandler):
         if url.path == "/_sandbox/stats":
             with STORE.lock:
                 return self._send(200, {**STORE.stats, "hubspot_contacts": len(STORE.hs_contacts),
+                                        "open_failures": len(STORE.open_failures),
                                         "salesforce_contacts": len(STORE.sf_contacts),
                                         "webhook_contacts": len(STORE.webhook), "config": STORE.config})
         if url.path == "/_sandbox/webhook":
@@ -193,6 +189,13 @@ class Handler(BaseHTTPRequestHandler):
                                     "companyCurrency": "USD", "additionalCurrencies": [], "utcOffset": "+00:00",
                                     "utcOffsetMilliseconds": 0, "uiDomain": "127.0.0.1",
                                     "dataHostingLocation": "local"})
+        m = re.fullmatch(r"/crm/v3/properties/contacts/(\w+)", url.path)
+        if m:
+            with STORE.lock:
+                if m.group(1) not in STORE.hs_properties:
+                    return self._send(404, {"status": "error", "category": "OBJECT_NOT_FOUND",
+                                            "message": f"Unable to find property {m.group(1)}"})
+                return self._send(200, property_body(m.group(1)))
         m = re.fullmatch(r"/crm/v3/objects/contacts/(\d+)", url.path)
         if m:
             with STORE.lock:
@@ -272,6 +275,8 @@ class Handler(BaseHTTPRequestHandler):
                 return self.batch_archive(body)
             if url.path == "/crm/v3/objects/contacts/merge":
                 return self.merge(body)
+            if url.path == "/crm/v3/objects/contacts/gdpr-delete":
+                return self.gdpr_delete(body)
         return self._send(404, {"status": "error", "message": "not found"})
 
     def do_PUT(self):
@@ -333,6 +338,18 @@ class Handler(BaseHTTPRequestHandler):
         url = urlparse(self.path)
         body = self._body()
         STORE.stats["requests"] += 1
+        prop = re.fullmatch(r"/crm/v3/properties/contacts/(\w+)", url.path)
+        if prop:
+            if self._bearer() != hubspot_token():
+                return self._send(401, {"status": "error", "category": "INVALID_AUTHENTICATION"})
+            update = json.loads(body or b"{}")
+            with STORE.lock:
+                if prop.group(1) not in STORE.hs_properties:
+                    return self._send(404, {"status": "error", "category": "OBJECT_NOT_FOUND"})
+                if "options" in update:  # PATCH replaces the option list
+                    STORE.hs_properties[prop.group(1)]["options"] = [o.get("value") for o in update["options"]]
+                    STORE.stats["property_updates"] = STORE.stats.get("property_updates", 0) + 1
+                return self._send(200, property_body(prop.group(1)))
         if self._bearer() != sf_session() and "/jobs/ingest/" in url.path:
             return self._send(401, [{"errorCode": "INVALID_SESSION_ID", "message": "Session expired or invalid"}])
         job = re.fullmatch(r"/services/data/v\d+\.\d+/jobs/ingest/(\w+)", url.path)
@@ -380,11 +397,10 @@ class Handler(BaseHTTPRequestHandler):
             if name in STORE.hs_properties:
                 return self._send(409, {"status": "error", "category": "OBJECT_ALREADY_EXISTS",
                                         "message": f"Property named '{name}' already exists."})
-            STORE.hs_properties.add(name)
-            if prop.get("type") == "number":
-                STORE.hs_number_properties.add(name)
+            STORE.hs_properties[name] = {"type": prop.get("type", "string"), "fieldType": prop.get("fieldType", "text"),
+                                         "options": [o.get("value") for o in prop.get("options", [])]}
             STORE.stats["property_creates"] += 1
-        return self._send(201, {"name": name, "type": prop.get("type", "string")})
+        return self._send(201, property_body(name))
 
     def batch_upsert(self, body: bytes):
         req = json.loads(body or b"{}")
@@ -402,11 +418,6 @@ class Handler(BaseHTTPRequestHandler):
             return self._send(400, {"status": "error", "category": "VALIDATION_ERROR",
                                     "message": f"Property \"{unknown[0]}\" does not exist",
                                     "errors": [{"code": "PROPERTY_DOESNT_EXIST", "context": {"propertyName": unknown}}]})
-        not_numbers = sorted({p for i in inputs for p, v in i.get("properties", {}).items()
-                              if p in STORE.hs_number_properties and v not in (None, "") and not _is_number(v)})
-        if not_numbers:
-            return self._send(400, {"status": "error", "category": "VALIDATION_ERROR",
-                                    "message": f"Property values were not valid: \"{not_numbers[0]}\" is a number"})
         if any(i.get("idProperty") != "email" for i in inputs):
             return self._send(400, {"status": "error", "category": "VALIDATION_ERROR",
                                     "message": "idProperty must be a unique property (email)"})
@@ -422,6 +433,11 @@ class Handler(BaseHTTPRequestHandler):
                     errors.append({"status": "error", "category": "VALIDATION_ERROR",
                                    "message": f"Property values were not valid: email {email!r} is invalid",
                                    "context": {"ids": [item["id"]]}})
+                    continue
+                bad = invalid_values(props)
+                if bad:
+                    errors.append({"status": "error", "category": "VALIDATION_ERROR",
+                                   "message": f"Property values were not valid: {bad}", "context": {"ids": [item["id"]]}})
                     continue
                 hs_id = STORE.hs_by_email.get(email)
                 new = hs_id is None
@@ -441,6 +457,12 @@ class Handler(BaseHTTPRequestHandler):
                 contact["writes"] += 1
                 results.append({"id": hs_id, "properties": contact["properties"], "new": new,
                                 "createdAt": contact["createdAt"], "updatedAt": now})
+        # a record is named by its cdp_person_id when it has one (the page is about the CDP's records)
+        person_of = {str(i.get("id", "")).lower(): i.get("properties", {}).get("cdp_person_id") for i in inputs}
+        note_outcome("HubSpot", [k for r in results for k in (r["id"], r["properties"].get("email", ""),
+                                                               r["properties"].get("cdp_person_id", ""))],
+                     [(person_of.get(str(i).lower()) or str(i), e["category"], e["message"])
+                      for e in errors for i in e["context"]["ids"]])
         if self._lose_after():
             return self._drop()
         if errors:
@@ -490,6 +512,11 @@ class Handler(BaseHTTPRequestHandler):
                                    "message": "A contact with this email already exists",
                                    "context": {"ids": [hs_id]}})
                     continue
+                bad = invalid_values(props)
+                if bad:
+                    errors.append({"status": "error", "category": "VALIDATION_ERROR",
+                                   "message": f"Property values were not valid: {bad}", "context": {"ids": [hs_id]}})
+                    continue
                 old_email = contact["properties"].get("email", "")
                 if email and email != old_email:
                     STORE.hs_by_email.pop(old_email, None)
@@ -501,6 +528,12 @@ class Handler(BaseHTTPRequestHandler):
                 STORE.stats["hubspot_updates"] += 1
                 results.append({"id": hs_id, "properties": contact["properties"], "createdAt": contact["createdAt"],
                                 "updatedAt": now, "archived": False})
+        # a record is named by its cdp_person_id when it has one (the page is about the CDP's records)
+        person_of = {str(i.get("id", "")).lower(): i.get("properties", {}).get("cdp_person_id") for i in inputs}
+        note_outcome("HubSpot", [k for r in results for k in (r["id"], r["properties"].get("email", ""),
+                                                               r["properties"].get("cdp_person_id", ""))],
+                     [(person_of.get(str(i).lower()) or str(i), e["category"], e["message"])
+                      for e in errors for i in e["context"]["ids"]])
         if self._lose_after():
             return self._drop()
         if errors:
@@ -522,6 +555,23 @@ class Handler(BaseHTTPRequestHandler):
                     STORE.hs_archived[str(item.get("id"))] = contact
                     STORE.hs_by_email.pop(contact["properties"].get("email", ""), None)
                     STORE.stats["hubspot_archives"] += 1
+        if self._lose_after():
+            return self._drop()
+        return self._send(204)
+
+    def gdpr_delete(self, body: bytes):
+        """Permanently deletes the contact (it is not kept among archived contacts); 404 for an unknown id."""
+        req = json.loads(body or b"{}")
+        hs_id = str(req.get("objectId", ""))
+        if self._faults_before():
+            return
+        with STORE.lock:
+            contact = STORE.hs_contacts.pop(hs_id, None) or STORE.hs_archived.pop(hs_id, None)
+            if contact is None:
+                return self._send(404, {"status": "error", "category": "OBJECT_NOT_FOUND",
+                                        "message": f"Object not found: {hs_id}"})
+            STORE.hs_by_email.pop(contact["properties"].get("email", ""), None)
+            STORE.stats["hubspot_gdpr_deletes"] = STORE.stats.get("hubspot_gdpr_deletes", 0) + 1
         if self._lose_after():
             return self._drop()
         return self._send(204)
@@ -605,6 +655,10 @@ class Handler(BaseHTTPRequestHandler):
             return
         with STORE.lock:
             out = [sf_apply(ext_field, {k: v for k, v in rec.items() if k != "attributes"}) for rec in records]
+        exts = [str(rec.get(ext_field, "")) for rec in records]
+        note_outcome("Salesforce", [e for e, r in zip(exts, out) if r["success"]],
+                     [(e, r["errors"][0]["statusCode"], r["errors"][0]["message"]) for e, r in zip(exts, out)
+                      if not r["success"]])
         if self._lose_after():
             return self._drop()
         return self._send(200, out)
@@ -637,6 +691,43 @@ class Handler(BaseHTTPRequestHandler):
         if self._lose_after():
             return self._drop()
         return self._send(200, {"accepted": len(msg.get("records", []))})
+
+
+def note_outcome(system: str, ok_keys: list[str], failed: list[tuple[str, str, str]]) -> None:
+    now = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
+    with STORE.lock:
+        for key in ok_keys:
+            STORE.open_failures.pop((system, key.lower()), None)
+        for key, code, message in failed:
+            prev = STORE.open_failures.get((system, key.lower()))
+            STORE.open_failures[(system, key.lower())] = {"code": code, "message": message, "last": now,
+                                                          "attempts": (prev or {}).get("attempts", 0) + 1}
+
+
+def property_body(name: str) -> dict:
+    p = STORE.hs_properties[name]
+    return {"name": name, "type": p["type"], "fieldType": p["fieldType"],
+            "options": [{"label": o, "value": o, "displayOrder": i, "hidden": False} for i, o in enumerate(p["options"])]}
+
+
+def invalid_values(props: dict[str, str]) -> str | None:
+    """HubSpot checks values against the property type: numbers, ISO dates, declared enumeration options."""
+    for name, value in props.items():
+        spec = STORE.hs_properties.get(name)
+        if spec is None or value == "":
+            continue
+        if spec["type"] == "number":
+            try:
+                float(value)
+            except ValueError:
+                return f"{value!r} is not a number for {name}"
+        elif spec["type"] == "date" and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+            return f"{value!r} is not a date (YYYY-MM-DD) for {name}"
+        elif spec["type"] == "enumeration":
+            unknown = [v for v in value.split(";") if v not in spec["options"]]
+            if unknown:
+                return f"{unknown[0]!r} was not one of the allowed options for {name}"
+    return None
 
 
 def sf_apply(ext_field: str, fields: dict) -> dict:
@@ -692,19 +783,28 @@ def render_page(limit: int = 500) -> str:
     with STORE.lock:
         contacts = sorted(STORE.hs_contacts.items(), key=lambda kv: int(kv[0]))[:limit]
         total, sf, wh = len(STORE.hs_contacts), len(STORE.sf_contacts), len(STORE.webhook)
+        failures = sorted(STORE.open_failures.items())[:limit]
     cols = ["email", "firstname", "lastname", "country", *ENRICHED]
     head = "".join(f"<th>{html.escape(c)}</th>" for c in ["HubSpot id", *cols])
     rows = "".join(
         "<tr>" + f"<td>{html.escape(k)}</td>" +
         "".join(f"<td class='{'enriched' if c in ENRICHED else ''}'>{html.escape(v['properties'].get(c, ''))}</td>"
                 for c in cols) + "</tr>" for k, v in contacts)
+    fail_rows = "".join(
+        f"<tr><td>{html.escape(sys_)}</td><td>{html.escape(key)}</td><td>{html.escape(f['code'])}</td>"
+        f"<td>{html.escape(f['message'])}</td><td>{f['attempts']}</td><td>{html.escape(f['last'])}</td></tr>"
+        for (sys_, key), f in failures)
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>CRM sandbox: contacts</title>
 <style>body{{font-family:sans-serif;margin:1.5em}}table{{border-collapse:collapse;font-size:13px}}
 td,th{{border:1px solid #ccc;padding:3px 6px}}th{{background:#eef}}td.enriched{{background:#f4fff0}}</style>
 </head><body><h1>CRM sandbox</h1>
 <p id="summary">{total} HubSpot contacts, {sf} Salesforce contacts, {wh} marketing webhook contacts.
 Showing the first {len(contacts)} HubSpot contacts; green columns are written by the CDP sync.</p>
-<table id="contacts"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></body></html>"""
+<table id="contacts"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>
+<h2>Open failures</h2>
+<p id="failures-summary">{len(failures)} records whose last write was rejected and not yet written since.</p>
+<table id="failures"><thead><tr><th>system</th><th>record</th><th>code</th><th>message</th><th>attempts</th>
+<th>last (UTC)</th></tr></thead><tbody>{fail_rows}</tbody></table></body></html>"""
 
 
 def serve(port: int = 0, host: str = "127.0.0.1") -> ThreadingHTTPServer:
