@@ -30,6 +30,7 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
 
+from sync import privacy
 from sync.config import SyncConfig
 from sync.destinations.base import Destination, OutRecord, RecordResult
 from sync.errors import (
@@ -381,7 +382,9 @@ def run_sync(cfg: SyncConfig, db_path: Path, destination_factory: Callable[[Sync
         if run_started:
             store.set_run_destination(summary.run_id, dest_key)
         snap = store.load(cfg.name, dest_key, cfg.model, cfg.columns, read_only=dry_run)
-        plan = build_plan(cfg, snap, full_resync, erase_keys)
+        with store.connect(read_only=dry_run) as con:  # erased persons (privacy requests, sync/privacy.py)
+            erased = privacy.erased_keys(con, snap.state)
+        plan = build_plan(cfg, snap, full_resync, set(erase_keys) | set(erased))
         _summarise_plan(summary, plan)
         removals = len(plan.clear) + len(plan.archive)
         if removals and not force_clear and removals > cfg.max_clear_share * max(1, len(snap.state)):
@@ -401,6 +404,9 @@ def run_sync(cfg: SyncConfig, db_path: Path, destination_factory: Callable[[Sync
         if summary.planned:
             destination.prepare(option_values(cfg, plan))
             _execute(cfg, store, destination, dest_key, summary, plan, snap, progress)
+        if erased:
+            with store.connect() as con:
+                privacy.record_erasures(con, cfg.name, summary.run_id, erased)
         _finish_status(cfg, summary)
     except SyncLockedError as exc:
         summary.status = "locked"
