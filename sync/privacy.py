@@ -5,7 +5,8 @@ A sync's state still knows the person ids it sent; a state key whose salted hash
 erased person: `run_sync` deletes it where it was sent (HubSpot GDPR delete, Salesforce Collections DELETE,
 a signed webhook `delete`), retried like any record until confirmed. Each confirmation lands in
 `cdp_sync.privacy_destination_log` (request id, person hash, sync, destination, when), and the person id
-in `cdp_sync.sync_record_log` is replaced by its hash, so no table keeps the erased person's id."""
+in `cdp_sync.sync_record_log` is replaced by its hash (its destination id blanked), so no table keeps the
+erased person's id."""
 
 from __future__ import annotations
 
@@ -89,7 +90,8 @@ def record_erasures(con: duckdb.DuckDBPyConnection, sync_name: str, run_id: str,
     if rows:
         con.executemany(f"insert into {SCHEMA}.privacy_destination_log values (?, ?, ?, ?, ?, ?, ?)", rows)
     for key, person_hash in erased.items():
-        con.execute(f"update {SCHEMA}.sync_record_log set record_key = ? where record_key = ? and sync_name = ?",
+        con.execute(f"update {SCHEMA}.sync_record_log set record_key = ?, destination_id = null "
+                    f"where record_key = ? and sync_name = ?",
                     [f"erased:{person_hash}", key, sync_name])
     return len(rows)
 
