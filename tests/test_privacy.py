@@ -188,3 +188,27 @@ def test_malformed_requests_are_quarantined(tmp_path):
     assert got == {"q1": "unusable_email", "q2": "unknown_request_type", "q3": "phone_not_international",
                    "q4": "missing_email_and_phone", "?": "missing_key", "q6": "unparseable_received_at"}
     assert not wh.sql("select * from quarantine where raw_row like '%ann@mail.com%' or raw_row like '%7946%'")
+
+
+def test_sandbox_webhook_receiver_refuses_old_timestamps_and_drops_seen_delivery_ids(sandbox):
+    import json
+    import time
+
+    from sync.destinations.webhook import sign
+
+    secret = sandbox.client_env()["CDP_WEBHOOK_SECRET"]
+    url = sandbox.client_env()["CDP_WEBHOOK_URL"]
+
+    def post(ts: int, delivery_id: str, key: str) -> requests.Response:
+        body = json.dumps({"sync": "t", "action": "upsert", "records": [{"key": key, "delivery_id": delivery_id}]})
+        return requests.post(url, data=body.encode(), timeout=10, headers={
+            "X-CDP-Timestamp": str(ts), "X-CDP-Signature": sign(secret, str(ts), body.encode())})
+
+    assert post(946684800, "d-old", "p-old").status_code == 401  # 2000-01-01, correctly signed
+    assert post(int(time.time()) - 301, "d-late", "p-late").status_code == 401
+    assert post(int(time.time()), "d-1", "p-1").status_code == 200
+    assert post(int(time.time()), "d-1", "p-1-replayed").status_code == 200  # acknowledged, not applied
+    records = requests.get(f"{sandbox.url}/_sandbox/webhook", timeout=10).json()["records"]
+    assert set(records) == {"p-1"}
+    stats = sandbox.stats()
+    assert stats["webhook_stale_timestamps"] == 2 and stats["webhook_replays_dropped"] == 1
