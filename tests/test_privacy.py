@@ -171,9 +171,19 @@ def test_suppression_removes_from_destinations_and_keeps_data(sandbox, wh):
     assert log == [("suppressed", 1)]
 
 
-def test_malformed_requests_are_quarantined(tmp_path):
+def test_malformed_requests_are_quarantined_and_consent_is_per_address(tmp_path):
     raw = tmp_path / "raw"
     generate(50, 3, raw)
+    # one person, two addresses: the CRM's (golden: crm_contacts comes first) opted out, the shop's later opted in
+    with (raw / "crm_contacts.csv").open("a", encoding="utf-8") as fh:
+        fh.write("C9001,golden.addr@consent.io,,Mira,Voss,,,,DE,lead,2026-01-01,2026-01-01\n")
+    with (raw / "shop_customers.csv").open("a", encoding="utf-8") as fh:
+        fh.write("S9001,other.addr@consent.io,,Mira,Voss,,DE,true,2026-01-01,2026-01-01\n")
+    with (raw / "shop_orders.csv").open("a", encoding="utf-8") as fh:
+        fh.write("O9001,S9001,golden.addr@consent.io,paid,EUR,10.00,2026-01-02\n")
+    with (raw / "email_consents.csv").open("a", encoding="utf-8") as fh:
+        fh.write("golden.addr@consent.io,unsubscribed,form,2026-01-05\n")
+        fh.write("other.addr@consent.io,subscribed,checkout,2026-02-01\n")
     (raw / "privacy_requests.csv").write_text(
         "request_id,request_type,email,phone,received_at\n"
         "q1,erasure,not-an-email,,2026-01-01\n"
@@ -188,6 +198,12 @@ def test_malformed_requests_are_quarantined(tmp_path):
     assert got == {"q1": "unusable_email", "q2": "unknown_request_type", "q3": "phone_not_international",
                    "q4": "missing_email_and_phone", "?": "missing_key", "q6": "unparseable_received_at"}
     assert not wh.sql("select * from quarantine where raw_row like '%ann@mail.com%' or raw_row like '%7946%'")
+    [(pid, email, consent)] = wh.sql("select person_id, email, email_consent from customer_profiles "
+                                     "where email in ('golden.addr@consent.io', 'other.addr@consent.io')")
+    assert (email, consent) == ("golden.addr@consent.io", "unsubscribed")
+    assert wh.scalar(f"select count(*) from identity_graph where person_id = '{pid}' and identifier_type = 'email'") == 2
+    assert wh.scalar(f"select count(*) from sync_webhook__marketing_contacts where person_id = '{pid}'") == 0
+    assert wh.scalar("select count(*) from sync_webhook__marketing_contacts where email_consent <> 'subscribed'") == 0
 
 
 def test_sandbox_webhook_receiver_refuses_old_timestamps_and_drops_seen_delivery_ids(sandbox):
