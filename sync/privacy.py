@@ -68,6 +68,25 @@ def suppressed_keys(con: duckdb.DuckDBPyConnection) -> set[str]:
     return {k for (k,) in con.execute(f"select distinct person_id from main.{SUPPRESSED}").fetchall()}
 
 
+def consent_or_privacy_driven(con: duckdb.DuckDBPyConnection, removal_keys: list[str], rows: list[dict],
+                              key_column: str) -> set[str]:
+    """The removals the mirror guard must not hold back: persons under a suppression request, persons still in
+    the model but opted out (the engine excludes them), and persons whose profile says unsubscribed."""
+    if not removal_keys:
+        return set()
+    keys = set(removal_keys)
+    driven = keys & suppressed_keys(con)
+    driven |= keys & {str(r.get(key_column)) for r in rows if r.get("email_consent") == "unsubscribed"}
+    if _has_table(con, "main", "customer_profiles"):
+        rest = sorted(keys - driven)
+        for i in range(0, len(rest), 5000):
+            chunk = rest[i:i + 5000]
+            driven |= {k for (k,) in con.execute(
+                "select person_id from main.customer_profiles where email_consent = 'unsubscribed' "
+                "and person_id in (select unnest(?))", [chunk]).fetchall()}
+    return driven
+
+
 def record_erasures(con: duckdb.DuckDBPyConnection, sync_name: str, run_id: str, erased: dict[str, str]) -> int:
     """After a run: confirmations of this run's deletes into privacy_destination_log; erased person ids in the
     record log replaced by their hashes. Returns the number of confirmations."""

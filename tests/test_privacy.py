@@ -228,3 +228,31 @@ def test_sandbox_webhook_receiver_refuses_old_timestamps_and_drops_seen_delivery
     assert set(records) == {"p-1"}
     stats = sandbox.stats()
     assert stats["webhook_stale_timestamps"] == 2 and stats["webhook_replays_dropped"] == 1
+
+
+def test_mirror_guard_never_holds_back_consent_or_privacy_removals(sandbox, tmp_path, monkeypatch):
+    """A small hand-made warehouse (no dbt): 3 of 5 persons leave the models, two by a suppression request
+    and one by an opt-out; only the one left for no such reason counts against max_clear_share."""
+    from sync.destinations import make_destination
+    from sync.engine import run_sync
+    from tests.sync_support import TinyWarehouse, config, person
+
+    for k, v in sandbox.client_env().items():
+        monkeypatch.setenv(k, v)
+    tw = TinyWarehouse(tmp_path / "warehouse.duckdb")
+    tw.write([person(i) for i in range(1, 6)])
+    with duckdb.connect(str(tw.db_path)) as con:
+        con.execute("create table privacy_suppressed_persons as select 'p0001' as person_id, 'r1' as request_id "
+                    "union all select 'p0002', 'r1'")
+        con.execute("create table customer_profiles as select 'p0003' as person_id, 'unsubscribed' as email_consent")
+    cfg = config("hubspot_contacts", max_clear_share=0.1)
+    assert run_sync(cfg, tw.db_path, make_destination).status == "success"
+    tw.write([person(i) for i in range(4, 6)])
+    s = run_sync(cfg, tw.db_path, make_destination)
+    assert (s.status, s.archived) == ("success", 3), s.error
+
+    tw.write([person(i) for i in range(1, 6)])
+    assert run_sync(cfg, tw.db_path, make_destination).status == "success"
+    tw.write([person(5)])  # p0004 leaves too, for no consent or privacy reason: 1 of 5 > 0.1 is not allowed
+    s = run_sync(cfg, tw.db_path, make_destination)
+    assert s.status == "failed" and "3 more removals are consent or privacy driven" in s.error, s.error
