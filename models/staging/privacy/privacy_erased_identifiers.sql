@@ -3,8 +3,9 @@
     incremental_strategy='append',
     full_refresh=false,
 ) }}
-{#- The erasure ledger: append-only, every identifier of every erased person as a salted hash, so that
-    rows carrying them are deleted from the base_ tables on this and every later build (macros/privacy).
+{#- The erasure ledger: append-only, every identifier of every erased person as a salted hash, so that rows
+    carrying them are deleted from the base_ tables on this and every later build (macros/privacy). It sits in
+    staging because the staging step (Dagster) must build it before the base_ models it filters.
     full_refresh=false protects it: a full refresh must not bring erased people back.
 
     A new erasure request resolves through the identity graph of the previous build (person_records and
