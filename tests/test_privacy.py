@@ -256,3 +256,27 @@ def test_mirror_guard_never_holds_back_consent_or_privacy_removals(sandbox, tmp_
     tw.write([person(5)])  # p0004 leaves too, for no consent or privacy reason: 1 of 5 > 0.1 is not allowed
     s = run_sync(cfg, tw.db_path, make_destination)
     assert s.status == "failed" and "3 more removals are consent or privacy driven" in s.error, s.error
+
+
+def test_gx_privacy_check_fails_on_erased_suppressed_or_unconsented_rows(tmp_path):
+    """The GX suite behind the blocking check gx_privacy, on a small hand-made warehouse (no dbt)."""
+    from cdp.privacy_suite import privacy_suite
+    from tests.sync_support import TinyWarehouse, person
+
+    tw = TinyWarehouse(tmp_path / "warehouse.duckdb")
+    tw.write([person(i) for i in range(1, 6)])
+    assert privacy_suite(tw.db_path).success
+    with duckdb.connect(str(tw.db_path)) as con:
+        con.execute("create table privacy_erased_identifiers (request_id varchar, identifier_type varchar, "
+                    "identifier_hash varchar, person_hash varchar, erased_at timestamp)")
+        con.execute("insert into privacy_erased_identifiers values ('r1', 'email', ?, null, now())",
+                    [privacy_hash("email", "person2@example.com")])
+    failed = {(o.expectation, o.column): o.unexpected_count for o in privacy_suite(tw.db_path).outcomes if not o.success}
+    assert failed == {("expect_column_values_to_not_be_in_set", "email_hash"): 3}  # in all three sync models
+    with duckdb.connect(str(tw.db_path)) as con:
+        con.execute("delete from privacy_erased_identifiers")
+        con.execute("create table privacy_suppressed_persons as select 'p0003' as person_id, 's1' as request_id")
+        con.execute("update sync_webhook__marketing_contacts set email_consent = 'unknown' where person_id = 'p0004'")
+    failed = {(o.expectation, o.column): o.unexpected_count for o in privacy_suite(tw.db_path).outcomes if not o.success}
+    assert failed == {("expect_column_values_to_not_be_in_set", "person_id"): 3,
+                      ("expect_column_values_to_be_in_set", "email_consent"): 1}
