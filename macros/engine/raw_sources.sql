@@ -45,8 +45,15 @@
     {% do run_query("create schema if not exists raw") %}
     {% for name in raw_source_files() -%}
     {% do run_query("drop table if exists raw." ~ name) %}
+    {% if raw_source(name).get('optional') -%}
+    {#- the file may be absent: the folder filtered to its name, with the contract's columns (empty if absent) -#}
+    {% do run_query("create table raw." ~ name ~ " (" ~ (raw_source(name).raw_columns | join(' string, ')) ~ " string)"
+                    ~ " using csv options (path '" ~ raw_dir ~ "', pathGlobFilter '" ~ name ~ ".csv', header 'true',"
+                    ~ " quote '\"', escape '\"', multiLine 'true', mode 'PERMISSIVE')") %}
+    {%- else -%}
     {% do run_query("create table raw." ~ name ~ " using csv options (path '" ~ raw_dir ~ "/" ~ name
                     ~ ".csv', header 'true', quote '\"', escape '\"', multiLine 'true', mode 'PERMISSIVE')") %}
+    {%- endif %}
     {% endfor %}
     select 1
 {%- endmacro %}

@@ -56,9 +56,17 @@
     source ids such as the CRM contact id). -#}
 {% macro purge_erased_records() -%}
     {%- if erasure_ledger_in_use() -%}
-    delete from {{ this }} where {{ privacy_hash('record_key', 'record_key') }} in (
-        select identifier_hash from {{ erased_identifiers_relation() }} where identifier_type = 'record_key')
+    {{ adapter.dispatch('purge_erased_records', 'cdp')(erased_identifiers_relation()) }}
     {%- else -%}
     select 1
     {%- endif -%}
+{%- endmacro %}
+
+{% macro default__purge_erased_records(ledger) -%}
+    delete from {{ this }} where {{ privacy_hash('record_key', 'record_key') }} in (
+        select identifier_hash from {{ ledger }} where identifier_type = 'record_key')
+{%- endmacro %}
+
+{% macro spark__purge_erased_records(ledger) -%}
+    {{ exceptions.raise_compiler_error("privacy erasure needs DELETE on the person-id ledger; not supported on target " ~ target.type) }}
 {%- endmacro %}
