@@ -12,7 +12,8 @@ import requests
 from sync.config import load_syncs
 
 COLUMNS = ["person_id", "email", "first_name", "last_name", "phone", "city", "country", "company", "job_title",
-           "lifetime_value", "order_count", "email_consent", "segments", "churn_risk", "predicted_clv"]
+           "lifetime_value", "order_count", "email_consent", "segments", "churn_risk", "predicted_clv",
+           "marketing_opt_out"]
 MODELS = ["sync_hubspot__contacts", "sync_salesforce__contacts", "sync_webhook__marketing_contacts"]
 
 
@@ -20,7 +21,8 @@ def person(i: int, **changes) -> dict:
     row = {"person_id": f"p{i:04d}", "email": f"person{i}@example.com", "first_name": f"First{i}",
            "last_name": f"Last{i}", "phone": f"+4420{i:07d}", "city": "London", "country": "GB", "company": "Acme",
            "job_title": "Buyer", "lifetime_value": 10.5 * i, "order_count": i, "email_consent": "subscribed",
-           "segments": "active", "churn_risk": round(0.01 * (i % 100), 4), "predicted_clv": 20.25 * i}
+           "segments": "active", "churn_risk": round(0.01 * (i % 100), 4), "predicted_clv": 20.25 * i,
+           "marketing_opt_out": "false"}
     row.update(changes)
     return row
 
@@ -37,7 +39,7 @@ class TinyWarehouse:
                             "last_name varchar, phone varchar, city varchar, country varchar, company varchar, "
                             "job_title varchar, lifetime_value decimal(18, 2), order_count integer, "
                             "email_consent varchar, segments varchar, churn_risk double, "
-                            "predicted_clv decimal(18, 2))")
+                            "predicted_clv decimal(18, 2), marketing_opt_out varchar)")
                 if rows:
                     con.executemany(f"insert into {model} values ({', '.join('?' * len(COLUMNS))})",
                                     [[r[c] for c in COLUMNS] for r in rows])

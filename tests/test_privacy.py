@@ -203,6 +203,7 @@ def test_malformed_requests_are_quarantined_and_consent_is_per_address(tmp_path)
     assert (email, consent) == ("golden.addr@consent.io", "unsubscribed")
     assert wh.scalar(f"select count(*) from identity_graph where person_id = '{pid}' and identifier_type = 'email'") == 2
     assert wh.scalar(f"select count(*) from sync_webhook__marketing_contacts where person_id = '{pid}'") == 0
+    assert wh.sql(f"select marketing_opt_out from sync_hubspot__contacts where person_id = '{pid}'") == [("true",)]
     assert wh.scalar("select count(*) from sync_webhook__marketing_contacts where email_consent <> 'subscribed'") == 0
 
 

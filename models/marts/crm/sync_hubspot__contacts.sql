@@ -20,7 +20,9 @@ final as (
         email_consent,
         segments,
         churn_risk,
-        predicted_clv
+        predicted_clv,
+        cast(case when email_consent = 'unsubscribed' then 'true' else 'false' end as {{ cdp_type_string() }})
+            as marketing_opt_out
     from profiles
     where email is not null
         and not has_shared_email
