@@ -44,6 +44,7 @@ lint: install
 
 bench: install
 	$(BIN)/python bench/identity_bench.py
+	$(BIN)/python bench/predict_bench.py
 
 bench-sync: install
 	$(BIN)/python bench/sync_bench.py

@@ -45,7 +45,7 @@ def cmd_build(ns: argparse.Namespace) -> int:
         from cdp.report import identity_summary, load_summary, prediction_summary, table_exists
 
         if table_exists(settings.duckdb_path, "source_row_counts"):
-            print("\nRows per source (loaded = staged + superseded + duplicates + quarantined):")
+            print("\nRows per source (loaded = staged + superseded + duplicates + quarantined + after_as_of):")
             print(load_summary(settings.duckdb_path))
             print("\nIdentity:")
             print(identity_summary(settings.duckdb_path))

@@ -45,6 +45,7 @@ class SuiteOutcome:
     success: bool
     outcomes: list[ExpectationOutcome]
     row_counts: dict[str, int] = field(default_factory=dict)  # rows loaded per source, where measured
+    docs: list[Path] = field(default_factory=list)  # GX Data Docs pages (HTML) of the validations
 
     def markdown(self) -> str:
         lines = ["| expectation | column | result | rows | unexpected |", "| --- | --- | --- | --- | --- |"]
@@ -60,7 +61,10 @@ def read_frame(db_path: Path, sql: str) -> pd.DataFrame:
         return con.execute(sql).df()
 
 
-def validate(name: str, frame: pd.DataFrame, expectations: list) -> SuiteOutcome:
+def validate(name: str, frame: pd.DataFrame, expectations: list, docs_dir: Path | None = None) -> SuiteOutcome:
+    """Validate a DataFrame with GX; with docs_dir, also write the validation as a GX Data Docs page
+    (`<docs_dir>/<name>.html`), with counts only: unexpected values (which may be personal data) are
+    removed before rendering."""
     if "GX_ANALYTICS_ENABLED" not in os.environ:
         os.environ["GX_ANALYTICS_ENABLED"] = "false"  # no usage statistics leave the machine
     import great_expectations as gx
@@ -78,7 +82,22 @@ def validate(name: str, frame: pd.DataFrame, expectations: list) -> SuiteOutcome
     outcomes = [ExpectationOutcome(
         r.expectation_config.type, str(r.expectation_config.kwargs.get("column", "")), bool(r.success),
         r.result.get("element_count"), r.result.get("unexpected_count")) for r in result.results]
-    return SuiteOutcome(name, bool(result.success), outcomes)
+    docs = [write_data_docs(result, docs_dir / f"{name}.html")] if docs_dir is not None else []
+    return SuiteOutcome(name, bool(result.success), outcomes, docs=docs)
+
+
+def write_data_docs(result, path: Path) -> Path:
+    """A GX Data Docs validation page for one result, rendered by GX's own renderer and page view."""
+    from great_expectations.render.renderer import ValidationResultsPageRenderer
+    from great_expectations.render.view import DefaultJinjaPageView
+
+    for r in result.results:
+        for key in ("partial_unexpected_list", "partial_unexpected_counts", "partial_unexpected_index_list",
+                    "unexpected_list", "unexpected_index_list"):
+            r.result.pop(key, None)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(DefaultJinjaPageView().render(ValidationResultsPageRenderer().render(result)), encoding="utf-8")
+    return path
 
 
 STAGING_SQL = """
@@ -94,11 +113,11 @@ STAGING_SQL = """
 """
 
 
-def staging_suite(db_path: Path, previous_rows: dict[str, int] | None = None,
-                  project_dir: Path | None = None) -> SuiteOutcome:
-    """Email validity, phone E.164 rate, quarantine share, row counts within bounds of the previous run,
-    for every source of the registry. Computed from the base_ models, so it can run as soon as staging is
-    built."""
+def staging_suites(db_path: Path, previous_rows: dict[str, int] | None = None, project_dir: Path | None = None,
+                   docs_dir: Path | None = None) -> dict[str, SuiteOutcome]:
+    """Per source of the registry: email validity, phone E.164 rate, quarantine share, rows within bounds
+    of the previous run. Computed from the base_ models, so it can run as soon as staging is built; each
+    outcome is the check result of that source's base_ model."""
     import great_expectations as gx
 
     from cdp.registry import load_registry
@@ -116,23 +135,36 @@ def staging_suite(db_path: Path, previous_rows: dict[str, int] | None = None,
         + f"from {s.base}" for s in registry.values())
     frame = read_frame(db_path, STAGING_SQL.format(unions=unions))
     limits = Thresholds.from_env()
-    expectations = [
-        gx.expectations.ExpectColumnValuesToBeBetween(column="email_valid_rate", min_value=limits.email_valid_rate_min),
-        gx.expectations.ExpectColumnValuesToBeBetween(column="phone_valid_rate", min_value=limits.phone_valid_rate_min),
-        gx.expectations.ExpectColumnValuesToBeBetween(column="quarantine_share", max_value=limits.quarantine_share_max),
-    ]
-    if previous_rows:
-        frame["previous_rows"] = frame["source_name"].map(previous_rows)
-        frame["row_change"] = frame["rows_loaded"] / frame["previous_rows"]
-        # a source may grow, but not shrink by half or explode tenfold between runs
-        expectations.append(gx.expectations.ExpectColumnValuesToBeBetween(
-            column="row_change", min_value=0.5, max_value=10))
-    outcome = validate("staging", frame, expectations)
-    counts = {name: int(n) for name, n in zip(frame["source_name"], frame["rows_loaded"])}
-    return SuiteOutcome(outcome.suite, outcome.success, outcome.outcomes, counts)
+    outcomes = {}
+    for source_name in registry:
+        rows = frame[frame["source_name"] == source_name].reset_index(drop=True)
+        expectations = [
+            gx.expectations.ExpectColumnValuesToBeBetween(column="email_valid_rate", min_value=limits.email_valid_rate_min),
+            gx.expectations.ExpectColumnValuesToBeBetween(column="phone_valid_rate", min_value=limits.phone_valid_rate_min),
+            gx.expectations.ExpectColumnValuesToBeBetween(column="quarantine_share", max_value=limits.quarantine_share_max),
+        ]
+        if previous_rows and source_name in previous_rows:
+            rows["row_change"] = rows["rows_loaded"] / previous_rows[source_name]
+            # a source may grow, but not shrink by half or explode tenfold between runs
+            expectations.append(gx.expectations.ExpectColumnValuesToBeBetween(
+                column="row_change", min_value=0.5, max_value=10))
+        outcome = validate(f"staging_{source_name}", rows, expectations, docs_dir)
+        outcomes[source_name] = SuiteOutcome(outcome.suite, outcome.success, outcome.outcomes,
+                                             {source_name: int(rows["rows_loaded"].iloc[0])}, outcome.docs)
+    return outcomes
 
 
-def identity_suite(db_path: Path) -> SuiteOutcome:
+def staging_suite(db_path: Path, previous_rows: dict[str, int] | None = None, project_dir: Path | None = None,
+                  docs_dir: Path | None = None) -> SuiteOutcome:
+    """All sources' staging validations as one outcome."""
+    parts = staging_suites(db_path, previous_rows, project_dir, docs_dir)
+    return SuiteOutcome("staging", all(p.success for p in parts.values()),
+                        [o for p in parts.values() for o in p.outcomes],
+                        {k: v for p in parts.values() for k, v in p.row_counts.items()},
+                        [d for p in parts.values() for d in p.docs])
+
+
+def identity_suite(db_path: Path, docs_dir: Path | None = None) -> SuiteOutcome:
     import great_expectations as gx
 
     frame = read_frame(db_path, """
@@ -140,21 +172,23 @@ def identity_suite(db_path: Path) -> SuiteOutcome:
                (select count(*) from person_records r where r.person_id = p.person_id) as mapped
         from customer_profiles p""")
     records = read_frame(db_path, "select source_name || '|' || source_record_id as record from person_records")
-    outcome = validate("identity", frame, [
+    outcome = validate("identity", frame, docs_dir=docs_dir, expectations=[
         gx.expectations.ExpectColumnValuesToBeBetween(column="record_count",
                                                       max_value=Thresholds.from_env().person_records_max),
         gx.expectations.ExpectColumnValuesToBeBetween(column="mapped", min_value=1),
     ])
-    mapped_once = validate("identity_records", records, [gx.expectations.ExpectColumnValuesToBeUnique(column="record")])
-    return SuiteOutcome("identity", outcome.success and mapped_once.success, outcome.outcomes + mapped_once.outcomes)
+    mapped_once = validate("identity_records", records, [gx.expectations.ExpectColumnValuesToBeUnique(column="record")],
+                           docs_dir)
+    return SuiteOutcome("identity", outcome.success and mapped_once.success, outcome.outcomes + mapped_once.outcomes,
+                        docs=outcome.docs + mapped_once.docs)
 
 
-def profiles_suite(db_path: Path) -> SuiteOutcome:
+def profiles_suite(db_path: Path, docs_dir: Path | None = None) -> SuiteOutcome:
     import great_expectations as gx
 
     frame = read_frame(db_path, "select person_id, lifetime_value, order_count, email_consent from customer_profiles")
     marketing = read_frame(db_path, "select person_id, email_consent from sync_webhook__marketing_contacts")
-    profiles = validate("profiles", frame, [
+    profiles = validate("profiles", frame, docs_dir=docs_dir, expectations=[
         gx.expectations.ExpectColumnValuesToBeUnique(column="person_id"),
         gx.expectations.ExpectColumnValuesToNotBeNull(column="person_id"),
         gx.expectations.ExpectColumnValuesToBeBetween(column="lifetime_value", min_value=0),
@@ -163,5 +197,6 @@ def profiles_suite(db_path: Path) -> SuiteOutcome:
     ])
     opted_out = validate("marketing_input", marketing, [
         gx.expectations.ExpectColumnValuesToNotBeInSet(column="email_consent", value_set=["unsubscribed"]),
-    ])
-    return SuiteOutcome("profiles", profiles.success and opted_out.success, profiles.outcomes + opted_out.outcomes)
+    ], docs_dir)
+    return SuiteOutcome("profiles", profiles.success and opted_out.success, profiles.outcomes + opted_out.outcomes,
+                        docs=profiles.docs + opted_out.docs)

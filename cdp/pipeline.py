@@ -32,8 +32,7 @@ def run_pipeline(settings: Settings, verbose: bool = False) -> int:
     from orchestration.definitions import defs
 
     definitions = defs()
-    dbt_def = build_dbt_assets()
-    groups = {key.path[-1]: dbt_def.group_names_by_key[key] for key in dbt_def.keys}
+    groups = {key.path[-1]: step.group_names_by_key[key] for step in build_dbt_assets() for key in step.keys}
     loggers: dict[str, dg.LoggerDefinition] = {"progress": progress_logger(groups, sys.stdout)}  # the terminal
     run_config: dict = {"loggers": {"progress": {}}}
     if verbose:
@@ -55,19 +54,22 @@ def run_pipeline(settings: Settings, verbose: bool = False) -> int:
 
     db = settings.duckdb_path
     if table_exists(db, "source_row_counts"):
-        print("\nRows per source (loaded = staged + superseded + duplicates + quarantined):")
+        print("\nRows per source (loaded = staged + superseded + duplicates + quarantined + after_as_of):")
         print(load_summary(db))
         print("\nIdentity:")
         print(identity_summary(db))
         print("\nPredictions (churn risk = no order within the horizon; predicted CLV in the reporting currency):")
         print(prediction_summary(db))
-    checks = [(e.asset_check_evaluation_data.check_name,
+    checks = [(e.asset_check_evaluation_data.asset_key.path[-1], e.asset_check_evaluation_data.check_name,
                "pass" if e.asset_check_evaluation_data.passed else "FAIL")
               for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"
               and e.asset_check_evaluation_data.check_name.startswith("gx_")]
     if checks:
-        print("\nGovernance checks (Great Expectations):")
-        print(format_table(["check", "result"], checks))
+        failed_checks = [c for c in checks if c[2] == "FAIL"]
+        print(f"\nGovernance checks (Great Expectations): {len(checks) - len(failed_checks)} passed, "
+              f"{len(failed_checks)} failed; Data Docs (HTML) in {settings.gx_docs_dir}")
+        if failed_checks:
+            print(format_table(["asset", "check", "result"], failed_checks))
     materialized = {e.asset_key.path[-1] for e in result.get_asset_materialization_events()}
     if table_exists(db, "sync_runs", schema="cdp_sync"):
         cols, rows = query(db, """

@@ -13,14 +13,17 @@ from typing import TextIO
 
 import dagster as dg
 
-STEP_LABELS = {"cdp_dbt_assets": "dbt build (seeds, models, tests)", "run_report": "run report"}
+STEP_LABELS = {"cdp_dbt_staging": "dbt build: seeds and staging (with tests)",
+               "cdp_dbt_assets": "dbt build: identity, profiles, quality, CRM models (with tests)",
+               "run_report": "run report"}
+DBT_STEPS = ("cdp_dbt_staging", "cdp_dbt_assets")
 
 
 def step_label(step_key: str) -> str:
     if step_key in STEP_LABELS:
         return STEP_LABELS[step_key]
-    if "_gx_" in step_key:
-        return "governance check " + step_key[step_key.index("_gx_") + 1:]
+    if "gx_" in step_key:
+        return "governance check " + step_key[step_key.index("gx_"):]
     if step_key.startswith("sync_"):
         return "sync " + step_key.removeprefix("sync_")
     return step_key
@@ -55,10 +58,10 @@ class ProgressHandler(logging.Handler):
         step = event.step_key or ""
         if kind == "STEP_START":
             self.started[step] = time.monotonic()
-            if step == "cdp_dbt_assets":  # the long one; the others report once, when done
+            if step in DBT_STEPS:  # the long ones; the others report once, when done
                 self.line(f"start  {step_label(step)}")
         elif kind == "STEP_SUCCESS":
-            if "_gx_" not in step:  # a check step reports through its evaluation line
+            if "gx_" not in step:  # a check step reports through its evaluation lines
                 self.line(f"done   {step_label(step)} ({time.monotonic() - self.started.get(step, self.t0):.1f}s)")
         elif kind == "STEP_FAILURE":
             error = event.step_failure_data.error if event.step_failure_data else None
@@ -68,7 +71,7 @@ class ProgressHandler(logging.Handler):
             self.line(f"skip   {step_label(step)} (an upstream step or blocking check failed)")
         elif kind == "ASSET_MATERIALIZATION" and event.asset_key is not None:
             group = self.groups.get(event.asset_key.path[-1])
-            if group and step == "cdp_dbt_assets":
+            if group and step in DBT_STEPS:
                 self.built[group] += 1
                 if self.built[group] == self.group_sizes[group]:
                     self.line(f"       {group}: {self.built[group]} built")
@@ -77,7 +80,7 @@ class ProgressHandler(logging.Handler):
             if data.check_name.startswith("gx_") or not data.passed:
                 warn_only = data.severity == dg.AssetCheckSeverity.WARN
                 outcome = "pass" if data.passed else ("warn" if warn_only else "FAIL")
-                took = f" ({time.monotonic() - self.started[step]:.1f}s)" if "_gx_" in step and step in self.started else ""
+                took = f" ({time.monotonic() - self.started[step]:.1f}s)" if "gx_" in step and step in self.started else ""
                 self.line(f"check  {data.asset_key.path[-1]}:{data.check_name[:90]} {outcome}{took}")
 
 

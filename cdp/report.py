@@ -47,7 +47,7 @@ def markdown_table(columns: Sequence[str], rows: Sequence[Sequence[object]]) -> 
 
 LOAD_SUMMARY_SQL = """
     select source_name, rows_loaded as loaded, rows_staged as staged, rows_superseded as superseded,
-           rows_duplicate as duplicates, rows_quarantined as quarantined,
+           rows_duplicate as duplicates, rows_quarantined as quarantined, rows_after_as_of as after_as_of,
            emails_normalised + phones_normalised as ids_normalised,
            emails_placeholder + phones_placeholder as placeholders_nulled,
            emails_invalid + phones_invalid as invalid_nulled

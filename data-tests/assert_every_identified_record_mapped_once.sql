@@ -1,6 +1,6 @@
 -- Every staged record that carries an identifier is in person_records exactly once.
 -- In Dagster this test is a check on person_records, the model it guards.
-{{ config(meta={"dagster": {"ref": {"name": "person_records"}}}) }}
+{{ config(group="identity", meta={"dagster": {"ref": {"name": "person_records"}}}) }}
 with observed as (
     select distinct source_name, source_record_id from {{ ref('int_identifiers_observed') }}
 ),

@@ -309,7 +309,7 @@ def generate(persons: int, seed: int, out: Path, *, start_index: int = 0, mess: 
                 for v in range(versions):
                     updated = created + timedelta(days=v * rng.uniform(1, 60))
                     rows["crm_contacts"].append([
-                        cid if not mx.chance(0.002) else "", email_raw, phone_raw, p.first,
+                        cid if not mx.chance(0.004) else "", email_raw, phone_raw, p.first,
                         p.last if rng.random() > 0.03 else "", p.company if rng.random() < 0.7 else "",
                         p.title if rng.random() < 0.6 else "", p.city, country_text(p),
                         LIFECYCLE[min(v + rng.randint(0, 3), 5)] if not mx.chance(0.003) else "Lead?!",

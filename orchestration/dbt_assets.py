@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import duckdb
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
 from cdp.settings import load_settings
@@ -64,17 +65,73 @@ class CdpTranslator(DagsterDbtTranslator):
     def get_owners(self, dbt_resource_props: Mapping[str, Any]):
         return ["team:analytics-engineering"]
 
+    def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None) -> dg.AssetSpec:
+        """dagster-dbt's spec plus a link to the node's page in the dbt docs site (`make docs`)."""
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        kind = unique_id.split(".")[0]
+        if kind not in ("model", "seed", "snapshot", "source"):
+            return spec
+        docs = load_settings().project_dir / "target" / "index.html"
+        return spec.merge_attributes(metadata={"dbt_docs": dg.MetadataValue.url(f"{docs.as_uri()}#!/{kind}/{unique_id}")})
 
-@functools.cache
-def build_dbt_assets() -> dg.AssetsDefinition:
-    @dbt_assets(manifest=dbt_project().manifest_path, dagster_dbt_translator=CdpTranslator(), pool="duckdb_writer")
-    def cdp_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
-        """Seeds, staging, identity, profiles and CRM models; dbt tests run as asset checks."""
+
+def table_facts(db_path: Path, tables: list[str]) -> dict[str, dict[str, Any]]:
+    """Row count and column schema of each table, read from DuckDB after dbt released its write lock."""
+    facts: dict[str, dict[str, Any]] = {}
+    if not tables or not db_path.exists():
+        return facts
+    with duckdb.connect(str(db_path), read_only=True) as con:
+        columns: dict[str, list[dg.TableColumn]] = {}
+        for table, column, data_type in con.execute(
+                "select table_name, column_name, data_type from information_schema.columns "
+                "where table_schema = 'main' order by table_name, ordinal_position").fetchall():
+            columns.setdefault(table, []).append(dg.TableColumn(name=column, type=data_type))
+        for table in tables:
+            if table not in columns:
+                continue
+            (rows,) = con.execute(f'select count(*) from main."{table}"').fetchone()
+            facts[table] = {"dagster/row_count": int(rows),
+                            "dagster/column_schema": dg.TableSchema(columns=columns[table])}
+    return facts
+
+
+# Staging runs as its own step so that the GX staging checks on the base_ models (blocking) gate everything
+# downstream: identity, profiles, CRM models and syncs do not run on a bad batch.
+STAGING_SELECT = "path:models/staging resource_type:seed"
+
+
+def _dbt_step(name: str, select: str, exclude: str | None, description: str) -> dg.AssetsDefinition:
+    @dbt_assets(manifest=dbt_project().manifest_path, dagster_dbt_translator=CdpTranslator(), pool="duckdb_writer",
+                name=name, select=select, exclude=exclude)
+    def _assets(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
+        # DuckDB has one writer, and dbt holds the file while it builds: the events are kept until dbt ends,
+        # then each model's output gets its row count and column schema, read from the file.
         with warehouse.dbt_environment():
             invocation = dbt.cli(["build"], context=context)
-        yield from invocation.stream()
+        if warehouse.target != "duckdb":
+            yield from invocation.stream()
+            return
+        events = list(invocation.stream())
+        outputs = [e for e in events if isinstance(e, dg.Output)]
+        names = {e.output_name: context.asset_key_for_output(e.output_name).path[-1] for e in outputs}
+        facts = table_facts(warehouse.path, sorted(set(names.values())))
+        for event in events:
+            if isinstance(event, dg.Output) and names.get(event.output_name) in facts:
+                event = event.with_metadata({**event.metadata, **facts[names[event.output_name]]})
+            yield event
 
-    return cdp_dbt_assets
+    _assets.__doc__ = description
+    return _assets
+
+
+@functools.cache
+def build_dbt_assets() -> list[dg.AssetsDefinition]:
+    """Two dbt steps: staging (seeds, base_ and stg_ models and their tests), then everything else."""
+    return [
+        _dbt_step("cdp_dbt_staging", STAGING_SELECT, None, "Seeds and staging models; their dbt tests as checks."),
+        _dbt_step("cdp_dbt_assets", "fqn:*", STAGING_SELECT,
+                  "Identity, profiles, quality and CRM models; dbt tests run as asset checks."),
+    ]
 
 
 def __getattr__(name: str):

@@ -10,15 +10,15 @@ import dagster as dg
 def defs() -> dg.Definitions:
     from orchestration.automation import alert_on_failure, daily_schedule, full_pipeline, raw_files_sensor
     from orchestration.dbt_assets import build_dbt_assets
-    from orchestration.governance import governance_checks
+    from orchestration.governance import build_governance_checks
     from orchestration.prediction_assets import prediction_backtest
     from orchestration.report_assets import run_report
     from orchestration.resources import build_resources
     from orchestration.sync_assets import sync_assets
 
     return dg.Definitions(
-        assets=[build_dbt_assets(), run_report, prediction_backtest, *sync_assets],
-        asset_checks=governance_checks,
+        assets=[*build_dbt_assets(), run_report, prediction_backtest, *sync_assets],
+        asset_checks=build_governance_checks(),
         jobs=[full_pipeline],
         schedules=[daily_schedule],
         sensors=[raw_files_sensor, alert_on_failure],

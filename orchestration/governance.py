@@ -1,51 +1,75 @@
-"""Great Expectations governance suites as Dagster asset checks. Blocking ones sit on assets upstream of
-every CRM sync: when one fails, the syncs of that run do not execute."""
-
+"""Great Expectations governance suites as Dagster asset checks, each on the asset it checks: the staging
+suite on every source's base_ model (from the source registry), the identity suite on person_records, the
+profile suite on customer_profiles. All are blocking: a failing staging check holds back the second dbt
+step (identity, profiles, CRM models: staging is its own step) and so every sync; the identity and profile
+checks hold back the syncs, which depend on their assets. Each result links its GX Data Docs page (HTML,
+written under the state folder)."""
 
 import json
 
 import dagster as dg
 
-from cdp.governance_suites import SuiteOutcome, identity_suite, profiles_suite, staging_suite
+from cdp.governance_suites import SuiteOutcome, identity_suite, profiles_suite, staging_suites
+from cdp.registry import load_registry
 from orchestration.resources import WarehouseResource
 
+STAGING_DESCRIPTION = ("Email validity and phone E.164 rates, quarantine share, rows against the previous run "
+                       "(Great Expectations on this source's base_ model).")
 
-def _result(outcome: SuiteOutcome) -> dg.AssetCheckResult:
+
+def _metadata(outcome: SuiteOutcome) -> dict:
     failed = [o for o in outcome.outcomes if not o.success]
-    return dg.AssetCheckResult(
-        passed=outcome.success,
-        severity=dg.AssetCheckSeverity.ERROR,
-        description=("all expectations met" if outcome.success else
-                     f"{len(failed)} expectation(s) failed: " + ", ".join(f"{o.expectation}({o.column})" for o in failed)),
-        metadata={"gx_results": dg.MetadataValue.md(outcome.markdown()),
-                  "expectations": len(outcome.outcomes), "failed": len(failed)},
-    )
+    metadata: dict = {"gx_results": dg.MetadataValue.md(outcome.markdown()),
+                      "expectations": len(outcome.outcomes), "failed": len(failed)}
+    for page in outcome.docs:
+        metadata[f"gx_data_docs_{page.stem}"] = dg.MetadataValue.url(page.resolve().as_uri())
+    return metadata
 
 
-@dg.asset_check(asset=dg.AssetKey(["int_identifiers_observed"]), name="gx_staging_quality", blocking=True,
-                description="Email validity and phone E.164 rates, quarantine share, row counts against the "
-                            "previous run (GX on the base_ staging models).")
-def gx_staging_quality(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    previous_rows = warehouse.state / "gx_previous_row_counts.json"
-    previous = json.loads(previous_rows.read_text()) if previous_rows.exists() else None
-    outcome = staging_suite(warehouse.path, previous)
+def _description(outcome: SuiteOutcome) -> str:
+    failed = [o for o in outcome.outcomes if not o.success]
     if outcome.success:
-        previous_rows.parent.mkdir(parents=True, exist_ok=True)
-        previous_rows.write_text(json.dumps(outcome.row_counts))
-    return _result(outcome)
+        return "all expectations met"
+    return f"{len(failed)} expectation(s) failed: " + ", ".join(f"{o.expectation}({o.column})" for o in failed)
+
+
+def _result(outcome: SuiteOutcome, asset_key: dg.AssetKey | None = None, check_name: str | None = None):
+    return dg.AssetCheckResult(passed=outcome.success, severity=dg.AssetCheckSeverity.ERROR,
+                               description=_description(outcome), metadata=_metadata(outcome),
+                               asset_key=asset_key, check_name=check_name)
+
+
+def build_staging_check() -> dg.AssetChecksDefinition:
+    registry = load_registry()
+    specs = [dg.AssetCheckSpec("gx_staging_quality", asset=dg.AssetKey([s.base]), blocking=True,
+                               description=STAGING_DESCRIPTION) for s in registry.values()]
+
+    @dg.multi_asset_check(specs=specs, name="gx_staging_quality")
+    def gx_staging_quality(warehouse: WarehouseResource):
+        previous_rows = warehouse.state / "gx_previous_row_counts.json"
+        previous = json.loads(previous_rows.read_text()) if previous_rows.exists() else None
+        outcomes = staging_suites(warehouse.path, previous, docs_dir=warehouse.gx_docs_dir)
+        if all(o.success for o in outcomes.values()):
+            previous_rows.parent.mkdir(parents=True, exist_ok=True)
+            previous_rows.write_text(json.dumps({k: v for o in outcomes.values() for k, v in o.row_counts.items()}))
+        for name, outcome in outcomes.items():
+            yield _result(outcome, dg.AssetKey([registry[name].base]), "gx_staging_quality")
+
+    return gx_staging_quality
 
 
 @dg.asset_check(asset=dg.AssetKey(["person_records"]), name="gx_identity_quality", blocking=True,
                 description="No person over the size cap; every record mapped exactly once; every person has records.")
 def gx_identity_quality(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    return _result(identity_suite(warehouse.path))
+    return _result(identity_suite(warehouse.path, warehouse.gx_docs_dir))
 
 
 @dg.asset_check(asset=dg.AssetKey(["customer_profiles"]), name="gx_profile_quality", blocking=True,
                 description="Unique person_id, lifetime_value >= 0, consent values allowed, no opted-out person "
                             "in the marketing sync's input.")
 def gx_profile_quality(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    return _result(profiles_suite(warehouse.path))
+    return _result(profiles_suite(warehouse.path, warehouse.gx_docs_dir))
 
 
-governance_checks = [gx_staging_quality, gx_identity_quality, gx_profile_quality]
+def build_governance_checks() -> list[dg.AssetChecksDefinition]:
+    return [build_staging_check(), gx_identity_quality, gx_profile_quality]

@@ -2,6 +2,9 @@
 identity statistics with a cluster-size histogram."""
 
 
+import os
+from urllib.parse import urlsplit
+
 import dagster as dg
 
 from cdp.report import LOAD_SUMMARY_SQL, markdown_table, query
@@ -13,6 +16,15 @@ HISTOGRAM_SQL = """
            count(*) as persons
     from customer_profiles group by 1 order by min(record_count)
 """
+
+
+def crm_sandbox_page() -> str | None:
+    """The local CRM sandbox's page when the syncs go to it (a loopback URL carries no secret)."""
+    url = os.environ.get("HUBSPOT_BASE_URL", "")
+    parts = urlsplit(url)
+    if parts.hostname == "127.0.0.1" and not parts.username and not parts.query:
+        return f"{parts.scheme}://{parts.netloc}/"
+    return None
 
 
 @dg.asset(
@@ -35,7 +47,8 @@ def run_report(warehouse: WarehouseResource) -> dg.MaterializeResult:
     hist_cols, hist = query(db, HISTOGRAM_SQL)
     qcols, qrows = query(db, "select source_name, quarantine_reason, count(*) as row_count from quarantine "
                              "group by all order by 1, 3 desc")
-    return dg.MaterializeResult(metadata={
+    links = {"crm_sandbox_page": dg.MetadataValue.url(page)} if (page := crm_sandbox_page()) else {}
+    return dg.MaterializeResult(metadata={**links,
         "persons": int(stats[0]), "largest_cluster_records": int(stats[1] or 0),
         "merges_latest_run": int(stats[2]), "quarantined_rows": int(stats[3]),
         "identifiers_not_used_for_merging": int(stats[4]),

@@ -55,77 +55,102 @@ def _f(v: ArrayLike) -> Array:
 
 # --------------------------------------------------------------------------------------------- BG/NBD
 def bgnbd_log_likelihood(params: BgNbdParams, x: ArrayLike, t_x: ArrayLike, T: ArrayLike) -> Array:
-    """Per-person log-likelihood, FHL (2005) equation 6, in logs (gammaln, betaln) so large x stays finite."""
+    """Per-person log-likelihood, FHL (2005) equation 6, in logs (gammaln, betaln) so large x stays finite.
+    The special functions depend on x alone, so they are evaluated once per distinct x."""
     r, alpha, a, b = params.r, params.alpha, params.a, params.b
     x, t_x, T = _f(x), _f(t_x), _f(T)
-    a1 = special.gammaln(r + x) - special.gammaln(r) + r * np.log(alpha)
-    a2 = special.betaln(a, b + x) - special.betaln(a, b) - (r + x) * np.log(alpha + T)
+    ux, inv = np.unique(x, return_inverse=True)
+    base = special.betaln(a, b)
+    g = (special.gammaln(r + ux) - special.gammaln(r) + r * np.log(alpha))[inv]
+    b2 = (special.betaln(a, b + ux) - base)[inv]
     with np.errstate(invalid="ignore", divide="ignore"):
-        a3 = np.where(x > 0,
-                      special.betaln(a + 1, np.maximum(b + x - 1, 1e-300)) - special.betaln(a, b)
-                      - (r + x) * np.log(alpha + t_x),
-                      -np.inf)
-    return a1 + np.logaddexp(a2, a3)
+        b3 = np.where(ux > 0, special.betaln(a + 1, np.maximum(b + ux - 1, 1e-300)) - base, -np.inf)[inv]
+        a2 = b2 - (r + x) * np.log(alpha + T)
+        a3 = np.where(x > 0, b3 - (r + x) * np.log(alpha + t_x), -np.inf)
+    return g + np.logaddexp(a2, a3)
 
 
-def _compress(*columns: Array) -> tuple[list[Array], Array]:
-    """Unique rows and their counts: persons with the same (x, t_x, T) share one likelihood term."""
-    stacked = np.column_stack(columns)
-    uniq, counts = np.unique(stacked, axis=0, return_counts=True)
-    return [uniq[:, i] for i in range(uniq.shape[1])], counts.astype(np.float64)
+def _pairs(x: Array, y: Array) -> tuple[Array, Array, Array]:
+    """Distinct (x, y) pairs and each row's index into them; a complex key sorts exactly by (x, y)."""
+    keys, inv = np.unique(x + 1j * y, return_inverse=True)
+    return keys.real, keys.imag, inv.ravel()
 
 
-def _fit(neg_ll, names: list[str], start: Array) -> tuple[Array, bool, float, dict[str, float], str]:
-    """Minimise over log-parameters (keeps them positive), then standard errors from the Hessian."""
-    res = optimize.minimize(neg_ll, np.log(start), method="L-BFGS-B",
-                            options={"maxiter": 2000, "ftol": 1e-13, "gtol": 1e-8})
+def _fit(neg_ll_grad, names: list[str], start: Array) -> tuple[Array, bool, float, dict[str, float], str]:
+    """Minimise over log-parameters (keeps them positive) with the analytic gradient, then standard errors
+    from the Hessian (central differences of the gradient), by the delta method in the natural scale."""
+    res = optimize.minimize(neg_ll_grad, np.log(start), jac=True, method="L-BFGS-B",
+                            options={"maxiter": 1000, "ftol": 1e-14, "gtol": 1e-7})
     if not res.success or not np.all(np.isfinite(res.x)):  # a second, derivative-free attempt
-        res2 = optimize.minimize(neg_ll, res.x if np.all(np.isfinite(res.x)) else np.log(start),
+        res2 = optimize.minimize(lambda v: neg_ll_grad(v)[0], res.x if np.all(np.isfinite(res.x)) else np.log(start),
                                  method="Nelder-Mead", options={"maxiter": 20000, "xatol": 1e-9, "fatol": 1e-10})
         if res2.fun <= res.fun or not res.success:
             res = res2
     theta = np.exp(res.x)
-    errors = _std_errors(lambda p: neg_ll(np.log(p)), theta)
-    return theta, bool(res.success) and bool(np.isfinite(res.fun)), float(-res.fun), dict(zip(names, errors)), str(
-        res.message)
-
-
-def _std_errors(neg_ll, theta: Array) -> list[float]:
-    """Standard errors from a central-difference Hessian of the negative log-likelihood."""
     k = len(theta)
-    h = np.maximum(np.abs(theta) * 1e-4, 1e-7)
     hess = np.zeros((k, k))
     for i in range(k):
-        for j in range(i, k):
-            def at(di: float, dj: float, i: int = i, j: int = j) -> float:
-                t = theta.copy()
-                t[i] += di
-                t[j] += dj
-                return float(neg_ll(t))
-            val = (at(h[i], h[j]) - at(h[i], -h[j]) - at(-h[i], h[j]) + at(-h[i], -h[j])) / (4 * h[i] * h[j])
-            hess[i, j] = hess[j, i] = val
+        step = np.zeros(k)
+        step[i] = 1e-5
+        hess[i] = (neg_ll_grad(res.x + step)[1] - neg_ll_grad(res.x - step)[1]) / 2e-5
+    hess = (hess + hess.T) / 2
     try:
-        cov = np.linalg.inv(hess)
-        return [float(np.sqrt(v)) if v > 0 else float("nan") for v in np.diag(cov)]
+        var_log = np.diag(np.linalg.inv(hess))
+        errors = [float(t * np.sqrt(v)) if v > 0 else float("nan") for t, v in zip(theta, var_log)]
     except np.linalg.LinAlgError:
-        return [float("nan")] * k
+        errors = [float("nan")] * k
+    ok = bool(res.success) and bool(np.isfinite(res.fun))
+    return theta, ok, float(-res.fun), dict(zip(names, errors)), str(res.message)
 
 
 def fit_bgnbd(x: ArrayLike, t_x: ArrayLike, T: ArrayLike,
               start: BgNbdParams = BgNbdParams(1.0, 1.0, 1.0, 1.0)) -> FitResult:
-    """Maximum-likelihood BG/NBD fit. The alpha returned is in the time unit of t_x and T."""
-    (ux, ut, uT), w = _compress(_f(x), _f(t_x), _f(T))
-    scale = float(np.mean(uT)) or 1.0  # start alpha near the data's time scale
+    """Maximum-likelihood BG/NBD fit. The alpha returned is in the time unit of t_x and T. The digamma and
+    beta terms depend on x alone and are evaluated once per distinct x."""
+    x, t_x, T = _f(x), _f(t_x), _f(T)
+    ux, inv = np.unique(x, return_inverse=True)
+    inv = inv.ravel()
+    repeat = x > 0
+    n = float(len(x))
+    scale = float(np.mean(T)) if len(T) else 1.0  # start alpha near the data's time scale
 
-    def neg_ll(log_theta: Array) -> float:
+    def neg_ll_grad(log_theta: Array) -> tuple[float, Array]:
         r, alpha, a, b = np.exp(log_theta)
-        ll = bgnbd_log_likelihood(BgNbdParams(r, alpha, a, b), ux, ut, uT)
-        value = -float(np.dot(w, ll))
-        return value if np.isfinite(value) else 1e300
+        if not np.all(np.isfinite([r, alpha, a, b])):
+            return 1e300, np.zeros(4)
+        dg = special.digamma
+        base = special.betaln(a, b)
+        g1 = special.gammaln(r + ux) - special.gammaln(r)
+        c2 = special.betaln(a, b + ux) - base
+        with np.errstate(invalid="ignore", divide="ignore"):
+            bx1 = np.maximum(b + ux - 1, 1e-300)
+            c3 = np.where(ux > 0, special.betaln(a + 1, bx1) - base, -np.inf)
+        log_aT = np.log(alpha + T)
+        log_at = np.log(alpha + t_x)
+        rx = r + x
+        a2 = c2[inv] - rx * log_aT
+        a3 = np.where(repeat, c3[inv] - rx * log_at, -np.inf)
+        mix = np.logaddexp(a2, a3)
+        ll = g1[inv].sum() + n * r * np.log(alpha) + mix.sum()
+        if not np.isfinite(ll):
+            return 1e300, np.zeros(4)
+        w2 = np.exp(a2 - mix)
+        w3 = 1.0 - w2
+        d_r = (dg(r + ux) - dg(r))[inv].sum() + n * np.log(alpha) - (w2 * log_aT + w3 * log_at).sum()
+        d_alpha = n * r / alpha - (w2 * rx / (alpha + T) + w3 * rx / (alpha + t_x)).sum()
+        dab, dabx = dg(a + b), dg(a + b + ux)
+        da2 = dab - dabx
+        da3 = dg(a + 1) - dabx - dg(a) + dab
+        db2 = dg(b + ux) - dabx - dg(b) + dab
+        db3 = np.where(ux > 0, dg(bx1) - dabx - dg(b) + dab, 0.0)
+        d_a = (w2 * da2[inv] + w3 * da3[inv]).sum()
+        d_b = (w2 * db2[inv] + w3 * db3[inv]).sum()
+        grad = np.array([d_r * r, d_alpha * alpha, d_a * a, d_b * b])
+        return -float(ll), -grad
 
     s = np.array([start.r, start.alpha * scale, start.a, start.b])
-    theta, ok, ll, se, msg = _fit(neg_ll, ["r", "alpha", "a", "b"], s)
-    return FitResult(BgNbdParams(*map(float, theta)), ok, ll, int(w.sum()), se, msg)
+    theta, ok, ll, se, msg = _fit(neg_ll_grad, ["r", "alpha", "a", "b"], s)
+    return FitResult(BgNbdParams(*map(float, theta)), ok, ll, len(x), se, msg)
 
 
 def p_alive(params: BgNbdParams, x: ArrayLike, t_x: ArrayLike, T: ArrayLike) -> Array:
@@ -158,14 +183,17 @@ def churn_risk(params: BgNbdParams, x: ArrayLike, t_x: ArrayLike, T: ArrayLike, 
 
 
 def expected_transactions(params: BgNbdParams, x: ArrayLike, t_x: ArrayLike, T: ArrayLike,
-                          horizon: ArrayLike) -> Array:
-    """E[transactions in (T, T + horizon] | x, t_x, T], FHL (2005) equation 10."""
+                          horizon: float) -> Array:
+    """E[transactions in (T, T + horizon] | x, t_x, T], FHL (2005) equation 10. The Gauss hypergeometric
+    term depends on (x, T) only: it is evaluated once per distinct pair."""
     r, alpha, a, b = params.r, params.alpha, params.a, params.b
-    x, t_x, T, h = _f(x), _f(t_x), _f(T), _f(horizon)
-    z = h / (alpha + T + h)
-    hyp = special.hyp2f1(r + x, b + x, a + b + x - 1, z)
-    ratio = np.exp((r + x) * (np.log(alpha + T) - np.log(alpha + T + h)))
-    numer = (a + b + x - 1) / (a - 1) * (1.0 - ratio * hyp)
+    x, t_x, T = _f(x), _f(t_x), _f(T)
+    kh = float(horizon)
+    kx, kT, inv = _pairs(x, T)
+    z = kh / (alpha + kT + kh)
+    hyp = special.hyp2f1(r + kx, b + kx, a + b + kx - 1, z)
+    ratio = np.exp((r + kx) * (np.log(alpha + kT) - np.log(alpha + kT + kh)))
+    numer = ((a + b + kx - 1) / (a - 1) * (1.0 - ratio * hyp))[inv]
     return numer * p_alive(params, x, t_x, T)
 
 
@@ -197,12 +225,14 @@ def discounted_expected_transactions(params: BgNbdParams, x: ArrayLike, t_x: Arr
 
 # ---------------------------------------------------------------------------------------- Gamma-Gamma
 def gamma_gamma_log_likelihood(params: GammaGammaParams, x: ArrayLike, m_x: ArrayLike) -> Array:
-    """Per-person log-likelihood of the mean spend m_x over x transactions (FHL 2005, RFM and CLV, eq. 3)."""
+    """Per-person log-likelihood of the mean spend m_x over x transactions (FHL 2005, RFM and CLV, eq. 3);
+    the gamma functions are evaluated once per distinct x."""
     p, q, g = params.p, params.q, params.gamma
     x, m = _f(x), _f(m_x)
+    ux, inv = np.unique(x, return_inverse=True)
+    gam = (special.gammaln(p * ux + q) - special.gammaln(p * ux) - special.gammaln(q))[inv]
     px = p * x
-    return (special.gammaln(px + q) - special.gammaln(px) - special.gammaln(q) + q * np.log(g)
-            + (px - 1) * np.log(m) + px * np.log(x) - (px + q) * np.log(g + m * x))
+    return gam + q * np.log(g) + (px - 1) * np.log(m) + px * np.log(x) - (px + q) * np.log(g + m * x)
 
 
 def fit_gamma_gamma(x: ArrayLike, m_x: ArrayLike,
@@ -210,16 +240,31 @@ def fit_gamma_gamma(x: ArrayLike, m_x: ArrayLike,
     """Maximum-likelihood Gamma-Gamma fit on persons with x > 0 repeat transactions of mean value m_x > 0."""
     x, m = _f(x), _f(m_x)
     keep = (x > 0) & (m > 0) & np.isfinite(m)
-    (ux, um), w = _compress(x[keep], m[keep])
+    x, m = x[keep], m[keep]
+    ux, inv = np.unique(x, return_inverse=True)
+    inv = inv.ravel()
+    log_m, log_x, n = np.log(m), np.log(x), float(len(x))
+    const = float((x * (log_m + log_x)).sum())  # sum of x (ln m + ln x), the part of p's term without p
 
-    def neg_ll(log_theta: Array) -> float:
+    def neg_ll_grad(log_theta: Array) -> tuple[float, Array]:
         p, q, g = np.exp(log_theta)
-        value = -float(np.dot(w, gamma_gamma_log_likelihood(GammaGammaParams(p, q, g), ux, um)))
-        return value if np.isfinite(value) else 1e300
+        if not np.all(np.isfinite([p, q, g])):
+            return 1e300, np.zeros(3)
+        px = p * x
+        log_gmx = np.log(g + m * x)
+        gam = special.gammaln(p * ux + q) - special.gammaln(p * ux) - special.gammaln(q)
+        ll = gam[inv].sum() + n * q * np.log(g) + p * const - log_m.sum() - ((px + q) * log_gmx).sum()
+        if not np.isfinite(ll):
+            return 1e300, np.zeros(3)
+        dg_pq = special.digamma(p * ux + q)
+        d_p = (ux * (dg_pq - special.digamma(p * ux)))[inv].sum() + const - (x * log_gmx).sum()
+        d_q = (dg_pq[inv] - special.digamma(q)).sum() + n * np.log(g) - log_gmx.sum()
+        d_g = n * q / g - ((px + q) / (g + m * x)).sum()
+        return -float(ll), -np.array([d_p * p, d_q * q, d_g * g])
 
-    s = np.array([start.p, start.q, start.gamma * max(float(np.median(m[keep])) if keep.any() else 1.0, 1e-9)])
-    theta, ok, ll, se, msg = _fit(neg_ll, ["p", "q", "gamma"], s)
-    return FitResult(GammaGammaParams(*map(float, theta)), ok, ll, int(w.sum()), se, msg)
+    s = np.array([start.p, start.q, start.gamma * max(float(np.median(m)) if len(m) else 1.0, 1e-9)])
+    theta, ok, ll, se, msg = _fit(neg_ll_grad, ["p", "q", "gamma"], s)
+    return FitResult(GammaGammaParams(*map(float, theta)), ok, ll, len(x), se, msg)
 
 
 def expected_order_value(params: GammaGammaParams, x: ArrayLike, m_x: ArrayLike) -> Array:

@@ -67,6 +67,9 @@ def fit(summary: pd.DataFrame, min_persons: int = 20) -> Fitted:
     """BG/NBD on every buyer; Gamma-Gamma on repeat buyers with a positive mean repeat value. A model with
     fewer than `min_persons` persons to fit on is not fitted (None)."""
     bg = None
+    # rows in an order that depends on the values only (not on person ids, which differ between builds), so
+    # the sums in the likelihood and therefore the fit are bit-identical for the same order days
+    summary = summary.sort_values(["x", "t_x", "T", "m_x"], kind="stable", na_position="first")
     if len(summary) >= min_persons and (summary["x"] > 0).sum() > 0:
         bg = m.fit_bgnbd(summary["x"], summary["t_x"], summary["T"])
     repeat = summary[(summary["x"] > 0) & (summary["m_x"] > 0)]

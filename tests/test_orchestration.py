@@ -55,8 +55,13 @@ def test_asset_graph_matches_snapshot():
     if os.environ.get("CDP_UPDATE_SNAPSHOTS"):
         SNAPSHOT.write_text(current)
     assert current == SNAPSHOT.read_text()
+    docs = subprocess.run([sys.executable, "-c", "import dagster as dg\nfrom orchestration.definitions import defs\n"
+                           "print(defs().resolve_asset_graph().get(dg.AssetKey(['customer_profiles'])).metadata['dbt_docs'].value)"],
+                          capture_output=True, text=True, check=True, cwd=PROJECT_DIR).stdout.strip()
+    assert docs == (PROJECT_DIR / "target" / "index.html").as_uri() + "#!/model/model.cdp.customer_profiles"
     for expected in ("asset customer_profiles [profiles]", "asset sync_hubspot_contacts [crm_syncs]",
-                     "check customer_profiles:gx_profile_quality", "check int_identifiers_observed:gx_staging_quality",
+                     "check customer_profiles:gx_profile_quality", "check base_crm__contacts:gx_staging_quality",
+                     "check base_email__consents:gx_staging_quality",
                      "check person_records:gx_identity_quality"):
         assert expected in current
 
@@ -82,17 +87,46 @@ def test_whole_graph_materialises_in_process_and_syncs(tmp_path: Path):
             assert noise not in out
         assert "start  dbt build" in out and "done   sync hubspot_contacts" in out
         run_id = proc.stdout.split("\nrun ")[1].split()[0]
+        # the summary carries churn risk and predicted CLV; the backtest asset wrote its report
+        assert "mean_churn_risk" in proc.stdout and "total_predicted_clv" in proc.stdout
+        assert "AUC" in (tmp_path / "state" / "backtest" / "backtest.md").read_text()
         stats = sandbox.stats()
         assert stats["hubspot_contacts"] > 300 and stats["salesforce_contacts"] > 300 and stats["webhook_contacts"] > 300
     finally:
         sandbox.stop()
     assert (tmp_path / "state" / "dagster" / "dagster.yaml").exists()
+    assert_run_recorded_with_metadata(tmp_path / "state", run_id)
     # the UI on the same state folder lists that run; no CRM credentials here, so it starts its own sandbox
     env = {k: v for k, v in env_for(tmp_path).items() if not k.startswith(("HUBSPOT_", "SALESFORCE_", "CDP_WEBHOOK"))}
     with running_ui(env) as (url, _ui):
         body = requests.post(f"{url}/graphql", json={"query": RUNS_QUERY}, timeout=30).json()
         runs = {r["runId"]: r["status"] for r in body["data"]["runsOrError"]["results"]}
         assert runs.get(run_id) == "SUCCESS", runs
+
+
+def assert_run_recorded_with_metadata(state: Path, run_id: str) -> None:
+    """dbt assets carry row counts and column schemas; each GX check links its Data Docs page."""
+    import dagster as dg
+
+    instance = dg.DagsterInstance.from_config(str(state / "dagster"))
+    try:
+        event = instance.get_latest_materialization_event(dg.AssetKey(["customer_profiles"]))
+        metadata = event.asset_materialization.metadata
+        assert metadata["dagster/row_count"].value > 300
+        columns = [c.name for c in metadata["dagster/column_schema"].value.columns]
+        assert columns[0] == "person_id" and "lifetime_value" in columns
+        checks = [e.dagster_event.event_specific_data for e in instance.all_logs(
+            run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)]
+        gx = {(c.asset_key.path[-1], c.check_name): c for c in checks if c.check_name.startswith("gx_")}
+        assert ("base_email__consents", "gx_staging_quality") in gx and ("person_records", "gx_identity_quality") in gx
+        for check in gx.values():
+            links = [v.value for k, v in check.metadata.items() if k.startswith("gx_data_docs_")]
+            assert links, check.check_name
+            for link in links:
+                page = Path(link.removeprefix("file://"))
+                assert page.parent == state / "gx_docs" and "Great Expectations" in page.read_text()
+    finally:
+        instance.dispose()
 
 
 RUNS_QUERY = "{ runsOrError { ... on Runs { results { runId status } } } }"
@@ -174,9 +208,9 @@ def test_failing_blocking_check_stops_the_syncs(tmp_path: Path):
         proc = run_pipeline(tmp_path, sandbox)
         out = proc.stdout + proc.stderr
         assert proc.returncode == 1, out[-3000:]
-        assert "gx_staging_quality   FAIL" in proc.stdout
+        assert any(line.split() == ["base_crm__contacts", "gx_staging_quality", "FAIL"] for line in proc.stdout.splitlines())
         assert len(out.splitlines()) < 60, out
-        assert "failed steps: int_identifiers_observed_gx_staging_quality" in proc.stdout
+        assert "failed steps: gx_staging_quality" in proc.stdout
         not_run = proc.stdout.split("syncs not run (a blocking check or an upstream step failed):")[1]
         for sync in ("sync_hubspot_contacts", "sync_salesforce_contacts", "sync_marketing_webhook"):
             assert sync in not_run.splitlines()[0]

@@ -1,6 +1,7 @@
 {#- Register the raw CSV files (folder CDP_RAW_DIR, docs/raw_sources.md) as relations in
     schema `raw`, so that sources are ordinary relations on every engine. Runs on-run-start. The files are
-    those of the source registry (var raw_sources): <source_name>.csv each.
+    those of the source registry (var raw_sources): <source_name>.csv each. View raw.raw_file_modified
+    (DuckDB) holds each file's modification time, which the sources' freshness reads (loaded_at_query).
     Every column is read as text; short rows are padded with nulls and then quarantined for what they
     lack, instead of failing the build. -#}
 {% macro raw_source_files() -%}
@@ -25,6 +26,13 @@
     select * from read_csv('{{ raw_dir }}/{{ name }}.csv', header = true, all_varchar = true, delim = ',',
                            quote = '"', escape = '"', null_padding = true);
     {% endfor %}
+    {#- when each raw file was last written (only the file's metadata is read): source freshness -#}
+    create or replace view raw.raw_file_modified as
+    {% for name in raw_source_files() -%}
+    select '{{ name }}' as source_name, cast(last_modified as timestamp) as modified_at
+    from read_blob('{{ raw_dir }}/{{ name }}.csv')
+    {% if not loop.last %}union all{% endif %}
+    {% endfor %};
 {%- endmacro %}
 
 {% macro spark__register_raw_sources(raw_dir) -%}

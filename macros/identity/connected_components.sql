@@ -143,7 +143,15 @@
 {% endmaterialization %}
 
 {#- Min-label propagation over an edge list; returns {'labels': relation, 'rounds': n}. The nodes table
-    maps each node to a dense integer in node order, so the smallest label is the smallest node. -#}
+    maps each node to a dense integer in node order, so the smallest label is the smallest node.
+
+    Work tables are integers only: nodes (node, node_num), edges (a, b) deduplicated once as unordered pairs
+    then written in both directions, and labels (node, label, changed). A round only propagates from the
+    frontier, the nodes whose label changed in the round before: after a round every node's label is at most
+    each neighbour's previous label (candidate <= neighbour's label, and hooking and jumping only lower it),
+    so a neighbour whose label did not change cannot lower it again. The frontier shrinks every round, so
+    the edge join is a hash join built on a small table probing the narrow edge table, and convergence is
+    read from the `changed` flag instead of comparing two label tables. -#}
 {% macro cc_label(raw_edges, nodes, edges, labels, max_rounds, work) %}
     {% call statement('cc_nodes') -%}
         {{ create_table_as(False, nodes, "
@@ -160,26 +168,37 @@
     {% do adapter.commit() %}
     {% call statement('cc_edges') -%}
         {{ create_table_as(False, edges, "
-            with numbered as (
-                select na.node_num as a, nb.node_num as b
+            with pairs as (
+                select distinct
+                    least(na.node_num, nb.node_num) as a,
+                    greatest(na.node_num, nb.node_num) as b
                 from " ~ raw_edges ~ " as e
                 inner join " ~ nodes ~ " as na on na.node = e.node_a
                 inner join " ~ nodes ~ " as nb on nb.node = e.node_b
                 where na.node_num <> nb.node_num
             )
-            select a, b from numbered
-            union
-            select b as a, a as b from numbered
+            select a, b from pairs
+            union all
+            select b as a, a as b from pairs
         ") }}
     {%- endcall %}
     {% do adapter.commit() %}
 
+    {#- Before the first round every label was the node itself: the frontier is every node that took a
+        smaller neighbour's number. -#}
     {% call statement('cc_labels_init') -%}
         {{ create_table_as(False, labels[0], "
-            select n.node_num as node, least(n.node_num, coalesce(min(e.b), n.node_num)) as label
+            with neighbour_min as (
+                select a as node, min(b) as m
+                from " ~ edges ~ "
+                group by a
+            )
+            select
+                n.node_num as node,
+                least(n.node_num, coalesce(nm.m, n.node_num)) as label,
+                coalesce(nm.m, n.node_num) < n.node_num as changed
             from " ~ nodes ~ " as n
-            left join " ~ edges ~ " as e on e.a = n.node_num
-            group by n.node_num
+            left join neighbour_min as nm on nm.node = n.node_num
         ") }}
     {%- endcall %}
     {% do adapter.commit() %}
@@ -192,10 +211,13 @@
             {% do adapter.drop_relation(nxt) %}
             {% call statement('cc_round') -%}
                 {{ create_table_as(False, nxt, "
-                    with neighbour_min as (
-                        select e.a as node, min(l.label) as m
-                        from " ~ edges ~ " as e
-                        inner join " ~ cur ~ " as l on l.node = e.b
+                    with frontier as (
+                        select node, label from " ~ cur ~ " where changed
+                    ),
+                    neighbour_min as (
+                        select e.a as node, min(f.label) as m
+                        from frontier as f
+                        inner join " ~ edges ~ " as e on e.b = f.node
                         group by e.a
                     ),
                     candidate as (
@@ -206,21 +228,25 @@
                     hooked as (
                         select old_label as node, min(m) as m
                         from candidate
+                        where m < old_label
                         group by old_label
                     ),
                     stepped as (
-                        select c.node, least(c.m, coalesce(h.m, c.m)) as label
+                        select c.node, c.old_label, least(c.m, coalesce(h.m, c.m)) as label
                         from candidate as c
                         left join hooked as h on h.node = c.node
+                    ),
+                    jumped as (
+                        select s.node, s.old_label, least(s.label, coalesce(j.label, s.label)) as label
+                        from stepped as s
+                        left join stepped as j on j.node = s.label
                     )
-                    select s.node, least(s.label, coalesce(j.label, s.label)) as label
-                    from stepped as s
-                    left join stepped as j on j.node = s.label
+                    select node, label, label < old_label as changed
+                    from jumped
                 ") }}
             {%- endcall %}
-    {% do adapter.commit() %}
-            {%- set changed = run_query("select count(*) from " ~ nxt ~ " as n inner join " ~ cur
-                                        ~ " as c on c.node = n.node where n.label <> c.label") -%}
+            {% do adapter.commit() %}
+            {%- set changed = run_query("select count(*) from " ~ nxt ~ " where changed") -%}
             {%- set state.rounds = round -%}
             {%- set state.current = 1 - state.current -%}
             {%- if (changed.columns[0].values()[0] | int) == 0 -%}

@@ -1,0 +1,133 @@
+"""dbt conventions a dbt user expects, read from the parsed project: an exposure per sync (checked against
+sync/syncs.yml), groups with owners, private intermediates and public marts, an enforced contract on
+customer_profiles, every column described (shared descriptions as doc blocks), PII tagged, selectors,
+and source freshness from the raw files' modification time."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from cdp.dbt_args import dbt_command
+from datagen.sample_data import generate
+from sync.config import load_syncs
+from tests.conftest import PROJECT_DIR
+
+PII_COLUMNS = {"email", "phone", "first_name", "last_name", "requester_email", "requester_phone", "requester_name",
+               "_raw_row", "raw_row", "identifier_value", "anonymous_id"}
+
+
+def run_dbt(tmp: Path, verb: str, *extra: str, raw_dir: Path | None = None) -> subprocess.CompletedProcess:
+    env = dict(os.environ, CDP_RAW_DIR=str(raw_dir or tmp / "raw"), CDP_DUCKDB_PATH=str(tmp / "w.duckdb"),
+               DBT_PROFILES_DIR=str(PROJECT_DIR), CDP_TARGET="duckdb")
+    *words, last = verb.split()  # "source freshness": the options follow the subcommand
+    cmd = [str(Path(sys.executable).with_name("dbt")), *words, *dbt_command(last, project_dir=str(PROJECT_DIR)),
+           "--target-path", str(tmp / "target"), *extra]
+    return subprocess.run(cmd, cwd=PROJECT_DIR, env=env, capture_output=True, text=True)
+
+
+@pytest.fixture(scope="module")
+def manifest(tmp_path_factory) -> dict:
+    tmp = tmp_path_factory.mktemp("parse")
+    proc = run_dbt(tmp, "parse")
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    return json.loads((tmp / "target" / "manifest.json").read_text())
+
+
+def project_models(manifest: dict) -> dict[str, dict]:
+    return {n["name"]: n for n in manifest["nodes"].values()
+            if n["resource_type"] == "model" and n["package_name"] == "cdp" and n["fqn"][1] != "bench"}
+
+
+def test_every_sync_has_an_exposure_on_its_model(tmp_path: Path, manifest: dict):
+    syncs = load_syncs()
+    exposures = {e["name"]: e for e in manifest["exposures"].values()}
+    assert set(exposures) == set(syncs)
+    for name, cfg in syncs.items():
+        assert exposures[name]["depends_on"]["nodes"] == [f"model.cdp.{cfg.model}"], name
+        assert exposures[name]["owner"]["email"] and exposures[name]["meta"]["destination"] == cfg.destination
+    listed = run_dbt(tmp_path, "ls", "--resource-type", "exposure", "--output", "name", "--quiet")
+    assert set(listed.stdout.split()) == set(syncs), listed.stdout
+
+
+def test_groups_owners_and_access(manifest: dict):
+    groups = {g["name"]: g for g in manifest["groups"].values()}
+    assert set(groups) == {"staging", "identity", "profiles", "crm", "quality"}
+    assert all(g["owner"].get("email") and g["owner"].get("name") for g in groups.values())
+    for name, node in project_models(manifest).items():
+        layer = node["fqn"][1]
+        assert node["group"] in groups, name
+        expected = {"intermediate": "private", "marts": "public", "staging": "protected"}[layer]
+        assert node["access"] == expected, name
+
+
+def test_customer_profiles_has_an_enforced_contract_with_every_column_typed(manifest: dict):
+    node = project_models(manifest)["customer_profiles"]
+    assert node["config"]["contract"]["enforced"] is True
+    assert node["columns"] and all(c.get("data_type") for c in node["columns"].values())
+
+
+def test_every_model_column_is_described_and_shared_descriptions_are_doc_blocks(manifest: dict):
+    models = project_models(manifest)
+    undocumented = [f"{m}.{c}" for m, n in models.items() for c, col in n["columns"].items()
+                    if not col.get("description", "").strip()]
+    assert undocumented == []
+    for name in models:
+        if name.startswith("base_"):
+            assert len(models[name]["columns"]) > 5, f"{name} documents its columns"
+    # no description text is pasted twice in the YAML: repeated meanings live in one doc block
+    import glob
+
+    import yaml
+
+    seen: dict[str, str] = {}
+    for path in glob.glob(str(PROJECT_DIR / "models" / "**" / "_*.yml"), recursive=True):
+        for model in (yaml.safe_load(Path(path).read_text()) or {}).get("models", []) or []:
+            for col in model.get("columns", []) or []:
+                text = (col.get("description") or "").strip()
+                if text and "doc(" not in text and not text.startswith("The raw `"):
+                    assert text not in seen, f"{model['name']}.{col['name']} repeats {seen.get(text)}: use a doc block"
+                    seen[text] = f"{model['name']}.{col['name']}"
+
+
+def test_pii_columns_are_tagged(manifest: dict):
+    missing = [f"{m}.{c}" for m, n in project_models(manifest).items() for c, col in n["columns"].items()
+               if c in PII_COLUMNS and not col.get("meta", {}).get("pii")]
+    assert missing == []
+    for source in manifest["sources"].values():
+        for c, col in source["columns"].items():
+            if c in PII_COLUMNS:
+                assert col.get("meta", {}).get("pii") is True, f"{source['name']}.{c}"
+
+
+def test_selectors_select_what_they_say(tmp_path: Path):
+    def selected(selector: str) -> set[str]:
+        proc = run_dbt(tmp_path, "ls", "--selector", selector, "--resource-type", "model", "--output", "name", "--quiet")
+        assert proc.returncode == 0, proc.stdout[-2000:]
+        return set(proc.stdout.split())
+
+    crm = selected("crm_syncs")
+    assert {cfg.model for cfg in load_syncs().values()} | {"customer_profiles", "stg_crm__contacts"} <= crm
+    assert "quarantine" not in crm
+    assert selected("identity") >= {"int_identifiers_observed", "person_records", "identity_graph"}
+    assert all(m.startswith(("base_", "stg_")) for m in selected("staging"))
+
+
+def test_source_freshness_reads_the_raw_files_modification_time(tmp_path: Path):
+    raw = tmp_path / "raw"
+    generate(100, 4, raw)
+    fresh = run_dbt(tmp_path, "source freshness")
+    assert fresh.returncode == 0, fresh.stdout[-3000:]
+    ten_days_ago = time.time() - 10 * 86400
+    os.utime(raw / "web_events.csv", (ten_days_ago, ten_days_ago))
+    stale = run_dbt(tmp_path, "source freshness")
+    assert stale.returncode != 0
+    results = {r["unique_id"].split(".")[-1]: r["status"]
+               for r in json.loads((tmp_path / "target" / "sources.json").read_text())["results"]}
+    assert results["web_events"] == "error" and results["crm_contacts"] == "pass", results
