@@ -157,6 +157,9 @@ def main(argv: list[str] | None = None) -> int:
 
     add_sync_parser(sub)
     add_predict_parser(sub)
+    from cdp.privacy_cli import add_privacy_parser
+
+    add_privacy_parser(sub)
 
     ns = parser.parse_args(argv)
     return ns.func(ns)

@@ -27,6 +27,7 @@ class RawSource:
     first_name: str | None = None
     identifiers: dict[str, str] = field(default_factory=dict)
     attributes: dict[str, str] = field(default_factory=dict)
+    optional: bool = False  # the file may be absent (privacy_requests): staged as empty
 
     @property
     def file_name(self) -> str:

@@ -40,7 +40,7 @@ def dbt_project() -> DbtProject:
 
 
 LAYER_GROUPS = {"staging": "staging", "identity": "identity", "profiles": "profiles", "quality": "quality",
-                "predictions": "predictions", "crm": "crm_models"}
+                "predictions": "predictions", "crm": "crm_models", "privacy": "privacy"}
 
 
 def group_for(fqn: list[str]) -> str:

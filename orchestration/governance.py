@@ -71,5 +71,20 @@ def gx_profile_quality(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     return _result(profiles_suite(warehouse.path, warehouse.gx_docs_dir))
 
 
+PRIVACY_SPECS = [dg.AssetCheckSpec("gx_privacy", asset=dg.AssetKey([m]), blocking=True,
+                                   description="No erased or suppressed person, and in the marketing sync no address "
+                                               "without its own subscribed consent (cdp/privacy_suite.py).")
+                 for m in ("sync_hubspot__contacts", "sync_salesforce__contacts", "sync_webhook__marketing_contacts")]
+
+
+@dg.multi_asset_check(specs=PRIVACY_SPECS, name="gx_privacy")
+def gx_privacy(warehouse: WarehouseResource):
+    from cdp.privacy_suite import privacy_suite
+
+    outcome = privacy_suite(warehouse.path, warehouse.gx_docs_dir)
+    for spec in PRIVACY_SPECS:
+        yield _result(outcome, spec.asset_key, "gx_privacy")
+
+
 def build_governance_checks() -> list[dg.AssetChecksDefinition]:
-    return [build_staging_check(), gx_identity_quality, gx_profile_quality]
+    return [build_staging_check(), gx_identity_quality, gx_profile_quality, gx_privacy]

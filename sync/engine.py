@@ -30,6 +30,7 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
 
+from sync import privacy
 from sync.config import SyncConfig
 from sync.destinations.base import Destination, OutRecord, RecordResult
 from sync.errors import (
@@ -381,13 +382,20 @@ def run_sync(cfg: SyncConfig, db_path: Path, destination_factory: Callable[[Sync
         if run_started:
             store.set_run_destination(summary.run_id, dest_key)
         snap = store.load(cfg.name, dest_key, cfg.model, cfg.columns, read_only=dry_run)
-        plan = build_plan(cfg, snap, full_resync, erase_keys)
+        with store.connect(read_only=dry_run) as con:  # erased persons (privacy requests, sync/privacy.py)
+            erased = privacy.erased_keys(con, snap.state)
+        plan = build_plan(cfg, snap, full_resync, set(erase_keys) | set(erased))
         _summarise_plan(summary, plan)
-        removals = len(plan.clear) + len(plan.archive)
+        # removals caused by an opt-out or a privacy request are always delivered: the guard counts the others
+        with store.connect(read_only=dry_run) as con:
+            driven = privacy.consent_or_privacy_driven(con, [r.key for r in plan.clear + plan.archive], snap.rows,
+                                                       cfg.key)
+        removals = len(plan.clear) + len(plan.archive) - len(driven)
         if removals and not force_clear and removals > cfg.max_clear_share * max(1, len(snap.state)):
             raise MirrorGuardError(
                 f"the run would {cfg.removal} {removals} of {len(snap.state)} synced records, more than "
-                f"max_clear_share={cfg.max_clear_share}; check the model, or run with --force-clear")
+                f"max_clear_share={cfg.max_clear_share} ({len(driven)} more removals are consent or privacy "
+                f"driven and not held back); check the model, or run with --force-clear")
         _count_failures(summary, [(k, c) for k, c, _ in plan.invalid])
         summary.invalid = len(plan.invalid)
         if dry_run:
@@ -401,6 +409,9 @@ def run_sync(cfg: SyncConfig, db_path: Path, destination_factory: Callable[[Sync
         if summary.planned:
             destination.prepare(option_values(cfg, plan))
             _execute(cfg, store, destination, dest_key, summary, plan, snap, progress)
+        if erased:
+            with store.connect() as con:
+                privacy.record_erasures(con, cfg.name, summary.run_id, erased)
         _finish_status(cfg, summary)
     except SyncLockedError as exc:
         summary.status = "locked"

@@ -58,7 +58,7 @@ def test_every_sync_has_an_exposure_on_its_model(tmp_path: Path, manifest: dict)
 
 def test_groups_owners_and_access(manifest: dict):
     groups = {g["name"]: g for g in manifest["groups"].values()}
-    assert set(groups) == {"staging", "identity", "profiles", "crm", "quality"}
+    assert set(groups) == {"staging", "identity", "profiles", "crm", "quality", "privacy"}
     assert all(g["owner"].get("email") and g["owner"].get("name") for g in groups.values())
     for name, node in project_models(manifest).items():
         layer = node["fqn"][1]

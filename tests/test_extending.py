@@ -187,7 +187,7 @@ def test_a_seventh_source_is_its_declaration_plus_its_staging_models(tmp_path: P
     assert proc.returncode == 0, proc.stdout[-6000:]
 
     registry = load_registry(project)
-    assert list(registry)[0] == "pos_sales" and len(registry) == 7
+    assert list(registry)[0] == "pos_sales" and len(registry) == 8  # six sources, privacy_requests, pos_sales
     with duckdb.connect(str(db), read_only=True) as con:
         counts = con.execute("""select rows_loaded, rows_staged, rows_duplicate, rows_quarantined, emails_normalised
                                 from source_row_counts where source_name = 'pos_sales'""").fetchall()

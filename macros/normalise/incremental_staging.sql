@@ -31,6 +31,12 @@
         'cdp_raw_columns': s.raw_columns,
     } -%}
     {%- if s.get('raw_key') %}{% do settings.update({'cdp_raw_key': clean_text('source.' ~ s.raw_key)}) %}{% endif -%}
+    {#- privacy erasure (macros/privacy/erasure.sql): rows with an erased identifier are deleted after each build -#}
+    {%- if erasable_columns(s) -%}
+    {#- the ledger builds first (a unit test of the model has no ledger to give) -#}
+    {%- if model.resource_type != 'unit_test' %}{% set _ledger = ref('privacy_erased_identifiers') %}{% endif -%}
+    {%- do settings.update({'post_hook': '{{ delete_erased_rows("' ~ source_name ~ '") }}'}) -%}
+    {%- endif -%}
     {%- do config(**settings) -%}
 {%- endmacro %}
 

@@ -671,6 +671,9 @@ class Handler(BaseHTTPRequestHandler):
         if not hmac.compare_digest(expected, self.headers.get("X-CDP-Signature", "")):
             STORE.stats["webhook_bad_signatures"] += 1
             return self._send(401, {"error": "bad signature"})
+        if not ts.isdigit() or abs(time.time() - int(ts)) > WEBHOOK_MAX_AGE_S:  # a replayed old delivery
+            STORE.stats["webhook_stale_timestamps"] = STORE.stats.get("webhook_stale_timestamps", 0) + 1
+            return self._send(401, {"error": "timestamp outside the 5 minute window"})
         if self._faults_before():
             return
         msg = json.loads(body)
@@ -769,6 +772,9 @@ def sf_client() -> tuple[str, str]:
 
 def sf_session() -> str:
     return hashlib.sha256(("session:" + sf_client()[1]).encode()).hexdigest()[:32]
+
+
+WEBHOOK_MAX_AGE_S = 300  # a signed delivery older (or further ahead) than this is refused
 
 
 def webhook_secret() -> str:

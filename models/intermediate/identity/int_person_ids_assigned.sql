@@ -2,6 +2,7 @@
     materialized='incremental',
     incremental_strategy='append',
     full_refresh=false,
+    post_hook='{{ purge_erased_records() }}',
 ) }}
 {#- The person-id ledger: append-only, one row each time a record gets a (new) person id. The current
     id of a record is its latest row. Append-only works on every engine and keeps the full history.

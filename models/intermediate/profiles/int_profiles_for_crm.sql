@@ -34,6 +34,8 @@ final as (
     from profiles
     left join shared_emails
         on shared_emails.email = profiles.email
+    -- a suppressed person is sent nowhere (privacy request; each sync removes them where sent)
+    where profiles.person_id not in (select person_id from {{ ref('privacy_suppressed_persons') }})
 )
 
 select * from final

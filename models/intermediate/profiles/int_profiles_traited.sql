@@ -124,21 +124,21 @@ identifier_counts as (
     group by person_id
 ),
 
-{#- consent: the latest consent event of any of the person's emails; at equal times unsubscribe wins -#}
+{#- consent per address: the latest consent event of the golden email, the address the syncs send (an opt-in
+    of another of the person's addresses says nothing about this one); at equal times unsubscribe wins -#}
 person_consent_events as (
     select
-        graph.person_id,
+        golden.person_id,
         consents.consent_status,
         row_number() over (
-            partition by graph.person_id
+            partition by golden.person_id
             order by consents.updated_at desc,
                 case consents.consent_status when 'unsubscribed' then 0 else 1 end,
                 consents.email_consent_event_id
         ) as recency
     from consents
-    inner join graph
-        on graph.identifier_type = 'email'
-        and graph.identifier_value = consents.email
+    inner join golden
+        on golden.email = consents.email
 ),
 
 person_consent as (

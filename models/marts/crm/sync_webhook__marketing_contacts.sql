@@ -1,5 +1,6 @@
-{#- What the marketing webhook may receive: people with an email who have not unsubscribed. Nothing about
-    a person who opted out goes to a marketing destination (the sync engine checks again). -#}
+{#- What the marketing webhook may receive: people whose golden email's own latest consent event is
+    `subscribed` (consent per address: no event, or an opt-out, is no consent). Nothing about a person who
+    opted out goes to a marketing destination (the sync engine checks again). -#}
 with profiles as (
     select * from {{ ref('int_profiles_for_crm') }}
 ),
@@ -15,7 +16,7 @@ final as (
     from profiles
     where email is not null
         and not has_shared_email
-        and email_consent <> 'unsubscribed'
+        and email_consent = 'subscribed'
 )
 
 select * from final
