@@ -9,11 +9,14 @@ TARGET ?= duckdb
 
 .PHONY: install run build test ui docs bench bench-sync lint clean chromium
 
+# pip's own output (and any index warnings of the machine's pip configuration) goes to .venv/install.log;
+# the terminal gets one line, or the log's last lines when the install fails.
 $(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev,spark]'
-	touch $(STAMP)
+	@echo "installing the project into $(VENV) (log: $(VENV)/install.log)"
+	@$(PYTHON) -m venv $(VENV)
+	@{ $(BIN)/python -m pip install -q --upgrade pip && $(BIN)/python -m pip install -q -e '.[dev,spark]'; } \
+	  > $(VENV)/install.log 2>&1 || { tail -n 30 $(VENV)/install.log; exit 1; }
+	@touch $(STAMP)
 
 install: $(STAMP)
 

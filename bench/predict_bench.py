@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from orchestration.sample_data import PLANTED_BG_NBD, PLANTED_GAMMA_GAMMA
+from datagen.sample_data import PLANTED_BG_NBD, PLANTED_GAMMA_GAMMA
 from predict import models as m
 from predict import warehouse
 
@@ -71,7 +71,7 @@ def main() -> int:
     report = f"""# Prediction benchmark
 
 `python bench/predict_bench.py --persons {ns.persons}` on {os.cpu_count()} cores ({datetime.now():%Y-%m-%d}).
-Persons drawn from the planted process (orchestration/sample_data.py) in {simulated_s:.1f} s (not counted).
+Persons drawn from the planted process (datagen/sample_data.py) in {simulated_s:.1f} s (not counted).
 
 | persons | fit (s) | score (s) | fit + score (s) | target (s) | verdict |
 | --- | --- | --- | --- | --- | --- |

@@ -162,7 +162,26 @@ def main(argv: list[str] | None = None) -> int:
     add_privacy_parser(sub)
 
     ns = parser.parse_args(argv)
+    if ns.command == "sync":
+        prepare_sync_command(ns)
     return ns.func(ns)
+
+
+def prepare_sync_command(ns: argparse.Namespace) -> None:
+    """`cdp sync ...` reads the warehouse `cdp run` writes (CDP_STATE_DIR and CDP_DUCKDB_PATH, as every entry
+    point reads them) and, without real CRM credentials, syncs to the sandbox `make run` left running; a
+    real run starts one when none answers, a dry run never does."""
+    import os
+
+    from cdp.crm_sandbox import use_crm_sandbox_if_no_credentials
+
+    settings = load_settings()
+    os.environ["CDP_DUCKDB_PATH"] = str(settings.duckdb_path)
+    if getattr(ns, "sync_command", None) == "run":
+        in_use = use_crm_sandbox_if_no_credentials(settings, start=not ns.dry_run)
+        if in_use:
+            how = "started; `cdp sandbox stop` ends it" if in_use.started_now else "left running by an earlier run"
+            print(f"syncing to the local CRM sandbox at {in_use.url}/ ({how})", file=sys.stderr)
 
 
 if __name__ == "__main__":

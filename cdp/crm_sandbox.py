@@ -56,16 +56,18 @@ def running_sandbox(settings: Settings):
     return Sandbox(process=None, port=port)  # type: ignore[arg-type]
 
 
-def use_crm_sandbox_if_no_credentials(settings: Settings) -> SandboxInUse | None:
+def use_crm_sandbox_if_no_credentials(settings: Settings, start: bool = True) -> SandboxInUse | None:
     """Point the syncs at the local CRM sandbox unless real CRM credentials are set: the destinations read
     their URLs and credentials from this process's environment, which is why it is updated here (at
-    run time, never at import)."""
+    run time, never at import). `start=False` only reuses a sandbox that answers (a dry run starts nothing)."""
     if any(os.environ.get(v) for v in REAL_CRM_VARIABLES):
         return None
     from sync.config import load_syncs
 
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     sb = running_sandbox(settings)
+    if sb is None and not start:
+        return None
     started = sb is None
     if sb is None:
         from sync.sandbox import start_sandbox

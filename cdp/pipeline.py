@@ -91,6 +91,6 @@ def run_pipeline(settings: Settings, verbose: bool = False) -> int:
         print(f"syncs not run (a blocking check or an upstream step failed): {', '.join(not_run)}")
     print(f"\nrun {result.run_id} {'succeeded' if result.success else 'FAILED'}; warehouse: {db}")
     if sandbox:
-        print(f"CRM sandbox page (contacts with enriched fields): {sandbox.url}/")
-        print("it keeps running in the background; stop it with: .venv/bin/cdp sandbox stop")
+        print(f"CRM sandbox page (contacts with enriched fields): {sandbox.url}/ (keeps running; "
+              "stop it with .venv/bin/cdp sandbox stop)")
     return 0 if result.success and not not_run else 1

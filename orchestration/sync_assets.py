@@ -19,6 +19,14 @@ from sync.engine import RunSummary, run_sync
 GOVERNED_ASSETS = [dg.AssetKey(["int_identifiers_observed"]), dg.AssetKey(["person_records"]),
                    dg.AssetKey(["customer_profiles"])]
 
+class SyncRunConfig(dg.Config):
+    """Launchpad options for one sync run."""
+
+    dry_run: bool = False       # read and plan only: nothing sent, nothing written
+    full_resync: bool = False   # send every record, changed or not
+    force_clear: bool = False   # allow archives and clears past max_clear_share
+
+
 SYNC_RETRY = dg.RetryPolicy(max_retries=3, delay=2, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
 
 
@@ -41,7 +49,7 @@ def outcome(summary: RunSummary) -> dg.MaterializeResult:
     """The step's result: a Failure (retried only when retrying can help) unless the run succeeded or
     failed for fewer records than max_failed_share."""
     metadata = summary_metadata(summary)
-    if summary.status not in ("success", "partial"):
+    if summary.status not in ("success", "partial", "dry_run"):
         raise dg.Failure(description=f"sync {summary.sync_name} {summary.status}: {summary.error or ''}".strip(),
                          metadata=metadata, allow_retries=summary.retryable)
     return dg.MaterializeResult(metadata=metadata)
@@ -61,12 +69,13 @@ def build_sync_asset(entry: dict[str, str]) -> dg.AssetsDefinition:
         retry_policy=SYNC_RETRY,
         pool="duckdb_writer",
     )
-    def _sync(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    def _sync(context: dg.AssetExecutionContext, config: SyncRunConfig) -> dg.MaterializeResult:
         try:
             cfg = load_syncs()[name]
         except (ConfigError, KeyError) as exc:
             raise dg.Failure(description=f"sync/syncs.yml is invalid:\n{exc}", allow_retries=False) from None
-        summary = run_sync(cfg, load_settings().duckdb_path, make_destination)
+        summary = run_sync(cfg, load_settings().duckdb_path, make_destination, dry_run=config.dry_run,
+                           full_resync=config.full_resync, force_clear=config.force_clear)
         if summary.status == "partial":
             context.log.warning(f"{summary.failed} records failed ({summary.failed_share:.1%}, within "
                                 f"max_failed_share={cfg.max_failed_share:.0%}); they are retried on the next run")

@@ -79,21 +79,33 @@ def fit(summary: pd.DataFrame, min_persons: int = 20) -> Fitted:
     return Fitted(bg, gg, mean_value)
 
 
-def _status(result: m.FitResult | None) -> str:
-    """The optimiser's verdict; the blocking check (data-tests/assert_predictions_sane.sql) also holds
-    converged values to var prediction_parameter_ranges."""
+def _status(result: m.FitResult | None, ranges: dict[str, list[float]] | None = None) -> str:
+    """The optimiser's verdict. A converged fit whose estimate lies outside `ranges` (var
+    prediction_parameter_ranges: open intervals) is `outside_sane_range`: on small or homogeneous data the
+    likelihood can peak at a boundary (Gamma-Gamma with p -> infinity and gamma -> 0 when every buyer spends
+    alike). Such a model is not used for scoring (the population mean order value stands in for
+    Gamma-Gamma; without BG/NBD every figure is null with basis insufficient_data), and the run summary shows
+    the status; the blocking check (data-tests/assert_predictions_sane.sql) fails only on not_converged and
+    on converged values out of range, so a degenerate fit on a small data set does not stop the build."""
     if result is None:
         return "insufficient_data"
-    finite = all(math.isfinite(v) for v in vars(result.params).values())
-    return "converged" if result.converged and finite else "not_converged"
+    values = vars(result.params)
+    if not (result.converged and all(math.isfinite(v) for v in values.values())):
+        return "not_converged"
+    for name, value in values.items():
+        low, high = (ranges or {}).get(name, (-math.inf, math.inf))
+        if not low < value < high:
+            return "outside_sane_range"
+    return "converged"
 
 
-def parameter_rows(fitted: Fitted, as_of: datetime | pd.Timestamp, n_bgnbd: int, n_gg: int) -> pd.DataFrame:
+def parameter_rows(fitted: Fitted, as_of: datetime | pd.Timestamp, n_bgnbd: int, n_gg: int,
+                   ranges: dict[str, dict[str, list[float]]] | None = None) -> pd.DataFrame:
     """predictive_model_parameters: one row per model parameter (value null when the model was not fitted)."""
     rows = []
     for model, names, result, unit, n in (("bg_nbd", ["r", "alpha", "a", "b"], fitted.bgnbd, "week", n_bgnbd),
                                           ("gamma_gamma", ["p", "q", "gamma"], fitted.gamma_gamma, None, n_gg)):
-        status = _status(result)
+        status = _status(result, (ranges or {}).get(model))
         for name in names:
             value = getattr(result.params, name) if result else None
             se = result.std_errors.get(name) if result else None

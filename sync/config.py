@@ -17,7 +17,6 @@ DEFAULT_CONFIG = Path(__file__).with_name("syncs.yml")
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 MODES = ("upsert", "update_only", "mirror")
 ON_DELETE = ("archive", "clear", "keep")
-DESTINATIONS = ("hubspot", "salesforce", "webhook")
 # typed custom properties: number (money, counts), date (YYYY-MM-DD), multi_select (values joined by ";")
 PROPERTY_TYPES = ("string", "number", "date", "multi_select")
 
@@ -29,7 +28,7 @@ _SYNC_SCHEMA = {
         "name": {"type": "string", "pattern": "^[a-z][a-z0-9_]*$"},
         "description": {"type": "string"},
         "model": {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$"},
-        "destination": {"enum": list(DESTINATIONS)},
+        "destination": {"type": "string"},  # resolved below: sync/destinations/<name>.py or package.module:Class
         "object": {"type": "string"},
         "key": {"type": "string"},
         "match_key": {"type": "string"},
@@ -177,6 +176,15 @@ def parse_syncs(text: str, path: Path, models: set[str] | None = None) -> dict[s
                 node = _node_at(root, ["syncs", i, "name"])
                 problems.append((node.start_mark.line, f"{_where(path, node)}: sync {name} declared twice"))
             seen.add(name)
+        destination = entry.get("destination")
+        if isinstance(destination, str):
+            from sync.destinations import resolve  # here, not at the top: destinations import this module
+
+            if resolve(destination) is None:
+                node = _node_at(root, ["syncs", i, "destination"])
+                problems.append((node.start_mark.line, f"{_where(path, node)}: unknown destination {destination!r} "
+                                                       f"(no sync/destinations/{destination}.py with DESTINATION, "
+                                                       "nor a package.module:Class)"))
         model = entry.get("model")
         if models is not None and isinstance(model, str) and model not in models:
             node = _node_at(root, ["syncs", i, "model"])

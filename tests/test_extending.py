@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import duckdb
+import pytest
 import yaml
 
 from cdp.dbt_args import dbt_command
@@ -213,3 +214,110 @@ def test_a_seventh_source_is_its_declaration_plus_its_staging_models(tmp_path: P
     copied = yaml.safe_load((project / "dbt_project.yml").read_text(encoding="utf-8"))
     copied["vars"]["raw_sources"] = copied["vars"]["raw_sources"][1:]
     assert copied == original
+
+
+# A new destination: a module (here outside the package, named `module:Class` in syncs.yml; inside it would
+# be sync/destinations/<name>.py with DESTINATION), its syncs.yml entry and its sync model. It posts each
+# batch as NDJSON to a receiver on loopback.
+NDJSON_DESTINATION = '''
+"""Newline-delimited JSON over HTTP: one POST per batch, a line per record."""
+import json
+import os
+
+from sync.destinations.base import RecordResult, destination_key
+from sync.http import HttpClient
+
+
+class NdjsonPost:
+    name = "ndjson"
+
+    def __init__(self, cfg, url):
+        self.cfg, self.url = cfg, url
+        self.client = HttpClient(url, rate=cfg.rate_limit)
+
+    @classmethod
+    def from_env(cls, cfg):
+        return cls(cfg, os.environ["NDJSON_URL"])
+
+    def identify(self):
+        return destination_key("ndjson", "receiver", self.url)
+
+    def prepare(self, values=None):
+        return None
+
+    def _post(self, action, records):
+        body = "\\n".join(json.dumps({"action": action, "key": r.key, **r.properties}) for r in records)
+        resp = self.client.request("POST", self.url, data=body.encode(), headers={"Content-Type": "application/x-ndjson"})
+        return [RecordResult(r.key, resp.status_code == 200, r.key) for r in records]
+
+    def upsert(self, records):
+        return self._post("upsert", records)
+
+    def clear(self, records):
+        return self._post("clear", records)
+
+    def archive(self, records):
+        return self._post("archive", records)
+
+    def merge(self, pairs):
+        return self._post("archive", [retired for retired, _ in pairs])
+
+    def close(self):
+        self.client.close()
+'''
+
+
+def test_a_new_destination_is_a_module_a_syncs_entry_and_a_model(tmp_path: Path, monkeypatch):
+    import http.server
+    import json
+    import threading
+
+    from sync.config import ConfigError, load_syncs
+    from sync.destinations import make_destination
+    from sync.engine import run_sync
+
+    received: list[dict] = []
+
+    class Receiver(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 (http.server's name)
+            body = self.rfile.read(int(self.headers["Content-Length"])).decode()
+            received.extend(json.loads(line) for line in body.splitlines())
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    # 1. the module
+    (tmp_path / "ndjson_destination.py").write_text(NDJSON_DESTINATION)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("NDJSON_URL", f"http://127.0.0.1:{server.server_port}/ingest")
+    # 2. its syncs.yml entry (the project's models are known, so the model must be one of them)
+    syncs = tmp_path / "syncs.yml"
+    syncs.write_text("syncs:\n  - name: ndjson_contacts\n    model: sync_webhook__marketing_contacts\n"
+                     "    destination: ndjson_destination:NdjsonPost\n    object: contacts\n    key: person_id\n"
+                     "    match_key: person_id\n    mode: upsert\n    batch_size: 2\n    rate_limit: 100\n"
+                     "    fields: {email: email, country: country}\n")
+    # 3. its sync model: here the table the dbt model would build, in a real DuckDB file
+    db = tmp_path / "w.duckdb"
+    with duckdb.connect(str(db)) as con:
+        con.execute("create table sync_webhook__marketing_contacts as select * from (values "
+                    "('p1', 'a@example.com', 'GB'), ('p2', 'b@example.com', 'FR'), ('p3', 'c@example.com', 'DE')) "
+                    "as t(person_id, email, country)")
+    try:
+        cfg = load_syncs(syncs)["ndjson_contacts"]
+        summary = run_sync(cfg, db, make_destination)
+        assert summary.status == "success", summary
+        assert sorted((r["key"], r["email"], r["country"]) for r in received) == [
+            ("p1", "a@example.com", "GB"), ("p2", "b@example.com", "FR"), ("p3", "c@example.com", "DE")]
+        assert {r["action"] for r in received} == {"upsert"}
+        received.clear()
+        assert run_sync(cfg, db, make_destination).status == "success" and received == []  # nothing changed
+    finally:
+        server.shutdown()
+    # an unknown destination is named with its line, not found at run time
+    syncs.write_text(syncs.read_text().replace("ndjson_destination:NdjsonPost", "ndjson_destinaton:NdjsonPost"))
+    with pytest.raises(ConfigError, match=r"syncs.yml:4:\d+: unknown destination 'ndjson_destinaton:NdjsonPost'"):
+        load_syncs(syncs)

@@ -254,3 +254,26 @@ def test_summarise_counts_distinct_order_days_and_whole_days_to_the_as_of_date()
     assert s.loc["a", "x"] == 1 and s.loc["a", "t_x"] == 2.0 and s.loc["a", "T"] == 58 / 7
     assert s.loc["a", "m_x"] == 30.0  # the repeat day's value; the first day (15) is not a repeat
     assert s.loc["b", "x"] == 0 and np.isnan(s.loc["b", "m_x"])
+
+
+def test_a_fit_at_a_boundary_is_flagged_and_not_used():
+    """A Gamma-Gamma fit on buyers who all spend alike runs to p -> infinity: it is outside_sane_range,
+    params_from_rows leaves it out, and scoring falls back to the population mean order value."""
+    import numpy as np
+    import pandas as pd
+
+    from predict import models as m
+    from predict import warehouse
+
+    rng = np.random.default_rng(3)
+    x = rng.integers(1, 6, 300).astype(float)
+    m_x = 50.0 + rng.normal(0, 0.01, 300)  # almost no spread between buyers: the likelihood peaks at the boundary
+    gg = m.fit_gamma_gamma(x, m_x)
+    ranges = {"gamma_gamma": {"p": [0.001, 1000], "q": [1, 1000], "gamma": [0.000001, 10000000]}}
+    fitted = warehouse.Fitted(bgnbd=None, gamma_gamma=gg, mean_order_value=50.0)
+    rows = warehouse.parameter_rows(fitted, pd.Timestamp("2026-01-01"), 0, 300, ranges)
+    statuses = set(rows.loc[rows["model"] == "gamma_gamma", "fit_status"])
+    assert statuses == {"outside_sane_range"}, rows
+    assert warehouse.params_from_rows(rows)[1] is None
+    # the same fit judged without ranges is an ordinary converged fit: the flag comes from the ranges
+    assert set(warehouse.parameter_rows(fitted, pd.Timestamp("2026-01-01"), 0, 300)["fit_status"]) >= {"converged"}

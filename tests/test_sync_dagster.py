@@ -61,6 +61,7 @@ def summary(status: str, **kw) -> RunSummary:
 
 def test_failed_share_and_non_retryable_errors_fail_the_step():
     assert isinstance(outcome(summary("success")), dg.MaterializeResult)
+    assert isinstance(outcome(summary("dry_run")), dg.MaterializeResult)
     assert isinstance(outcome(summary("partial", failed=2, in_scope=1000)), dg.MaterializeResult)
     with pytest.raises(dg.Failure) as err:
         outcome(summary("failed", failed=900, in_scope=1000, error="900 of 1000 records failed", retryable=True))
@@ -73,3 +74,32 @@ def test_failed_share_and_non_retryable_errors_fail_the_step():
         assert err.value.allow_retries is False
     with pytest.raises(dg.Failure, match="rate_limit_exhausted"):
         outcome(summary("rate_limit_exhausted", error="rate limit exhausted: waited 300 s"))
+
+
+DRY_PROBE = """
+import dagster as dg
+from orchestration.sync_assets import sync_assets
+asset = [a for a in sync_assets if a.key.to_user_string() == "sync_hubspot_contacts"]
+result = dg.materialize(asset, run_config={"ops": {"sync_hubspot_contacts": {"config": {"dry_run": True}}}})
+mat = result.asset_materializations_for_node("sync_hubspot_contacts")[0]
+print("status:", mat.metadata["status"].value, "planned:", mat.metadata["planned"].value)
+"""
+
+
+def test_launchpad_dry_run_plans_and_writes_nothing(tmp_path: Path):
+    from sync.sandbox import start_sandbox
+    from tests.sync_support import TinyWarehouse, person
+
+    tw = TinyWarehouse(tmp_path / "w.duckdb")
+    tw.write([person(i) for i in range(1, 4)])
+    sb = start_sandbox()
+    try:
+        env = dict(os.environ, **sb.client_env(), CDP_DUCKDB_PATH=str(tw.db_path), CDP_STATE_DIR=str(tmp_path / "s"))
+        proc = subprocess.run([sys.executable, "-c", DRY_PROBE], env=env, capture_output=True, text=True,
+                              cwd=PROJECT_DIR, timeout=600)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        assert "status: dry_run planned: 3" in proc.stdout
+        assert sb.stats()["hubspot_upsert_calls"] == 0
+    finally:
+        sb.stop()
+    assert tw.sql("select count(*) from information_schema.schemata where schema_name = 'cdp_sync'") == [(0,)]

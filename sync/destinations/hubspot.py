@@ -236,3 +236,6 @@ def _options(values: list[str]) -> list[dict]:
 
 def _unconfirmed(r: OutRecord) -> RecordResult:
     return RecordResult(r.key, False, None, "NOT_CONFIRMED", "response did not mention this input")
+
+
+DESTINATION = HubSpotContacts

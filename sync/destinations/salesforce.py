@@ -193,3 +193,6 @@ class SalesforceObjects:
     def _result_rows(self, url: str) -> list[dict[str, str]]:
         resp = self.client.request("GET", url)
         return list(csv.DictReader(io.StringIO(resp.text))) if resp.status_code == 200 else []
+
+
+DESTINATION = SalesforceObjects

@@ -80,3 +80,6 @@ class SignedWebhook:
         self._post("merge", [{"key": a.match_value, "delivery_id": a.delivery_id, "merged_into": b.match_value}
                              for a, b in pairs])
         return [RecordResult(a.key, True, b.match_value) for a, b in pairs]
+
+
+DESTINATION = SignedWebhook

@@ -13,7 +13,9 @@ decided as (
     select * from {{ ref('int_identifiers_decided') }}
 ),
 
-final as (
+{#- The decision depends on (type, value) only, so it is joined after grouping: the group-by carries no
+    string it does not need, over the observations instead of observations times decisions. -#}
+grouped as (
     select
         observed.identifier_type,
         observed.identifier_value,
@@ -21,15 +23,27 @@ final as (
         min(observed.observed_at) as first_seen_at,
         max(observed.observed_at) as last_seen_at,
         {{ cdp_source_list('observed.source_name') }} as sources,
-        count(*) as record_count,  -- observed is unique per (record, type, value): tested
-        max(decided.decision) as merge_decision
+        count(*) as record_count  -- observed is unique per (record, type, value): tested
     from observed
     inner join person_records
         on person_records.record_key = observed.record_key
-    inner join decided
-        on decided.identifier_type = observed.identifier_type
-        and decided.identifier_value = observed.identifier_value
     group by observed.identifier_type, observed.identifier_value, person_records.person_id
+),
+
+final as (
+    select
+        grouped.identifier_type,
+        grouped.identifier_value,
+        grouped.person_id,
+        grouped.first_seen_at,
+        grouped.last_seen_at,
+        grouped.sources,
+        grouped.record_count,
+        decided.decision as merge_decision
+    from grouped
+    inner join decided
+        on decided.identifier_type = grouped.identifier_type
+        and decided.identifier_value = grouped.identifier_value
 )
 
 select * from final

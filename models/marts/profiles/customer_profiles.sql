@@ -28,7 +28,8 @@ final as (
         predictions.expected_orders,
         predictions.expected_order_value,
         predictions.predicted_clv,
-        predictions.predicted_next_order_at,
+        -- the Python model's pandas timestamps arrive as nanosecond timestamps: the contract says timestamp
+        cast(predictions.predicted_next_order_at as {{ cdp_type_timestamp() }}) as predicted_next_order_at,
         predictions.prediction_basis,
         coalesce(person_segments.segments, '') as segments,
         coalesce(person_segments.segment_count, 0) as segment_count
