@@ -96,3 +96,61 @@ def test_a_rule_matching_nobody_and_unclassified_persons_are_warnings_with_names
     with duckdb.connect(str(tmp_path / "copy.duckdb"), read_only=True) as db:
         assert db.execute("select count(*) from customer_profiles where journey_stage = 'unclassified'"
                           ).fetchone()[0] == prospects
+
+
+def snapshot(db: Path) -> tuple[dict[str, str], dict[str, str], set[tuple[str, str]]]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        stages = dict(con.execute("select person_id, journey_stage from customer_profiles").fetchall())
+        merges = dict(con.execute("select from_person_id, to_person_id from person_id_history "
+                                  "where change_type = 'merge' order by changed_at").fetchall())
+        members = set(con.execute("select person_id, segment_name from segment_memberships").fetchall())
+    return stages, merges, members
+
+
+def test_two_builds_at_two_as_of_instants_record_exactly_the_changes_and_a_rebuild_adds_nothing(tmp_path, monkeypatch):
+    generate(1_500, 21, tmp_path / "raw")
+    db = tmp_path / "w.duckdb"
+    monkeypatch.setenv("CDP_AS_OF", "2025-06-30")
+    dbt(tmp_path / "raw", db, "build")
+    first, _, first_members = snapshot(db)
+    monkeypatch.setenv("CDP_AS_OF", "2026-03-31")
+    dbt(tmp_path / "raw", db, "build")
+    second, merges, second_members = snapshot(db)
+
+    def current(pid: str) -> str:
+        while pid in merges and pid not in second:
+            pid = merges[pid]
+        return pid
+
+    # the stage each current person had at the first instant: its own, else that of the ids merged into it
+    before: dict[str, str] = {}
+    for pid, stage in first.items():
+        if pid in second:
+            before[pid] = stage
+    for pid, stage in first.items():
+        before.setdefault(current(pid), stage)
+    expected = {(pid, before.get(pid), stage) for pid, stage in second.items() if before.get(pid) != stage}
+    with duckdb.connect(str(db), read_only=True) as con:
+        rows = con.execute("select person_id, from_stage, to_stage, transitioned_at from journey_transitions").fetchall()
+        events = con.execute("select count(*) from segment_membership_events").fetchone()[0]
+        open_stages = dict(con.execute("select person_id, journey_stage from journey_stage_history "
+                                       "where exited_at is null").fetchall())
+        open_stays = con.execute("select count(*) from journey_stage_history where exited_at is null").fetchone()[0]
+        open_members = set(con.execute("select person_id, segment_name from segment_membership_history "
+                                       "where exited_at is null").fetchall())
+    instants = sorted({r[3] for r in rows})
+    assert len(instants) == 2
+    assert {(r[0], r[1], r[2]) for r in rows if r[3] == instants[0]} == {(p, None, s) for p, s in first.items()}
+    later = [(r[0], r[1], r[2]) for r in rows if r[3] == instants[1]]
+    assert len(later) == len(set(later)) == len({r[0] for r in later})  # one row per changed person
+    assert set(later) == expected
+    assert 0 < len([r for r in later if r[1] is not None]) < len(second)  # real changes, not everyone
+    assert len(merges) == 0 or all(r[0] in second for r in later)  # no row for a merged-away id
+    # history ends in today's stage and today's memberships
+    assert open_stages == second and open_stays == len(second)
+    assert open_members == second_members and first_members != second_members
+
+    dbt(tmp_path / "raw", db, "build")  # a third build at the second instant adds nothing
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("select count(*) from journey_transitions").fetchone()[0] == len(rows)
+        assert con.execute("select count(*) from segment_membership_events").fetchone()[0] == events
