@@ -154,3 +154,17 @@ def test_two_builds_at_two_as_of_instants_record_exactly_the_changes_and_a_rebui
     with duckdb.connect(str(db), read_only=True) as con:
         assert con.execute("select count(*) from journey_transitions").fetchone()[0] == len(rows)
         assert con.execute("select count(*) from segment_membership_events").fetchone()[0] == events
+
+
+def test_run_summary_shows_the_stage_distribution_and_the_latest_transitions(journey_warehouse: Warehouse):
+    from cdp.report import journey_summary
+
+    text = journey_summary(journey_warehouse.db_path)
+    persons = journey_warehouse.scalar("select count(*) from customer_profiles")
+    active = journey_warehouse.scalar("select count(*) from customer_profiles where journey_stage = 'active'")
+    assert "| journey_stage | persons | with_action |" in text
+    assert f"| active | {active} | " in text
+    # a single build: everyone first seen, one transition row per person in total
+    assert "| (first seen) | active | " + str(active) + " |" in text
+    rows = [line for line in text.splitlines() if line.startswith("| (first seen) |")]
+    assert sum(int(line.split("|")[3]) for line in rows) == persons
