@@ -42,7 +42,7 @@ def cmd_build(ns: argparse.Namespace) -> int:
     ensure_raw_data(settings)
     rc = run_dbt(settings, "build", full_refresh=ns.full_refresh, select=ns.select or ())
     if settings.target == "duckdb" and settings.duckdb_path.exists():
-        from cdp.report import identity_summary, load_summary, prediction_summary, table_exists
+        from cdp.report import identity_summary, journey_summary, load_summary, prediction_summary, table_exists
 
         if table_exists(settings.duckdb_path, "source_row_counts"):
             print("\nRows per source (loaded = staged + superseded + duplicates + quarantined + after_as_of):")
@@ -51,6 +51,8 @@ def cmd_build(ns: argparse.Namespace) -> int:
             print(identity_summary(settings.duckdb_path))
             print("\nPredictions:")
             print(prediction_summary(settings.duckdb_path))
+            print("\nJourney stages:")
+            print(journey_summary(settings.duckdb_path))
         print(f"\nwarehouse: {settings.duckdb_path}")
     return rc
 

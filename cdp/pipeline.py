@@ -11,7 +11,8 @@ from datetime import UTC, datetime
 
 from cdp.crm_sandbox import use_crm_sandbox_if_no_credentials
 from cdp.raw_data import ensure_raw_data
-from cdp.report import format_table, identity_summary, load_summary, prediction_summary, query, table_exists
+from cdp.report import (format_table, identity_summary, journey_summary, load_summary, prediction_summary, query,
+                        table_exists)
 from cdp.settings import Settings
 
 
@@ -60,6 +61,8 @@ def run_pipeline(settings: Settings, verbose: bool = False) -> int:
         print(identity_summary(db))
         print("\nPredictions (churn risk = no order within the horizon; predicted CLV in the reporting currency):")
         print(prediction_summary(db))
+        print("\nJourney stages:")
+        print(journey_summary(db))
     checks = [(e.asset_check_evaluation_data.asset_key.path[-1], e.asset_check_evaluation_data.check_name,
                "pass" if e.asset_check_evaluation_data.passed else "FAIL")
               for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"

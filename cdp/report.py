@@ -99,3 +99,27 @@ def prediction_summary(duckdb_path: Path) -> str:
     fitted = ", ".join(f"{p}={v:.4g}" if v is not None else f"{p}=n/a" for _m, p, v, _s in params)
     status = ", ".join(sorted({f"{m_}: {s}" for m_, _p, _v, s in params}))
     return f"{format_table(cols, rows)}\nparameters ({status}): {fitted}"
+
+
+JOURNEY_STAGES_SQL = """
+    select journey_stage, count(*) as persons, sum(case when next_best_action <> 'none' then 1 else 0 end) as with_action
+    from customer_profiles group by journey_stage order by persons desc, journey_stage
+"""
+
+# the transitions the latest build recorded (its as-of instant is the log's latest)
+LATEST_TRANSITIONS_SQL = """
+    select coalesce(from_stage, '(first seen)') as from_stage, to_stage, count(*) as persons
+    from journey_transitions
+    where transitioned_at = (select max(transitioned_at) from journey_transitions)
+    group by from_stage, to_stage order by persons desc, from_stage, to_stage
+"""
+
+
+def journey_summary(duckdb_path: Path) -> str:
+    """Stage distribution and the latest build's transitions by from/to, as Markdown tables (README "Journeys")."""
+    if not table_exists(duckdb_path, "journey_transitions"):
+        return "(journeys not built)"
+    stages = markdown_table(*query(duckdb_path, JOURNEY_STAGES_SQL))
+    _, instant = query(duckdb_path, "select max(transitioned_at) from journey_transitions")
+    transitions = markdown_table(*query(duckdb_path, LATEST_TRANSITIONS_SQL))
+    return f"{stages}\n\nTransitions recorded as of {instant[0][0]}:\n\n{transitions}"

@@ -38,7 +38,7 @@ from urllib.parse import parse_qs, urlparse
 HUBSPOT_STANDARD = {"email", "firstname", "lastname", "phone", "city", "country", "company", "jobtitle"}
 SF_FIELDS = {"CDP_Person_Id__c", "Email", "FirstName", "LastName", "Phone", "MailingCity", "MailingCountry",
              "Title", "CDP_Lifetime_Value__c", "CDP_Order_Count__c", "CDP_Email_Consent__c", "CDP_Segments__c",
-             "CDP_Churn_Risk__c", "CDP_Predicted_CLV__c"}
+             "CDP_Churn_Risk__c", "CDP_Predicted_CLV__c", "CDP_Journey_Stage__c", "CDP_Next_Best_Action__c"}
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.([A-Za-z]{2,})$")
 RESERVED_TLDS = {"invalid", "test", "example", "localhost"}
 
@@ -782,7 +782,7 @@ def webhook_secret() -> str:
 
 
 ENRICHED = ["cdp_person_id", "cdp_lifetime_value", "cdp_order_count", "cdp_email_consent", "cdp_segments",
-            "cdp_churn_risk", "cdp_predicted_clv"]
+            "cdp_churn_risk", "cdp_predicted_clv", "cdp_journey_stage", "cdp_next_best_action"]
 
 
 def render_page(limit: int = 500) -> str:

@@ -30,6 +30,8 @@ final as (
         cast(profiles.segments as {{ cdp_type_string() }}) as segments,
         cast(round(profiles.churn_risk, 4) as decimal(9, 4)) as churn_risk,
         cast(round(profiles.predicted_clv, 2) as {{ cdp_type_amount() }}) as predicted_clv,
+        cast(profiles.journey_stage as {{ cdp_type_string() }}) as journey_stage,
+        cast(profiles.next_best_action as {{ cdp_type_string() }}) as next_best_action,
         shared_emails.email is not null as has_shared_email
     from profiles
     left join shared_emails

@@ -22,7 +22,9 @@ final as (
         churn_risk,
         predicted_clv,
         cast(case when email_consent = 'unsubscribed' then 'true' else 'false' end as {{ cdp_type_string() }})
-            as marketing_opt_out
+            as marketing_opt_out,
+        journey_stage,
+        next_best_action
     from profiles
     where email is not null
         and not has_shared_email

@@ -20,7 +20,9 @@ final as (
         email_consent,
         segments,
         churn_risk,
-        predicted_clv
+        predicted_clv,
+        journey_stage,
+        next_best_action
     from profiles
     where last_name is not null
 )

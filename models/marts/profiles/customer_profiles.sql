@@ -1,10 +1,25 @@
-{#- The golden profile: one row per person_id, golden attributes, traits, predictions and segments. -#}
+{{ config(post_hook="{{ cdp_warn_journey_coverage(this) }}") }}
+{#- The golden profile: one row per person_id, golden attributes, traits, predictions, segments, the journey
+    stage and the next best action (ordered rules in vars journey_stages and next_best_actions). -#}
+{%- set prediction_columns = ['p_alive', 'churn_risk', 'expected_orders', 'expected_order_value', 'predicted_clv',
+                              'predicted_next_order_at', 'prediction_basis'] -%}
+{%- set gap_columns = ['avg_order_gap_days', 'previous_order_gap_days'] -%}
+{%- if execute -%}
+    {%- set trait_columns = adapter.get_columns_in_relation(ref('int_profiles_traited')) | map(attribute='name') | list -%}
+    {%- set stage_columns = trait_columns + prediction_columns + gap_columns -%}
+    {%- do cdp_check_rules('journey_stages', stage_columns) -%}
+    {%- do cdp_check_rules('next_best_actions', stage_columns + ['journey_stage', 'segments', 'segment_count']) -%}
+{%- endif %}
 with profiles as (
     select * from {{ ref('int_profiles_traited') }}
 ),
 
 predictions as (
     select * from {{ ref('customer_predictions') }}
+),
+
+order_gaps as (
+    select * from {{ ref('int_person_order_gaps') }}
 ),
 
 memberships as (
@@ -20,7 +35,7 @@ person_segments as (
     group by person_id
 ),
 
-final as (
+joined as (
     select
         profiles.*,
         predictions.p_alive,
@@ -32,12 +47,31 @@ final as (
         cast(predictions.predicted_next_order_at as {{ cdp_type_timestamp() }}) as predicted_next_order_at,
         predictions.prediction_basis,
         coalesce(person_segments.segments, '') as segments,
-        coalesce(person_segments.segment_count, 0) as segment_count
+        coalesce(person_segments.segment_count, 0) as segment_count,
+        order_gaps.avg_order_gap_days,
+        order_gaps.previous_order_gap_days
     from profiles
     left join predictions
         on predictions.person_id = profiles.person_id
     left join person_segments
         on person_segments.person_id = profiles.person_id
+    left join order_gaps
+        on order_gaps.person_id = profiles.person_id
+),
+
+staged as (
+    select
+        joined.*,
+        {{ cdp_first_matching_rule('journey_stages', 'name', 'unclassified') }} as journey_stage
+    from joined
+),
+
+final as (
+    select
+        staged.*,
+        {{ cdp_first_matching_rule('next_best_actions', 'name', 'none') }} as next_best_action,
+        {{ cdp_first_matching_rule('next_best_actions', 'reason', 'No action rule matched.') }} as next_best_action_reason
+    from staged
 )
 
 select * from final

@@ -1,0 +1,78 @@
+{{ config(materialized='incremental', incremental_strategy='append', full_refresh=false, on_schema_change='fail') }}
+{#- Append-only log of journey stage changes: each build (as of CDP_AS_OF, or the data's latest event) adds one
+    row per person whose customer_profiles.journey_stage differs from the last one recorded before that
+    instant (from_stage null: first seen). Keyed by person, stage and instant, so a rebuild at the same as-of
+    instant adds nothing; history of a merged-away id counts as the survivor's (the merge is no transition).
+    full_refresh=false: the log is history, a --full-refresh must not erase it. -#}
+with profiles as (
+    select person_id, journey_stage, as_of_at from {{ ref('customer_profiles') }}
+),
+
+current_ids as (
+    select * from {{ ref('int_person_ids_current') }}
+),
+
+{% if is_incremental() %}
+recorded as (
+    select
+        coalesce(current_ids.current_person_id, logged.person_id) as person_id,
+        logged.person_id as recorded_person_id,
+        logged.to_stage,
+        logged.transitioned_at
+    from {{ this }} as logged
+    left join current_ids
+        on current_ids.old_person_id = logged.person_id
+    where logged.transitioned_at < (select max(as_of_at) from profiles)
+),
+
+latest as (
+    select person_id, to_stage
+    from (
+        select
+            recorded.*,
+            -- at equal instants the survivor's own stage wins over a merged-away id's
+            row_number() over (
+                partition by person_id
+                order by transitioned_at desc, case when recorded_person_id = person_id then 0 else 1 end, to_stage
+            ) as recency_rank
+        from recorded
+    ) ranked
+    where recency_rank = 1
+),
+{% else %}
+latest as (
+    select
+        cast(null as {{ cdp_type_string() }}) as person_id,
+        cast(null as {{ cdp_type_string() }}) as to_stage
+    from profiles
+    where 1 = 0
+),
+{% endif %}
+
+changes as (
+    select
+        profiles.person_id,
+        latest.to_stage as from_stage,
+        profiles.journey_stage as to_stage,
+        profiles.as_of_at as transitioned_at
+    from profiles
+    left join latest
+        on latest.person_id = profiles.person_id
+    where latest.to_stage is null or latest.to_stage <> profiles.journey_stage
+),
+
+final as (
+    select
+        {{ cdp_md5("person_id || '>' || to_stage || '@' || cast(transitioned_at as " ~ cdp_type_string() ~ ")") }}
+            as transition_id,
+        person_id,
+        from_stage,
+        to_stage,
+        transitioned_at
+    from changes
+)
+
+select * from final
+{% if is_incremental() %}
+where transition_id not in (select transition_id from {{ this }})
+{% endif %}
