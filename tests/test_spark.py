@@ -18,8 +18,10 @@ PROFILE_TABLES = {"customer_profiles": "person_id", "sync_hubspot__contacts": "p
                   "sync_salesforce__contacts": "person_id"}
 # Spark cannot run the dbt Python models of the predictions: their columns are null there (and segments built
 # on them empty), so they are compared apart (test_spark_builds_prediction_placeholders).
+# journey_stage and next_best_action rules read churn_risk and predicted_clv, which Spark leaves null
 PREDICTION_COLUMNS = ("p_alive", "churn_risk", "expected_orders", "expected_order_value", "predicted_clv",
-                      "predicted_next_order_at", "prediction_basis", "segments", "segment_count")
+                      "predicted_next_order_at", "prediction_basis", "segments", "segment_count",
+                      "journey_stage", "next_best_action", "next_best_action_reason")
 PREDICTION_SEGMENTS = ("high_value_at_risk",)
 
 

@@ -7,8 +7,11 @@
 {%- if execute -%}
     {%- set trait_columns = adapter.get_columns_in_relation(ref('int_profiles_traited')) | map(attribute='name') | list -%}
     {%- set stage_columns = trait_columns + prediction_columns + gap_columns -%}
-    {%- do cdp_check_rules('journey_stages', stage_columns) -%}
-    {%- do cdp_check_rules('next_best_actions', stage_columns + ['journey_stage', 'segments', 'segment_count']) -%}
+    {#- a compile before the first build has no upstream columns to check against: the database checks then -#}
+    {%- if trait_columns -%}
+        {%- do cdp_check_rules('journey_stages', stage_columns) -%}
+        {%- do cdp_check_rules('next_best_actions', stage_columns + ['journey_stage', 'segments', 'segment_count']) -%}
+    {%- endif -%}
 {%- endif %}
 with profiles as (
     select * from {{ ref('int_profiles_traited') }}
