@@ -51,7 +51,7 @@ def cmd_build(ns: argparse.Namespace) -> int:
             print(identity_summary(settings.duckdb_path))
             print("\nPredictions:")
             print(prediction_summary(settings.duckdb_path))
-            print("\nJourney stages:")
+            print("\nJourneys:")
             print(journey_summary(settings.duckdb_path))
         print(f"\nwarehouse: {settings.duckdb_path}")
     return rc

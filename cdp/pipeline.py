@@ -61,7 +61,7 @@ def run_pipeline(settings: Settings, verbose: bool = False) -> int:
         print(identity_summary(db))
         print("\nPredictions (churn risk = no order within the horizon; predicted CLV in the reporting currency):")
         print(prediction_summary(db))
-        print("\nJourney stages:")
+        print("\nJourneys:")
         print(journey_summary(db))
     checks = [(e.asset_check_evaluation_data.asset_key.path[-1], e.asset_check_evaluation_data.check_name,
                "pass" if e.asset_check_evaluation_data.passed else "FAIL")

@@ -30,15 +30,16 @@ def step_label(step_key: str) -> str:
 
 
 class ProgressHandler(logging.Handler):
-    """Turns Dagster events into short progress lines. `groups` maps an asset name to its group and
-    `group_sizes` counts assets per group, so the dbt step reports each layer when it is complete."""
+    """Turns Dagster events into short progress lines. `groups` maps an asset name to its group, so a dbt
+    step's done line says how many of each layer it built; a
+    governance check that passed on every asset it checks is one line (a failure names its asset)."""
 
     def __init__(self, groups: Mapping[str, str], out: TextIO) -> None:
         super().__init__(level=logging.DEBUG)
         self.groups = dict(groups)
-        self.group_sizes = Counter(self.groups.values())
         self.built: Counter[str] = Counter()
         self.started: dict[str, float] = {}
+        self.passed: dict[str, list[str]] = {}  # gx step -> check name and the assets it passed on
         self.out = out
         self.t0 = time.monotonic()
 
@@ -61,8 +62,18 @@ class ProgressHandler(logging.Handler):
             if step in DBT_STEPS:  # the long ones; the others report once, when done
                 self.line(f"start  {step_label(step)}")
         elif kind == "STEP_SUCCESS":
-            if "gx_" not in step:  # a check step reports through its evaluation lines
-                self.line(f"done   {step_label(step)} ({time.monotonic() - self.started.get(step, self.t0):.1f}s)")
+            took = f"{time.monotonic() - self.started.get(step, self.t0):.1f}s"
+            if "gx_" in step:  # one line for a check that passed on every asset it checks
+                name, *assets = self.passed.pop(step, [""])
+                if assets:
+                    where = assets[0] if len(assets) == 1 else f"{len(assets)} assets"
+                    self.line(f"check  {name} pass on {where} ({took})")
+            elif step in DBT_STEPS:
+                layers = ", ".join(f"{g} {n}" for g, n in self.built.items() if n)
+                self.built.clear()
+                self.line(f"done   {step_label(step)} ({took}){': built ' + layers if layers else ''}")
+            else:
+                self.line(f"done   {step_label(step)} ({took})")
         elif kind == "STEP_FAILURE":
             error = event.step_failure_data.error if event.step_failure_data else None
             reason = (error.message.strip().splitlines()[0][:300] if error and error.message else "")
@@ -73,11 +84,11 @@ class ProgressHandler(logging.Handler):
             group = self.groups.get(event.asset_key.path[-1])
             if group and step in DBT_STEPS:
                 self.built[group] += 1
-                if self.built[group] == self.group_sizes[group]:
-                    self.line(f"       {group}: {self.built[group]} built")
         elif kind == "ASSET_CHECK_EVALUATION":
             data = event.event_specific_data
-            if data.check_name.startswith("gx_") or not data.passed:
+            if data.check_name.startswith("gx_") and data.passed and "gx_" in step:
+                self.passed.setdefault(step, [data.check_name[:90]]).append(data.asset_key.path[-1])
+            elif data.check_name.startswith("gx_") or not data.passed:
                 warn_only = data.severity == dg.AssetCheckSeverity.WARN
                 outcome = "pass" if data.passed else ("warn" if warn_only else "FAIL")
                 took = f" ({time.monotonic() - self.started[step]:.1f}s)" if "gx_" in step and step in self.started else ""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -116,10 +117,14 @@ LATEST_TRANSITIONS_SQL = """
 
 
 def journey_summary(duckdb_path: Path) -> str:
-    """Stage distribution and the latest build's transitions by from/to, as Markdown tables (README "Journeys")."""
+    """Stage distribution (persons, and how many have a next best action) and the latest build's
+    transitions by from/to, a few lines for run summaries (README "Journeys")."""
     if not table_exists(duckdb_path, "journey_transitions"):
         return "(journeys not built)"
-    stages = markdown_table(*query(duckdb_path, JOURNEY_STAGES_SQL))
+    _, stages = query(duckdb_path, JOURNEY_STAGES_SQL)
     _, instant = query(duckdb_path, "select max(transitioned_at) from journey_transitions")
-    transitions = markdown_table(*query(duckdb_path, LATEST_TRANSITIONS_SQL))
-    return f"{stages}\n\nTransitions recorded as of {instant[0][0]}:\n\n{transitions}"
+    _, moves = query(duckdb_path, LATEST_TRANSITIONS_SQL)
+    stage_text = ", ".join(f"{stage} {persons} ({with_action} with an action)" for stage, persons, with_action in stages)
+    move_text = ", ".join(f"{src} -> {dst} {n}" for src, dst, n in moves) or "none"
+    return "\n".join([*textwrap.wrap(f"stages: {stage_text}", 120, subsequent_indent="  "),
+                      *textwrap.wrap(f"transitions as of {instant[0][0]}: {move_text}", 120, subsequent_indent="  ")])
