@@ -124,7 +124,11 @@ def journey_summary(duckdb_path: Path) -> str:
     _, stages = query(duckdb_path, JOURNEY_STAGES_SQL)
     _, instant = query(duckdb_path, "select max(transitioned_at) from journey_transitions")
     _, moves = query(duckdb_path, LATEST_TRANSITIONS_SQL)
-    stage_text = ", ".join(f"{stage} {persons} ({with_action} with an action)" for stage, persons, with_action in stages)
-    move_text = ", ".join(f"{src} -> {dst} {n}" for src, dst, n in moves) or "none"
-    return "\n".join([*textwrap.wrap(f"stages: {stage_text}", 120, subsequent_indent="  "),
-                      *textwrap.wrap(f"transitions as of {instant[0][0]}: {move_text}", 120, subsequent_indent="  ")])
+    stage_text = ", ".join(f"{stage} {persons}/{with_action}" for stage, persons, with_action in stages)
+    by_source: dict[str, list[str]] = {}
+    for src, dst, n in moves:
+        by_source.setdefault(src, []).append(f"{dst} {n}")
+    move_text = "; ".join(f"{src} -> {', '.join(dsts)}" for src, dsts in by_source.items()) or "none"
+    return "\n".join([*textwrap.wrap(f"stages (persons/with an action): {stage_text}", 150,
+                                     subsequent_indent="  "),
+                      *textwrap.wrap(f"transitions as of {instant[0][0]}: {move_text}", 150, subsequent_indent="  ")])
