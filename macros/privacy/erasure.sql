@@ -70,3 +70,23 @@
 {% macro spark__purge_erased_records(ledger) -%}
     {{ exceptions.raise_compiler_error("privacy erasure needs DELETE on the person-id ledger; not supported on target " ~ target.type) }}
 {%- endmacro %}
+
+{#- Post-hook of the append-only history logs (journey_transitions, segment_membership_events): history is
+    kept across builds and full refreshes, so an erased person's rows must be deleted there too (the ledger
+    holds each erased person's id, hashed). The histories derived from these logs follow on the same build. -#}
+{% macro purge_erased_persons() -%}
+    {%- if erasure_ledger_in_use() -%}
+    {{ adapter.dispatch('purge_erased_persons', 'cdp')(erased_identifiers_relation()) }}
+    {%- else -%}
+    select 1
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro default__purge_erased_persons(ledger) -%}
+    delete from {{ this }} where {{ privacy_hash('person_id', 'person_id') }} in (
+        select identifier_hash from {{ ledger }} where identifier_type = 'person_id')
+{%- endmacro %}
+
+{% macro spark__purge_erased_persons(ledger) -%}
+    {{ exceptions.raise_compiler_error("privacy erasure needs DELETE on the history logs; not supported on target " ~ target.type) }}
+{%- endmacro %}

@@ -1,4 +1,5 @@
-{{ config(materialized='incremental', incremental_strategy='append', full_refresh=false, on_schema_change='fail') }}
+{{ config(materialized='incremental', incremental_strategy='append', full_refresh=false, on_schema_change='fail',
+          post_hook='{{ purge_erased_persons() }}') }}
 {#- Append-only log of journey stage changes: each build (as of CDP_AS_OF, or the data's latest event) adds one
     row per person whose customer_profiles.journey_stage differs from the last one recorded before that
     instant (from_stage null: first seen). Keyed by person, stage and instant, so a rebuild at the same as-of

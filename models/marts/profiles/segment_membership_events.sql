@@ -1,4 +1,5 @@
-{{ config(materialized='incremental', incremental_strategy='append', full_refresh=false, on_schema_change='fail') }}
+{{ config(materialized='incremental', incremental_strategy='append', full_refresh=false, on_schema_change='fail',
+          post_hook='{{ purge_erased_persons() }}') }}
 {#- Append-only log of segment entries and exits: each build adds `entered` for memberships not held at the
     last recorded instant and `exited` for those no longer held. Keyed by person, segment, event and instant
     (a rebuild at the same as-of instant adds nothing); a merged-away id's memberships count as the
