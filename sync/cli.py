@@ -52,6 +52,17 @@ def _load() -> dict[str, SyncConfig] | None:
         return None
 
 
+def _named(name: str) -> SyncConfig | None:
+    """The declared sync `name`, or None after saying why (invalid syncs.yml, or no such sync)."""
+    syncs = _load()
+    if syncs is None:
+        return None
+    if name not in syncs:
+        print(f"unknown sync {name!r}; known: {', '.join(syncs)}", file=sys.stderr)
+        return None
+    return syncs[name]
+
+
 def cmd_list(ns: argparse.Namespace) -> int:
     syncs = _load()
     if syncs is None:
@@ -62,13 +73,9 @@ def cmd_list(ns: argparse.Namespace) -> int:
 
 
 def cmd_run(ns: argparse.Namespace) -> int:
-    syncs = _load()
-    if syncs is None:
+    cfg = _named(ns.name)
+    if cfg is None:
         return 2
-    if ns.name not in syncs:
-        print(f"unknown sync {ns.name!r}; known: {', '.join(syncs)}", file=sys.stderr)
-        return 2
-    cfg = syncs[ns.name]
     db = warehouse_path()
     summary = run_sync(cfg, db, make_destination, dry_run=ns.dry_run, full_resync=ns.full_resync,
                        force_clear=ns.force_clear, progress=None if ns.quiet else progress_bar)
@@ -129,11 +136,7 @@ def cmd_status(ns: argparse.Namespace) -> int:
 
 
 def cmd_failures(ns: argparse.Namespace) -> int:
-    syncs = _load()
-    if syncs is None:
-        return 2
-    if ns.name not in syncs:
-        print(f"unknown sync {ns.name!r}; known: {', '.join(syncs)}", file=sys.stderr)
+    if _named(ns.name) is None:
         return 2
     cols = ["record_key", "action", "error_code", "error_message", "attempts", "first_failed_at", "last_failed_at",
             "destination_key"]
