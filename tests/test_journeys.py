@@ -85,6 +85,22 @@ def test_a_condition_that_does_not_compile_fails_the_build_with_the_rule_name(jo
     assert code != 0 and "next_best_actions rule 'call_them'" in log and "phone_number" in log
 
 
+def test_a_condition_with_a_syntax_error_fails_the_build_with_the_rule_name(journey_warehouse, tmp_path):
+    """Not only unknown columns: a condition that does not parse names its rule (the parser's own message
+    after it), before any model SQL runs (macros/engine/sql_syntax.sql)."""
+    for broken, message in (("order_count >= 2 and and days_since_last_order <= 90", 'syntax error at or near "and"'),
+                            ("order_count in (1, 2", "syntax error at end of input"),
+                            ("lifecycle_stage = 'lead", "unterminated quoted string")):
+        stages = VARS["journey_stages"] + []
+        stages[3] = {**stages[3], "condition": broken}
+        code, log = rebuild_profiles(journey_warehouse, tmp_path, journey_stages=stages)
+        assert code != 0
+        assert f"journey_stages rule '{stages[3]['name']}': its condition does not compile, {message}" in log, log[-2000:]
+    actions = [{"name": "call_them", "reason": "x", "condition": "journey_stage = 'lapsed' or"}]
+    code, log = rebuild_profiles(journey_warehouse, tmp_path, next_best_actions=actions)
+    assert code != 0 and "next_best_actions rule 'call_them': its condition does not compile, syntax error" in log
+
+
 def test_a_rule_matching_nobody_and_unclassified_persons_are_warnings_with_names_and_counts(journey_warehouse, tmp_path):
     stages = [{"name": "big_spender", "description": "d", "condition": "lifetime_value > 1e12"},
               {"name": "buyer", "description": "d", "condition": "order_count > 0"}]
