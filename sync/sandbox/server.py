@@ -13,7 +13,9 @@ Identity changes follow the real APIs: HubSpot batch/update by id (an email chan
 email; an email another live contact has is a CONFLICT), batch/archive (204, idempotent), merge
 (primaryObjectId, objectIdToMerge; the merged-away id then reads as the primary), GET by id; Salesforce
 Collections DELETE (?ids=...&allOrNone=false; ENTITY_IS_DELETED for a deleted id); Bulk API 2.0 `#N/A`
-clears a field while a blank cell leaves it unchanged. Each sandbox process is its own portal and org
+clears a field while a blank cell leaves it unchanged. Contacts keep each property's history, as HubSpot
+does (GET by id with `propertiesWithHistory`, newest first); the page at /contacts/{id} shows a contact's
+journey stage history. Each sandbox process is its own portal and org
 (random ids, reported by /account-info/v3/details and the token's identity URL)."""
 
 from __future__ import annotations
