@@ -169,9 +169,9 @@ def signed(n: int | None) -> str:
 
 
 def journey_summary(duckdb_path: Path) -> str:
-    """Stage distribution (persons, and how many have a next best action), this build's transitions by
-    from/to and the segment sizes against the previous build instant, a few lines for run summaries
-    (README "Journeys")."""
+    """Stage distribution (persons, and how many have a next best action), the segment sizes against the
+    previous build instant and this build's transitions by from/to, a few lines for run summaries (README
+    "Journeys")."""
     if not table_exists(duckdb_path, "journey_transitions"):
         return "(journeys not built)"
     _, stages = query(duckdb_path, JOURNEY_STAGES_SQL)
@@ -187,5 +187,5 @@ def journey_summary(duckdb_path: Path) -> str:
                           for name, _previous, now, change in sizes) or "none"
     since = f"change since {previous_as_of}" if previous_as_of is not None else "first build"
     return "\n".join([*textwrap.wrap(f"stages (persons/with an action): {stage_text}", 150, subsequent_indent="  "),
-                      *textwrap.wrap(f"transitions as of {instant[0][0]}: {move_text}", 150, subsequent_indent="  "),
-                      *textwrap.wrap(f"segment sizes ({since}): {size_text}", 150, subsequent_indent="  ")])
+                      *textwrap.wrap(f"segment sizes ({since}): {size_text}", 150, subsequent_indent="  "),
+                      *textwrap.wrap(f"transitions as of {instant[0][0]}: {move_text}", 150, subsequent_indent="  ")])
