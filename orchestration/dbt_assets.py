@@ -118,7 +118,9 @@ def journey_facts(db_path: Path, tables: list[str]) -> dict[str, dict[str, Any]]
             facts["journey_transitions"] = {
                 "transitions_this_run": dg.MetadataValue.md(markdown_table(["from_stage", "to_stage", "persons"], moves)),
                 "transitions_this_run_total": sum(int(n) for *_, n in moves)}
-        if "segment_memberships" in wanted and {"segment_membership_history", "journey_transitions"} <= built:
+        # the size change reads the history logs downstream of segment_memberships: only once they exist
+        history = {"customer_profiles", "journey_transitions", "segment_membership_events", "segment_membership_history"}
+        if "segment_memberships" in wanted and history <= built:
             rows = con.execute(SEGMENT_CHANGE_SQL).fetchall()
             previous_as_of = rows[0][4] if rows else None
             facts["segment_memberships"] = {
