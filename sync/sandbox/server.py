@@ -464,7 +464,7 @@ class Handler(BaseHTTPRequestHandler):
                 else:
                     STORE.stats["hubspot_updates"] += 1
                 contact = STORE.hs_contacts[hs_id]
-                record_history(hs_id, contact["properties"], {**props, "email": email})
+                record_history(hs_id, {} if new else contact["properties"], {**props, "email": email})
                 contact["properties"].update(props)
                 contact["properties"]["email"] = email
                 contact["updatedAt"] = now
