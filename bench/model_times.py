@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from orchestration.dbt_args import dbt_command
+from cdp.dbt_args import dbt_command
 from datagen.sample_data import generate
 
 PROJECT = Path(__file__).resolve().parents[1]
