@@ -38,10 +38,22 @@
     {%- set max_rounds = config.get('max_rounds', var('connected_components_max_rounds', 60)) | int -%}
     {%- set existing_relation = load_cached_relation(this) -%}
     {%- set previous_edges = cc_work_relation(this, 'previous_edges') -%}
-    {%- set keep_edges = config.get('incremental_components', false) -%}
     {%- set integer_nodes = config.get('integer_nodes', false) -%}
+    {%- set keep_edges = config.get('incremental_components', false) -%}
     {%- set incremental = keep_edges and existing_relation is not none and not should_full_refresh()
                           and load_cached_relation(previous_edges) is not none -%}
+    {#- Edges kept by a build whose nodes had the other type (strings before integer_nodes, or back) cannot be
+        compared with this build's: label everything once. -#}
+    {%- if incremental -%}
+        {%- set kept = namespace(string_nodes=false) -%}
+        {%- for column in adapter.get_columns_in_relation(previous_edges) if column.name | lower == 'node_a' -%}
+            {%- set kept.string_nodes = column.is_string() -%}
+        {%- endfor -%}
+        {%- if kept.string_nodes == integer_nodes -%}
+            {{ log("connected_components: " ~ this.identifier ~ " kept edges of another node type; labelling every node", info=True) }}
+            {%- set incremental = false -%}
+        {%- endif -%}
+    {%- endif -%}
 
     {%- set raw_edges = cc_work_relation(this, 'raw_edges') -%}
     {%- set changed = cc_work_relation(this, 'changed_nodes') -%}
