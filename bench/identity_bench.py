@@ -37,7 +37,7 @@ def layer_of(name: str, path: str) -> str:
         return "identifiers"
     if name.startswith("int_records_clustered"):
         return "connected components"
-    if name == "int_person_ids_assigned" or path.startswith("models/marts/identity"):
+    if name in ("int_person_ids_assigned", "int_records_resolved") or path.startswith("models/marts/identity"):
         return "ids and identity marts"
     if path.startswith("models/intermediate/profiles") or name == "customer_profiles":
         return "profiles"
@@ -178,34 +178,64 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
 
-def targets(measured: dict[int, dict[str, float]], rounds: int) -> list[str]:
-    """The issue's targets, judged on the largest size measured (they are stated for 1M persons)."""
+def make_build(n: int, workdir: Path) -> dict[str, float]:
+    """Issue 15's 200k target as a new user meets it: `make build` (dbt seed, run and tests, and the summary)
+    on n generated persons, against the plain Python union-find over the same raw files, timed in this run."""
+    raw = workdir / "raw"
+    generate(n, 5, raw)
+    env = dict(os.environ, CDP_RAW_DIR=str(raw), CDP_DUCKDB_PATH=str(workdir / "w.duckdb"),
+               CDP_STATE_DIR=str(workdir / "state"), CDP_TARGET="duckdb")
+    started = time.perf_counter()
+    proc = subprocess.run(["make", "build"], env=env, cwd=PROJECT, capture_output=True, text=True)
+    seconds = time.perf_counter() - started
+    if proc.returncode != 0:
+        raise SystemExit(f"make build failed:\n{proc.stdout[-3000:]}{proc.stderr[-2000:]}")
+    baseline, _ = union_find_baseline(raw)
+    return {"persons": n, "seconds": seconds, "baseline": baseline}
+
+
+def targets(measured: dict[int, dict[str, float]], rounds: int, build: dict[str, float] | None) -> list[str]:
+    """Issue 15's targets. The 1M targets are judged on the largest size measured (the heading says which);
+    the make-build ratio on its own size."""
     n = max(measured)
     m = measured[n]
 
     def verdict(ok: bool) -> str:
         return "met" if ok else "**not met**"
 
-    return ["", f"## Targets (judged at {n:,} persons{'' if n >= 1_000_000 else '; they are stated for 1,000,000'})", "",
-            "| target | measured | verdict |", "| --- | --- | --- |",
-            f"| end to end under 90 s | {m['build']:.1f} s | {verdict(m['build'] < 90)} |",
-            f"| at least 10x faster than the union-find baseline | {m['baseline'] / m['build']:.2f}x "
-            f"({m['build']:.1f} s against {m['baseline']:.1f} s) | {verdict(m['baseline'] / m['build'] >= 10)} |",
-            f"| peak memory under 8 GB | {m['peak_mb'] / 1024:.1f} GB | {verdict(m['peak_mb'] < 8 * 1024)} |",
-            f"| a day of new data in at most 20% of the full run | {m['incremental']:.0%} | "
-            f"{verdict(m['incremental'] <= 0.2)} |",
-            f"| 10,000-node chain converges in bounded rounds | {rounds} rounds (limit 60) | {verdict(rounds <= 60)} |",
-            f"| connected components as fast as a plain DuckDB script | {m['components']:.1f} s (two passes) against "
-            f"{m['script']:.1f} s | {verdict(m['components'] <= m['script'])} |"]
+    at = f"{n:,} persons"
+    lines = ["", f"## Targets (issue 15; judged at {at}{'' if n >= 1_000_000 else ', they are stated for 1,000,000'})",
+             "", "| target | measured | verdict |", "| --- | --- | --- |",
+             f"| full `dbt run` at most 90 s | {m['run']:.1f} s | {verdict(m['run'] <= 90)} |",
+             f"| full `dbt run` at most 2x the union-find baseline | {m['run'] / m['baseline']:.2f}x ({m['run']:.1f} s "
+             f"against {m['baseline']:.1f} s) | {verdict(m['run'] <= 2 * m['baseline'])} |",
+             f"| peak memory at most 6 GB | {m['peak_mb'] / 1024:.1f} GB | {verdict(m['peak_mb'] <= 6 * 1024)} |",
+             f"| a day of new data (1%) in at most 15% of the full run | {m['incremental']:.0%} | "
+             f"{verdict(m['incremental'] <= 0.15)} |"]
+    if build:
+        ratio = build["seconds"] / build["baseline"]
+        lines.append(f"| {build['persons']:,.0f} persons: `make build` (tests included) at most 2.5x the union-find "
+                     f"baseline | {ratio:.2f}x ({build['seconds']:.1f} s against {build['baseline']:.1f} s) | "
+                     f"{verdict(ratio <= 2.5)} |")
+    else:
+        lines.append("| 200,000 persons: `make build` at most 2.5x the union-find baseline | not measured "
+                     "(--make-build-persons 0) | not judged |")
+    lines += [f"| 10,000-node chain converges in bounded rounds | {rounds} rounds (limit 60) | {verdict(rounds <= 60)} |",
+              f"| connected components as fast as a plain DuckDB script | {m['components']:.1f} s (two passes) "
+              f"against {m['script']:.1f} s | {verdict(m['components'] <= m['script'])} |"]
+    return lines
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default=os.environ.get("CDP_BENCH_SIZES", "10000,100000,1000000"))
+    parser.add_argument("--make-build-persons", type=int, default=200_000,
+                        help="size of the `make build` against union-find target (0: skip)")
     ns = parser.parse_args()
     sizes = [int(s) for s in ns.sizes.split(",")]
     lines = ["# Identity build benchmark", "",
-             f"Command: `make bench` (python bench/identity_bench.py --sizes {ns.sizes}); 2 cores, DuckDB "
+             f"Command: `make bench` (python bench/identity_bench.py --sizes {ns.sizes} --make-build-persons "
+             f"{ns.make_build_persons}); 2 cores, DuckDB "
              f"(memory_limit {os.environ.get('CDP_DUCKDB_MEMORY_LIMIT', '7GB')}).", "",
              "## Full build", "",
              "| persons | raw rows | " + " | ".join(LAYERS) + " | build wall (s) | build s per million raw rows | "
@@ -242,13 +272,19 @@ def main() -> None:
                                + " | ".join(f"{day_layers[x]:.1f}" for x in LAYERS)
                                + f" | {day_s:.1f} | {run_s:.1f} | {day_s / run_s:.2f} |")
             print(incremental[-1], flush=True)
-            measured[n] = {"build": build_s, "baseline": base_s, "peak_mb": peak_mb, "incremental": day_s / run_s,
-                           "components": layers["connected components"], "script": script_s}
+            measured[n] = {"build": build_s, "run": run_s, "baseline": base_s, "peak_mb": peak_mb,
+                           "incremental": day_s / run_s, "components": layers["connected components"], "script": script_s}
     with tempfile.TemporaryDirectory() as tmp:
         rounds, seconds = chain_rounds(10_000, Path(tmp))
         print(f"chain: {rounds} rounds", flush=True)
+    build = None
+    if ns.make_build_persons:
+        with tempfile.TemporaryDirectory() as tmp:
+            build = make_build(ns.make_build_persons, Path(tmp))
+        print(f"make build at {build['persons']:,.0f} persons: {build['seconds']:.1f} s, union-find "
+              f"{build['baseline']:.1f} s", flush=True)
     lines += incremental
-    lines += targets(measured, rounds)
+    lines += targets(measured, rounds, build)
     lines += ["", f"Connected components on a 10,000-node chain: converged in {rounds} rounds ({seconds:.1f} s "
               "including dbt start-up).", "",
               "Layer columns are the summed execution times of the layer's models in one `dbt run` (2 threads: "

@@ -146,3 +146,29 @@ def test_a_base_table_from_an_older_version_is_restaged_in_full(tmp_path: Path):
     with duckdb.connect(str(db), read_only=True) as con:
         assert con.execute("select * exclude (_staged_at) from base_crm__contacts order by all").fetchall() == built
         assert con.execute("select count(distinct _staged_at) from base_crm__contacts").fetchone()[0] == 1
+
+
+def test_integer_node_components_converge_and_the_round_guard_fails_loudly(tmp_path: Path):
+    """The identity passes' mode (integer node ids, rounds that write only their changes): a 500-node chain
+    numbered out of order is one component named by its smallest node; with too few rounds allowed the
+    materialization fails with a message instead of returning half-labelled components."""
+    generate(10, 1, tmp_path / "raw")  # on-run-start registers raw files, so a folder must exist
+    db = tmp_path / "cc.duckdb"
+    order = [(i * 7919) % 500 for i in range(500)]  # a permutation of 0..499: labels must travel both ways
+    edges = [(order[i], order[i + 1]) for i in range(499)] + [(1000, 1001), (1002, 1002)]
+    with duckdb.connect(str(db)) as con:
+        con.execute("create table bench_chain_edges (node_a bigint, node_b bigint)")
+        con.executemany("insert into bench_chain_edges values (?, ?)", edges)
+    run = ("run", "--select", "bench_chain_components", "--target-path", str(tmp_path / "target"), "--vars")
+    log = dbt(tmp_path / "raw", db, *run, '{"bench_chain": true, "bench_chain_integer": true}').stdout
+    assert "bench_chain_components labelled every node" in log
+    with duckdb.connect(str(db), read_only=True) as con:
+        rows = dict(con.execute("select node, component_id from bench_chain_components").fetchall())
+        rounds = con.execute("select max(converged_in_rounds) from bench_chain_components").fetchone()[0]
+    assert {node: rows[node] for node in range(500)} == dict.fromkeys(range(500), 0)
+    assert (rows[1000], rows[1001], rows[1002]) == (1000, 1000, 1002)
+    assert len(rows) == 503 and rounds <= 30
+    failed = dbt(tmp_path / "raw", db, *run, '{"bench_chain": true, "bench_chain_integer": true, '
+                 '"connected_components_max_rounds": 2}', check=False)
+    assert failed.returncode != 0
+    assert "did not converge within max_rounds=2" in failed.stdout

@@ -18,3 +18,12 @@
 {% macro identifier_node(identifier_type, identifier_value) -%}
     'i|' || {{ identifier_type }} || '|' || {{ identifier_value }}
 {%- endmacro %}
+
+{#- Integer ids of the same nodes (cdp_node_id): what the identity graph's work tables hold. -#}
+{% macro record_node_id(record_key) -%}
+    {{ cdp_node_id(record_key) }}
+{%- endmacro %}
+
+{% macro identifier_node_id(identifier_type, identifier_value) -%}
+    {{ cdp_node_id(identifier_node(identifier_type, identifier_value)) }}
+{%- endmacro %}

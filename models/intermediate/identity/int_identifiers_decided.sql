@@ -18,19 +18,18 @@ strong_clusters as (
 
 used_observations as (
     select
-        observed.record_key,
+        observed.record_num,
         observed.identifier_type,
-        observed.identifier_value,
+        observed.identifier_num,
         screened.is_strong
     from observed
     inner join screened
-        on screened.identifier_type = observed.identifier_type
-        and screened.identifier_value = observed.identifier_value
+        on screened.identifier_num = observed.identifier_num
     where screened.decision = 'used'
 ),
 
 records_with_strong_identifier as (
-    select distinct record_key
+    select distinct record_num
     from used_observations
     where is_strong
 ),
@@ -47,79 +46,73 @@ cluster_names as (
     select distinct strong_clusters.component_id, named.first_name
     from named
     inner join strong_clusters
-        on strong_clusters.node = named.record_key
+        on strong_clusters.node = named.record_num
 ),
 
 cluster_strong_values as (
     select
         strong_clusters.component_id,
         used_observations.identifier_type,
-        count(distinct used_observations.identifier_value) as value_count
+        count(distinct used_observations.identifier_num) as value_count
     from used_observations
     inner join strong_clusters
-        on strong_clusters.node = used_observations.record_key
+        on strong_clusters.node = used_observations.record_num
     where used_observations.is_strong
     group by strong_clusters.component_id, used_observations.identifier_type
 ),
 
 weak_touches as (
     select distinct
-        used_observations.identifier_type,
-        used_observations.identifier_value,
+        used_observations.identifier_num,
         strong_clusters.component_id
     from used_observations
     inner join records_with_strong_identifier
-        on records_with_strong_identifier.record_key = used_observations.record_key
+        on records_with_strong_identifier.record_num = used_observations.record_num
     inner join strong_clusters
-        on strong_clusters.node = used_observations.record_key
+        on strong_clusters.node = used_observations.record_num
     where not used_observations.is_strong
 ),
 
 weak_name_conflicts as (
-    select weak_touches.identifier_type, weak_touches.identifier_value,
+    select weak_touches.identifier_num,
         count(distinct cluster_names.first_name) as first_name_count
     from weak_touches
     inner join cluster_names
         on cluster_names.component_id = weak_touches.component_id
-    group by weak_touches.identifier_type, weak_touches.identifier_value
+    group by weak_touches.identifier_num
 ),
 
 weak_limit_conflicts as (
     select
-        summed.identifier_type,
-        summed.identifier_value,
+        summed.identifier_num,
         max(case when summed.value_count > types.max_per_person then 1 else 0 end) as exceeds_limit
     from (
         select
-            weak_touches.identifier_type,
-            weak_touches.identifier_value,
+            weak_touches.identifier_num,
             cluster_strong_values.identifier_type as strong_type,
             sum(cluster_strong_values.value_count) as value_count
         from weak_touches
         inner join cluster_strong_values
             on cluster_strong_values.component_id = weak_touches.component_id
-        group by weak_touches.identifier_type, weak_touches.identifier_value, cluster_strong_values.identifier_type
+        group by weak_touches.identifier_num, cluster_strong_values.identifier_type
     ) as summed
     inner join types
         on types.identifier_type = summed.strong_type
-    group by summed.identifier_type, summed.identifier_value
+    group by summed.identifier_num
 ),
 
 weak_reach as (
     select
-        weak_touches.identifier_type,
-        weak_touches.identifier_value,
+        weak_touches.identifier_num,
         count(*) as strong_cluster_count,
         max(coalesce(weak_name_conflicts.first_name_count, 0)) as first_name_count,
         max(coalesce(weak_limit_conflicts.exceeds_limit, 0)) as exceeds_limit
     from weak_touches
     left join weak_name_conflicts
-        on weak_name_conflicts.identifier_type = weak_touches.identifier_type
-        and weak_name_conflicts.identifier_value = weak_touches.identifier_value
+        on weak_name_conflicts.identifier_num = weak_touches.identifier_num
     left join weak_limit_conflicts
-        on weak_limit_conflicts.identifier_type = weak_touches.identifier_type
-        and weak_limit_conflicts.identifier_value = weak_touches.identifier_value
-    group by weak_touches.identifier_type, weak_touches.identifier_value
+        on weak_limit_conflicts.identifier_num = weak_touches.identifier_num
+    group by weak_touches.identifier_num
 ),
 
 weak_conflicts as (
@@ -133,14 +126,15 @@ final as (
     select
         screened.identifier_type,
         screened.identifier_value,
+        screened.identifier_num,
         screened.record_count,
         screened.is_strong,
         case
-            when weak_conflicts.identifier_value is not null then 'bridges_clusters'
+            when weak_conflicts.identifier_num is not null then 'bridges_clusters'
             else screened.decision
         end as decision,
         case
-            when weak_conflicts.identifier_value is not null then
+            when weak_conflicts.identifier_num is not null then
                 'would join ' || cast(weak_conflicts.strong_cluster_count as {{ cdp_type_string() }})
                 || ' clusters known by strong identifiers with '
                 || case when weak_conflicts.first_name_count > 1
@@ -151,8 +145,7 @@ final as (
         end as decision_detail
     from screened
     left join weak_conflicts
-        on weak_conflicts.identifier_type = screened.identifier_type
-        and weak_conflicts.identifier_value = screened.identifier_value
+        on weak_conflicts.identifier_num = screened.identifier_num
 )
 
 select * from final

@@ -17,11 +17,8 @@
 {%- set run_ts = "cast('" ~ run_started_at.strftime('%Y-%m-%d %H:%M:%S') ~ "' as " ~ cdp_type_timestamp() ~ ")" -%}
 {%- set salt = run_started_at.strftime('%Y-%m-%dT%H:%M:%S.%f') if is_incremental() else '' -%}
 with clusters as (
-    select
-        node as record_key,
-        component_id as cluster_id
-    from {{ ref('int_records_clustered') }}
-    where node like 'r|%'
+    select record_key, cluster_id
+    from {{ ref('int_records_resolved') }}
 ),
 
 {% if is_incremental() %}
@@ -94,7 +91,7 @@ cluster_ids as (
         all_clusters.cluster_id,
         coalesce(
             survivors.person_id,
-            'per_' || substr({{ cdp_md5("all_clusters.cluster_id || '" ~ salt ~ "'") }}, 1, 20)
+            'per_' || substr({{ cdp_md5("cast(all_clusters.cluster_id as " ~ cdp_type_string() ~ ") || '" ~ salt ~ "'") }}, 1, 20)
         ) as person_id
     from (select distinct cluster_id from clusters) as all_clusters
     left join survivors

@@ -1,4 +1,35 @@
-{{ config(materialized='connected_components', incremental_components=true) }}
+{{ config(materialized='connected_components', incremental_components=true, integer_nodes=true) }}
 {#- Pass 1: records joined through strong identifiers (CRM contact id, shop customer id, email) that the
-    merge rules allow. Every record is a node (self-edge), so records without a strong identifier stay. -#}
-{{ identity_edges('int_identifiers_screened', strong_only=true) }}
+    merge rules allow. Every record is a node (self-edge), so records without a strong identifier stay.
+    Nodes are the integer ids of int_identifiers_observed (record_num, identifier_num). -#}
+with observed as (
+    select * from {{ ref('int_identifiers_observed') }}
+),
+
+screened as (
+    select * from {{ ref('int_identifiers_screened') }}
+),
+
+used_edges as (
+    select
+        observed.record_num as node_a,
+        observed.identifier_num as node_b
+    from observed
+    inner join screened
+        on screened.identifier_num = observed.identifier_num
+    where screened.decision = 'used'
+        and screened.is_strong
+),
+
+record_nodes as (
+    select distinct record_num as node_a, record_num as node_b
+    from observed
+),
+
+final as (
+    select node_a, node_b from used_edges
+    union all
+    select node_a, node_b from record_nodes
+)
+
+select * from final

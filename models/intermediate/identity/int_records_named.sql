@@ -1,5 +1,6 @@
 {#- First names of records, from the sources that declare one (source registry var raw_sources, key first_name).
-    Used only as a guard: a weak identifier may not join people whose first names differ. -#}
+    Used only as a guard: a weak identifier may not join people whose first names differ. record_num: the record's
+    integer node id, as in int_identifiers_observed. -#}
 {%- set sources = identifier_sources() | selectattr('first_name', 'defined') | list -%}
 with
 {% for s in sources %}
@@ -20,8 +21,13 @@ named as (
     {%- endfor %}
 ),
 
-final as (
+distinct_names as (
     select distinct record_key, first_name from named
+),
+
+final as (
+    select record_key, {{ record_node_id('record_key') }} as record_num, first_name
+    from distinct_names
 )
 
 select * from final

@@ -3,18 +3,8 @@ with ledger as (
     select * from {{ ref('int_person_ids_assigned') }}
 ),
 
-clusters as (
-    select * from {{ ref('int_records_clustered') }}
-),
-
-observed as (
-    select * from {{ ref('int_identifiers_observed') }}
-),
-
 records as (
-    select record_key, source_name, source_record_id, max(observed_at) as observed_at
-    from observed
-    group by record_key, source_name, source_record_id
+    select * from {{ ref('int_records_resolved') }}
 ),
 
 current_ids as (
@@ -29,8 +19,6 @@ final as (
         records.record_key,
         records.observed_at
     from records
-    inner join clusters
-        on clusters.node = records.record_key
     inner join current_ids
         on current_ids.record_key = records.record_key
 )

@@ -5,47 +5,8 @@ with source as (
     {{ raw_rows_to_stage() }}
 ),
 
-countries as (
-    select * from {{ ref('country_codes') }}
-),
-
-{#- Each normalisation step is computed once, in its own CTE column, and referred to after (STYLE.md). -#}
-stripped as (
-    select
-        source.*,
-        countries.country_code,
-        countries.calling_code,
-        countries.trunk_prefix,
-        {{ email_candidate('source.email') }} as _email_candidate,
-        {{ phone_stripped('source.phone') }} as _phone_stripped
-    from source
-    left join countries
-        on lower(trim(source.country)) = countries.country_text
-),
-
-digits as (
-    select
-        *,
-        {{ email_quality('email', '_email_candidate') }} as _email_quality,
-        {{ phone_digits('_phone_stripped') }} as _phone_digits
-    from stripped
-),
-
-candidates as (
-    select
-        *,
-        {{ phone_e164_candidate('_phone_stripped', '_phone_digits', 'calling_code', 'trunk_prefix') }} as _phone_e164
-    from digits
-),
-
-phones as (
-    select
-        candidates.*,
-        {{ phone_quality('candidates.phone', 'candidates._phone_digits', 'candidates._phone_e164',
-                         'lengths.nsn_lengths', 'lengths.calling_code') }} as _phone_quality
-    from candidates
-    {{ phone_lengths_join('candidates._phone_e164', 'lengths') }}
-),
+{# Email and phone, each step computed once in its own CTE column (STYLE.md); see contact_points.sql. #}
+{{ contact_point_ctes('source', email='email', phone='phone', country='country') }},
 
 typed as (
     select
@@ -69,7 +30,7 @@ typed as (
         source.created_at as raw_created_at,
         source.updated_at as raw_updated_at,
         {{ raw_row_columns(raw_columns) }}
-    from phones as source
+    from contact_points as source
 ),
 
 checked as (

@@ -5,20 +5,8 @@ with source as (
     {{ raw_rows_to_stage() }}
 ),
 
-{#- Each normalisation step is computed once, in its own CTE column, and referred to after (STYLE.md). -#}
-emails as (
-    select
-        *,
-        {{ email_candidate('email') }} as _email_candidate
-    from source
-),
-
-checked_emails as (
-    select
-        *,
-        {{ email_quality('email', '_email_candidate') }} as _email_quality
-    from emails
-),
+{# The email, each step computed once in its own CTE column (STYLE.md); see contact_points.sql. #}
+{{ contact_point_ctes('source', email='email') }},
 
 typed as (
     select
@@ -28,7 +16,7 @@ typed as (
         {{ clean_text('source.source') }} as consent_source,
         {{ cdp_parse_timestamp('source.updated_at') }} as updated_at,
         {{ raw_row_columns(raw_columns) }}
-    from checked_emails as source
+    from contact_points as source
 ),
 
 checked as (

@@ -9,21 +9,9 @@ rates as (
     select * from {{ ref('currency_rates') }}
 ),
 
-{#- Each normalisation step is computed once, in its own CTE column, and referred to after (STYLE.md). -#}
-emails as (
-    select
-        *,
-        {{ email_candidate('email') }} as _email_candidate,
-        {{ cdp_try_cast('trim(total_amount)', cdp_type_amount()) }} as _total_amount
-    from source
-),
-
-checked_emails as (
-    select
-        *,
-        {{ email_quality('email', '_email_candidate') }} as _email_quality
-    from emails
-),
+{# The email, each step computed once in its own CTE column (STYLE.md), and the amount parsed once. #}
+{{ contact_point_ctes('source', email='email',
+                      extra={'_total_amount': cdp_try_cast('trim(source.total_amount)', cdp_type_amount())}) }},
 
 typed as (
     select
@@ -41,7 +29,7 @@ typed as (
         source.ordered_at as raw_ordered_at,
         source.total_amount as raw_total_amount,
         {{ raw_row_columns(raw_columns) }}
-    from checked_emails as source
+    from contact_points as source
     left join rates
         on upper(trim(source.currency)) = rates.currency
 ),

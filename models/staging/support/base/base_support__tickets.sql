@@ -5,40 +5,9 @@ with source as (
     {{ raw_rows_to_stage() }}
 ),
 
-{#- Each normalisation step is computed once, in its own CTE column, and referred to after (STYLE.md). -#}
-stripped as (
-    select
-        *,
-        {{ email_candidate('requester_email') }} as _email_candidate,
-        {{ phone_stripped('requester_phone') }} as _phone_stripped
-    from source
-),
-
-digits as (
-    select
-        *,
-        {{ email_quality('requester_email', '_email_candidate') }} as _email_quality,
-        {{ phone_digits('_phone_stripped') }} as _phone_digits
-    from stripped
-),
-
-candidates as (
-    select
-        *,
-        {#- tickets carry no country: only international numbers can be normalised -#}
-        {{ phone_e164_candidate('_phone_stripped', '_phone_digits', 'cast(null as ' ~ cdp_type_string() ~ ')',
-                                'cast(null as ' ~ cdp_type_string() ~ ')') }} as _phone_e164
-    from digits
-),
-
-phones as (
-    select
-        candidates.*,
-        {{ phone_quality('candidates.requester_phone', 'candidates._phone_digits', 'candidates._phone_e164',
-                         'lengths.nsn_lengths', 'lengths.calling_code') }} as _phone_quality
-    from candidates
-    {{ phone_lengths_join('candidates._phone_e164', 'lengths') }}
-),
+{# Email and phone, each step computed once in its own CTE column (STYLE.md); tickets carry no country, so
+    only international numbers can be normalised. #}
+{{ contact_point_ctes('source', email='requester_email', phone='requester_phone') }},
 
 typed as (
     select
@@ -58,7 +27,7 @@ typed as (
         source.solved_at as raw_solved_at,
         source.satisfaction_score as raw_satisfaction_score,
         {{ raw_row_columns(raw_columns) }}
-    from phones as source
+    from contact_points as source
 ),
 
 checked as (

@@ -5,20 +5,8 @@ with source as (
     {{ raw_rows_to_stage() }}
 ),
 
-{#- Each normalisation step is computed once, in its own CTE column, and referred to after (STYLE.md). -#}
-emails as (
-    select
-        *,
-        {{ email_candidate('email') }} as _email_candidate
-    from source
-),
-
-checked_emails as (
-    select
-        *,
-        {{ email_quality('email', '_email_candidate') }} as _email_quality
-    from emails
-),
+{# The email, each step computed once in its own CTE column (STYLE.md); see contact_points.sql. #}
+{{ contact_point_ctes('source', email='email') }},
 
 typed as (
     select
@@ -32,7 +20,7 @@ typed as (
         {{ clean_text('source.page_url') }} as page_url,
         {{ cdp_parse_timestamp('source.occurred_at') }} as occurred_at,
         {{ raw_row_columns(raw_columns) }}
-    from checked_emails as source
+    from contact_points as source
 ),
 
 checked as (
