@@ -13,9 +13,11 @@ the fate, payload = {"status", "journey", "reason"}; no personal data):
 - `superseded`: a destination that keeps only a person's latest event (HubSpot contact properties) already
   has a later event of that person; the older one is not sent.
 - `not_routed`: no journey of the sync matches it (a journey added later applies to events after it).
-- `baseline`: it was in the model before the sync's first run against this destination and `backfill` is
-  false (the default, as Hightouch and Census event syncs start from the current rows); a marker row
-  (`__baseline__`) says the first run happened, so a later run never takes a baseline again.
+- `baseline`: it was in the model at the sync's first run against this destination, or occurred no later
+  than the latest event then (it reaches the model late: a person who gets an email, an id merged into
+  another), and `backfill` is false (the default: like Hightouch and Census event syncs, a new sync starts
+  from now instead of replaying history); a marker row (`__baseline__`, with that instant as `through`)
+  says the first run happened. With `backfill: true` the first run delivers every event.
 Events without a fate (new, or whose delivery failed or was not confirmed) are sent on the next run, in
 order of occurrence; failures go to `sync_failures` like any record's. State is written as the engine
 writes it for other syncs: confirmed batches in one transaction about once a second."""
@@ -81,6 +83,10 @@ def _order(row: dict) -> tuple:
 def plan_events(cfg: SyncConfig, snap: Snapshot, keeps_latest: bool = False) -> EventPlan:
     """Decide what this run does with each event of the model (pure: no I/O)."""
     plan = EventPlan(first_run=BASELINE_KEY not in snap.state)
+    # events that occurred by the first run's latest event belong to the baseline, also when they reach the
+    # model only later (a person who gets an email, an id merged into another)
+    marker = snap.state.get(BASELINE_KEY)
+    through = str(marker.payload.get("through") or "") if marker is not None else ""
     keys = {}
     for row in snap.rows:
         k = _text(row.get(cfg.key))
@@ -106,7 +112,7 @@ def plan_events(cfg: SyncConfig, snap: Snapshot, keeps_latest: bool = False) -> 
         if keys[key] > 1:
             plan.invalid.append((key, "DUPLICATE_KEY", f"{keys[key]} rows of {cfg.model} have this {cfg.key}"))
             continue
-        if plan.first_run and not cfg.backfill:
+        if (plan.first_run and not cfg.backfill) or (through and _order(row)[0] <= through):
             plan.decided.append((key, "baseline", {"status": "baseline"}))
             continue
         journey = cfg.journey_for(row)
@@ -130,9 +136,10 @@ def plan_events(cfg: SyncConfig, snap: Snapshot, keeps_latest: bool = False) -> 
         plan.deliver.append(OutRecord(key, match_value, props, None, key))
         plan.journeys[key] = journey.name
     if plan.first_run:
-        marker = {"status": "baseline_marker", "backfill": cfg.backfill, "baseline_events": plan.count("baseline"),
-                  "at": datetime.now(UTC).isoformat(timespec="seconds")}
-        plan.decided.append((BASELINE_KEY, "baseline_marker", marker))
+        latest_at = max((_order(r)[0] for r in rows), default="") if not cfg.backfill else ""
+        plan.decided.append((BASELINE_KEY, "baseline_marker", {
+            "status": "baseline_marker", "backfill": cfg.backfill, "baseline_events": plan.count("baseline"),
+            "through": latest_at, "at": datetime.now(UTC).isoformat(timespec="seconds")}))
     invalid = {k for k, _, _ in plan.invalid}
     plan.stale_failures = sorted(set(snap.failures) - seen - invalid)
     return plan
