@@ -91,7 +91,8 @@ def plan_events(cfg: SyncConfig, snap: Snapshot, keeps_latest: bool = False) -> 
     for row in snap.rows:
         k = _text(row.get(cfg.key))
         keys[k] = keys.get(k, 0) + 1
-    rows = sorted(snap.rows, key=_order)
+    numbered = sorted(enumerate(snap.rows, 1), key=lambda item: _order(item[1]))  # (row number in the model, row)
+    rows = [row for _, row in numbered]
     # the latest occurrence already delivered per person (destinations that keep only the latest event)
     latest: dict[str, tuple] = {}
     if keeps_latest:
@@ -100,10 +101,10 @@ def plan_events(cfg: SyncConfig, snap: Snapshot, keeps_latest: bool = False) -> 
             if st is not None and st.payload_hash == "delivered":
                 latest[_text(row.get("person_id"))] = _order(row)
     seen: set[str] = set()
-    for i, row in enumerate(rows):
+    for i, row in numbered:
         key = _text(row.get(cfg.key))
         if not key:
-            plan.invalid.append((f"(null key, row {i + 1})", "NULL_KEY", f"{cfg.key} is null"))
+            plan.invalid.append((f"(null key, row {i})", "NULL_KEY", f"{cfg.key} is null"))
             continue
         seen.add(key)
         if key in snap.state:
