@@ -247,3 +247,41 @@ def test_hubspot_contacts_get_the_latest_journey_event_once(env):
     calls = sb.stats()["hubspot_upsert_calls"]
     again = run_sync(load_syncs()[HUBSPOT], wh.db_path, make_destination)
     assert again.planned == 0 and sb.stats()["hubspot_upsert_calls"] == calls, "a second run sends nothing"
+
+
+DAGSTER_PROBE = """
+import dagster as dg
+from orchestration.sync_assets import sync_assets
+asset = next(a for a in sync_assets if a.key.to_user_string() == "sync_journey_events_all")
+def launch(**config):
+    return dg.materialize([asset], raise_on_error=False,
+                          run_config={"ops": {"sync_journey_events_all": {"config": config}}})
+dry = launch(dry_run=True)
+meta = dry.asset_materializations_for_node("sync_journey_events_all")[0].metadata
+print("dry:", meta["status"].value, meta["created"].value, meta["sent"].value)
+done = launch()
+meta = done.asset_materializations_for_node("sync_journey_events_all")[0].metadata
+print("run:", meta["status"].value, meta["sent"].value, meta["succeeded"].value)
+bad = launch(full_resync=True)
+failure = [e for e in bad.all_events if e.event_type_value == "STEP_FAILURE"][0]
+print("failure:", failure.step_failure_data.user_failure_data.description)
+print("attempts:", len([e for e in bad.all_events if e.event_type_value == "STEP_START"]))
+"""
+
+
+def test_the_events_sync_is_a_dagster_asset_with_the_launchpad_options(env, tmp_path):
+    wh, sb = env
+    events = set(pending(wh, ALL))
+    expected = len(events)
+    home = tmp_path / "dagster"
+    home.mkdir()
+    proc = subprocess.run([sys.executable, "-c", DAGSTER_PROBE], env=dict(os.environ, DAGSTER_HOME=str(home)),
+                          capture_output=True, text=True, cwd=PROJECT_DIR, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert f"dry: dry_run {expected} 0" in proc.stdout, "a dry run plans the events and sends none"
+    assert f"run: success {expected} {expected}" in proc.stdout
+    assert "failure: sync journey_events_all failed: InputError: --full-resync does not apply to an events sync" \
+        in proc.stdout
+    assert "attempts: 1" in proc.stdout, "a configuration error is not retried"
+    counts = accepted(sb)
+    assert set(counts) == events and set(counts.values()) == {1}
