@@ -676,7 +676,9 @@ class Handler(BaseHTTPRequestHandler):
             msg = {}
         records = msg.get("records", []) if isinstance(msg, dict) else []
         entry = {"path": path, "action": msg.get("action") if isinstance(msg, dict) else None,
-                 "records": records, "outcome": "", "accepted": [], "replays": []}
+                 "timestamp": self.headers.get("X-CDP-Timestamp", ""), "signature": self.headers.get("X-CDP-Signature", ""),
+                 "body": body.decode("utf-8", "replace"), "records": records, "outcome": "", "accepted": [],
+                 "replays": []}
         with STORE.lock:
             STORE.webhook_log.append(entry)
         ts = self.headers.get("X-CDP-Timestamp", "")
