@@ -14,7 +14,12 @@ email; an email another live contact has is a CONFLICT), batch/archive (204, ide
 (primaryObjectId, objectIdToMerge; the merged-away id then reads as the primary), GET by id; Salesforce
 Collections DELETE (?ids=...&allOrNone=false; ENTITY_IS_DELETED for a deleted id); Bulk API 2.0 `#N/A`
 clears a field while a blank cell leaves it unchanged. Each sandbox process is its own portal and org
-(random ids, reported by /account-info/v3/details and the token's identity URL)."""
+(random ids, reported by /account-info/v3/details and the token's identity URL).
+
+The webhook receiver checks the signature and timestamp, drops a delivery id it has applied, and keeps
+every request with its outcome, rejected ones included (GET /_sandbox/webhook/log), and journey events
+(action `event`) by id (GET /_sandbox/webhook/events). HubSpot `datetime` properties take ISO 8601 or
+Unix milliseconds."""
 
 from __future__ import annotations
 
