@@ -32,7 +32,6 @@ from sync.destinations.base import OutRecord
 from sync.state import Snapshot
 
 BASELINE_KEY = "__baseline__"
-FATES = ("delivered", "skipped", "superseded", "not_routed", "baseline")
 
 
 @dataclass
