@@ -190,15 +190,23 @@ def test_a_run_killed_with_sigkill_then_rerun_delivers_each_event_exactly_once(e
 def test_addresses_not_subscribed_never_receive_an_event(env, monkeypatch):
     wh, sb = env
     # someone subscribed with an event waiting unsubscribes before delivery; the warehouse is rebuilt at the
-    # same instant (which adds no history): consent is read at delivery, so the event is skipped
+    # same instant (which adds no history): consent is read at delivery, so the event is skipped.
+    # another asks for suppression: their events leave the model (privacy_suppressed_persons) and are never sent
     waiting = pending(wh, MARKETING)
-    person, email, _ = next(v for _, v in sorted(waiting.items()) if v[2] == "subscribed")
+    subscribed_people = sorted({v[:2] for v in waiting.values() if v[2] == "subscribed"})
+    (person, email), (suppressed, suppressed_email) = subscribed_people[:2]
     with (wh.raw_dir / "email_consents.csv").open("a", encoding="utf-8") as fh:
         fh.write(f"{email},unsubscribed,preference_center,{SECOND}T12:00:00Z\n")
+    (wh.raw_dir / "privacy_requests.csv").write_text("request_id,request_type,email,phone,received_at\n"
+                                                     f"s1,suppression,{suppressed_email},,2026-03-30\n")
     monkeypatch.setenv("CDP_AS_OF", SECOND)
     dbt(wh.raw_dir, wh.db_path, "build")
     waiting_after = pending(wh, MARKETING)
-    assert set(waiting_after) == set(waiting), "the rebuild at the same instant added no event"
+    assert set(waiting_after) == {k for k, v in waiting.items() if v[0] != suppressed}, \
+        "the rebuild at the same instant added no event, and the suppressed person's left the model"
+    assert wh.scalar("select count(*) from sync_webhook__journey_events where person_id in "
+                     "(select person_id from privacy_suppressed_persons)") == 0
+    assert wh.scalar(f"select count(*) from privacy_suppressed_persons where person_id = '{suppressed}'") == 1
     assert {v[2] for v in waiting_after.values() if v[0] == person} == {"unsubscribed"}
 
     sb.configure(fail_rate=0.2, lost_rate=0.2, seed=9)
@@ -215,6 +223,7 @@ def test_addresses_not_subscribed_never_receive_an_event(env, monkeypatch):
                                                                  if k in subscribed}
     assert not {r["delivery_id"] for r in sent} & set(not_subscribed)
     assert not {r["person_id"] for r in sent} & blocked_people and not {r["email"] for r in sent} & blocked_emails
+    assert suppressed not in {r["person_id"] for r in sent} and suppressed_email not in {r["email"] for r in sent}
     assert set(accepted(sb)) == subscribed
     skips = dict(wh.sql("select record_key, error_code from cdp_sync.sync_record_log where sync_name = ? "
                         "and action = 'skip'", [MARKETING]))
