@@ -107,28 +107,85 @@ JOURNEY_STAGES_SQL = """
     from customer_profiles group by journey_stage order by persons desc, journey_stage
 """
 
-# the transitions the latest build recorded (its as-of instant is the log's latest)
+# the transitions this build recorded: those at its as-of instant (a rebuild at the same instant adds none and
+# shows what the first build at that instant recorded)
 LATEST_TRANSITIONS_SQL = """
     select coalesce(from_stage, '(first seen)') as from_stage, to_stage, count(*) as persons
     from journey_transitions
-    where transitioned_at = (select max(transitioned_at) from journey_transitions)
+    where transitioned_at = (select max(as_of_at) from customer_profiles)
     group by from_stage, to_stage order by persons desc, from_stage, to_stage
 """
 
+# Segment sizes now (segment_memberships) and at the previous build instant the history logs recorded (the
+# latest instant before this build's as-of in journey_transitions or segment_membership_events), counted in
+# segment_membership_history, whose persons are today's ids (two persons merged since count once). One row
+# per segment; previous and change are null on the first build.
+SEGMENT_CHANGE_SQL = """
+    with now_at as (
+        select max(as_of_at) as instant_at from customer_profiles
+    ),
+    instants as (
+        select transitioned_at as instant_at from journey_transitions
+        union
+        select changed_at as instant_at from segment_membership_events
+    ),
+    previous_at as (
+        select max(instant_at) as instant_at from instants where instant_at < (select instant_at from now_at)
+    ),
+    now_sizes as (
+        select segment_name, count(*) as persons from segment_memberships group by segment_name
+    ),
+    previous_sizes as (
+        select history.segment_name, count(distinct history.person_id) as persons
+        from segment_membership_history as history
+        cross join previous_at
+        where history.entered_at <= previous_at.instant_at
+          and (history.exited_at is null or history.exited_at > previous_at.instant_at)
+        group by history.segment_name
+    )
+    select
+        coalesce(now_sizes.segment_name, previous_sizes.segment_name) as segment_name,
+        case when previous_at.instant_at is not null then coalesce(previous_sizes.persons, 0) end as previous,
+        coalesce(now_sizes.persons, 0) as now,
+        case when previous_at.instant_at is not null
+             then coalesce(now_sizes.persons, 0) - coalesce(previous_sizes.persons, 0) end as change,
+        previous_at.instant_at as previous_as_of
+    from now_sizes
+    full outer join previous_sizes on previous_sizes.segment_name = now_sizes.segment_name
+    cross join previous_at
+    order by segment_name
+"""
+
+
+def segment_size_change(duckdb_path: Path) -> tuple[object, list[tuple[str, int | None, int, int | None]]]:
+    """(previous build instant or None, [(segment, previous size, size now, change)]) from SEGMENT_CHANGE_SQL."""
+    _, rows = query(duckdb_path, SEGMENT_CHANGE_SQL)
+    previous_as_of = rows[0][4] if rows else None
+    return previous_as_of, [(name, previous, now, change) for name, previous, now, change, _at in rows]
+
+
+def signed(n: int | None) -> str:
+    return "" if n is None else f"{n:+d}"
+
 
 def journey_summary(duckdb_path: Path) -> str:
-    """Stage distribution (persons, and how many have a next best action) and the latest build's
-    transitions by from/to, a few lines for run summaries (README "Journeys")."""
+    """Stage distribution (persons, and how many have a next best action), the segment sizes against the
+    previous build instant and this build's transitions by from/to, a few lines for run summaries (README
+    "Journeys")."""
     if not table_exists(duckdb_path, "journey_transitions"):
         return "(journeys not built)"
     _, stages = query(duckdb_path, JOURNEY_STAGES_SQL)
-    _, instant = query(duckdb_path, "select max(transitioned_at) from journey_transitions")
+    _, instant = query(duckdb_path, "select max(as_of_at) from customer_profiles")
     _, moves = query(duckdb_path, LATEST_TRANSITIONS_SQL)
     stage_text = ", ".join(f"{stage} {persons}/{with_action}" for stage, persons, with_action in stages)
     by_source: dict[str, list[str]] = {}
     for src, dst, n in moves:
         by_source.setdefault(src, []).append(f"{dst} {n}")
     move_text = "; ".join(f"{src} -> {', '.join(dsts)}" for src, dsts in by_source.items()) or "none"
-    return "\n".join([*textwrap.wrap(f"stages (persons/with an action): {stage_text}", 150,
-                                     subsequent_indent="  "),
+    previous_as_of, sizes = segment_size_change(duckdb_path)
+    size_text = ", ".join(f"{name} {now}{' ' + signed(change) if change is not None else ''}"
+                          for name, _previous, now, change in sizes) or "none"
+    since = f"change since {previous_as_of}" if previous_as_of is not None else "first build"
+    return "\n".join([*textwrap.wrap(f"stages (persons/with an action): {stage_text}", 150, subsequent_indent="  "),
+                      *textwrap.wrap(f"segment sizes ({since}): {size_text}", 150, subsequent_indent="  "),
                       *textwrap.wrap(f"transitions as of {instant[0][0]}: {move_text}", 150, subsequent_indent="  ")])

@@ -95,6 +95,42 @@ def table_facts(db_path: Path, tables: list[str]) -> dict[str, dict[str, Any]]:
     return facts
 
 
+def journey_facts(db_path: Path, tables: list[str]) -> dict[str, dict[str, Any]]:
+    """Markdown tables on the journey assets, read after the build, one query per table: the stage
+    distribution on customer_profiles, this build's transitions by from/to on journey_transitions, and the
+    segment sizes against the previous build instant the history logs recorded on segment_memberships
+    (README "Journeys"). The same queries `make run` prints through cdp.report.journey_summary."""
+    from cdp.report import JOURNEY_STAGES_SQL, LATEST_TRANSITIONS_SQL, SEGMENT_CHANGE_SQL, markdown_table, signed
+
+    wanted = {"customer_profiles", "journey_transitions", "segment_memberships"} & set(tables)
+    facts: dict[str, dict[str, Any]] = {}
+    if not wanted or not db_path.exists():
+        return facts
+    with duckdb.connect(str(db_path), read_only=True) as con:
+        built = {name for (name,) in con.execute("select table_name from information_schema.tables "
+                                                 "where table_schema = 'main'").fetchall()}
+        if "customer_profiles" in wanted:
+            stages = con.execute(JOURNEY_STAGES_SQL).fetchall()
+            facts["customer_profiles"] = {"journey_stages": dg.MetadataValue.md(
+                markdown_table(["journey_stage", "persons", "with_action"], stages))}
+        if "journey_transitions" in wanted:
+            moves = con.execute(LATEST_TRANSITIONS_SQL).fetchall()
+            facts["journey_transitions"] = {
+                "transitions_this_run": dg.MetadataValue.md(markdown_table(["from_stage", "to_stage", "persons"], moves)),
+                "transitions_this_run_total": sum(int(n) for *_, n in moves)}
+        # the size change reads the history logs downstream of segment_memberships: only once they exist
+        history = {"customer_profiles", "journey_transitions", "segment_membership_events", "segment_membership_history"}
+        if "segment_memberships" in wanted and history <= built:
+            rows = con.execute(SEGMENT_CHANGE_SQL).fetchall()
+            previous_as_of = rows[0][4] if rows else None
+            facts["segment_memberships"] = {
+                "segment_size_change": dg.MetadataValue.md(markdown_table(
+                    ["segment_name", "previous", "now", "change"],
+                    [(name, previous, now, signed(change)) for name, previous, now, change, _at in rows])),
+                "segment_sizes_previous_as_of": str(previous_as_of) if previous_as_of is not None else "first build"}
+    return facts
+
+
 # Staging runs as its own step so that the GX staging checks on the base_ models (blocking) gate everything
 # downstream: identity, profiles, CRM models and syncs do not run on a bad batch.
 STAGING_SELECT = "path:models/staging resource_type:seed"
@@ -115,6 +151,8 @@ def _dbt_step(name: str, select: str, exclude: str | None, description: str) -> 
         outputs = [e for e in events if isinstance(e, dg.Output)]
         names = {e.output_name: context.asset_key_for_output(e.output_name).path[-1] for e in outputs}
         facts = table_facts(warehouse.path, sorted(set(names.values())))
+        for table, extra in journey_facts(warehouse.path, sorted(set(names.values()))).items():
+            facts.setdefault(table, {}).update(extra)
         for event in events:
             if isinstance(event, dg.Output) and names.get(event.output_name) in facts:
                 event = event.with_metadata({**event.metadata, **facts[names[event.output_name]]})

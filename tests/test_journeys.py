@@ -85,6 +85,43 @@ def test_a_condition_that_does_not_compile_fails_the_build_with_the_rule_name(jo
     assert code != 0 and "next_best_actions rule 'call_them'" in log and "phone_number" in log
 
 
+def test_a_condition_with_a_syntax_error_fails_the_build_with_the_rule_name(journey_warehouse, tmp_path):
+    """Not only unknown columns: a condition that does not parse names its rule (the parser's own message
+    after it), before any model SQL runs (macros/engine/sql_syntax.sql)."""
+    for broken, message in (("order_count >= 2 and and days_since_last_order <= 90", 'syntax error at or near "and"'),
+                            ("order_count in (1, 2", "syntax error at end of input"),
+                            ("lifecycle_stage = 'lead", "unterminated quoted string")):
+        stages = VARS["journey_stages"] + []
+        stages[3] = {**stages[3], "condition": broken}
+        code, log = rebuild_profiles(journey_warehouse, tmp_path, journey_stages=stages)
+        assert code != 0
+        assert f"journey_stages rule '{stages[3]['name']}': its condition does not compile, {message}" in log, log[-2000:]
+    actions = [{"name": "call_them", "reason": "x", "condition": "journey_stage = 'lapsed' or"}]
+    code, log = rebuild_profiles(journey_warehouse, tmp_path, next_best_actions=actions)
+    assert code != 0 and "next_best_actions rule 'call_them': its condition does not compile, syntax error" in log
+
+
+def test_the_portable_syntax_check_catches_common_slips_and_passes_every_configured_condition(
+        journey_warehouse, tmp_path):
+    """The check engines without a parse-only call (Spark) use, rendered by dbt itself (`dbt show --inline`)."""
+    broken = {"order_count >= 2 and": "syntax error at the start or end of the condition",
+              "or order_count = 0": "syntax error at the start or end of the condition",
+              "lifecycle_stage = 'lead": "unterminated quoted string",
+              "order_count in (1, 2": "unbalanced parentheses",
+              "(order_count = 1))": "unbalanced parentheses"}
+    configured = [r["condition"] for name in ("journey_stages", "next_best_actions", "segments") for r in VARS[name]]
+    conditions = list(broken) + configured + ["lifecycle_stage = 'it''s' and order_count >= -1"]
+    db = tmp_path / "copy.duckdb"
+    db.write_bytes(journey_warehouse.db_path.read_bytes())
+    probe = " union all ".join(
+        f"select {i} as n, '{{{{ default__cdp_condition_syntax_error({json.dumps(c)}) }}}}' as message"
+        for i, c in enumerate(conditions))
+    proc = dbt(journey_warehouse.raw_dir, db, "show", "--quiet", "--output", "json", "--limit", "1000", "--inline", probe)
+    messages = {row["n"]: row["message"] for row in json.loads(proc.stdout)["show"]}
+    expected = list(broken.values()) + ["None"] * (len(conditions) - len(broken))
+    assert [messages[i] for i in range(len(conditions))] == expected
+
+
 def test_a_rule_matching_nobody_and_unclassified_persons_are_warnings_with_names_and_counts(journey_warehouse, tmp_path):
     stages = [{"name": "big_spender", "description": "d", "condition": "lifetime_value > 1e12"},
               {"name": "buyer", "description": "d", "condition": "order_count > 0"}]

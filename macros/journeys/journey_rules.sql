@@ -1,7 +1,7 @@
 {#- Journey stage and next-best-action rules (vars journey_stages, next_best_actions; README "Journeys") are
-    data: these macros turn an ordered rule list into one first-match-wins CASE, check each condition names
-    only known columns (an unknown one fails the build with the rule's name, not a bare database error),
-    and warn after the build about rules that matched nobody and persons no stage rule matched. -#}
+    data: these macros turn an ordered rule list into one first-match-wins CASE, check that each condition
+    parses and names only known columns (either failing the build with the rule's name, not a bare database
+    error), and warn after the build about rules that matched nobody and persons no stage rule matched. -#}
 
 {#- Unknown column names in `condition` (string literals and function names excepted), sorted. -#}
 {% macro cdp_rule_unknown_columns(condition, known_columns) -%}
@@ -20,7 +20,8 @@
     {{ return(unknown | sort) }}
 {%- endmacro %}
 
-{#- Fail the build naming the first rule of `var_name` with a bad shape or a column not in `known_columns`.
+{#- Fail the build naming the first rule of `var_name` with a bad shape, a condition that does not parse
+    (macros/engine/sql_syntax.sql) or a column not in `known_columns`.
     Run at execution time only (column lists come from the built upstream relations). -#}
 {% macro cdp_check_rules(var_name, known_columns) -%}
     {%- set names = [] -%}
@@ -32,6 +33,10 @@
             {{ exceptions.raise_compiler_error("vars." ~ var_name ~ " rule '" ~ rule.name ~ "': the name is repeated or reserved") }}
         {%- endif -%}
         {%- do names.append(rule.name) -%}
+        {%- set syntax_error = cdp_condition_syntax_error(rule.condition) -%}
+        {%- if syntax_error -%}
+            {{ exceptions.raise_compiler_error("vars." ~ var_name ~ " rule '" ~ rule.name ~ "': its condition does not compile, " ~ syntax_error) }}
+        {%- endif -%}
         {%- set unknown = cdp_rule_unknown_columns(rule.condition, known_columns) -%}
         {%- if unknown -%}
             {{ exceptions.raise_compiler_error("vars." ~ var_name ~ " rule '" ~ rule.name ~ "': its condition does not compile, unknown column(s) " ~ (unknown | join(', '))) }}

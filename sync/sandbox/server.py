@@ -13,7 +13,9 @@ Identity changes follow the real APIs: HubSpot batch/update by id (an email chan
 email; an email another live contact has is a CONFLICT), batch/archive (204, idempotent), merge
 (primaryObjectId, objectIdToMerge; the merged-away id then reads as the primary), GET by id; Salesforce
 Collections DELETE (?ids=...&allOrNone=false; ENTITY_IS_DELETED for a deleted id); Bulk API 2.0 `#N/A`
-clears a field while a blank cell leaves it unchanged. Each sandbox process is its own portal and org
+clears a field while a blank cell leaves it unchanged. Contacts keep each property's history, as HubSpot
+does (GET by id with `propertiesWithHistory`, newest first); the page at /contacts/{id} shows a contact's
+journey stage history. Each sandbox process is its own portal and org
 (random ids, reported by /account-info/v3/details and the token's identity URL).
 
 The webhook receiver checks the signature and timestamp, drops a delivery id it has applied, and keeps
@@ -72,6 +74,8 @@ class Store:
         self.hs_by_email: dict[str, str] = {}
         self.hs_archived: dict[str, dict] = {}
         self.hs_merged_into: dict[str, str] = {}
+        # HubSpot keeps every value a property had: contact id -> property -> [{value, timestamp, ...}], oldest first
+        self.hs_history: dict[str, dict[str, list[dict]]] = {}
         self.sf_contacts: dict[str, dict] = {}
         self.sf_deleted: set[str] = set()
         self.webhook_seen: set[str] = set()
@@ -168,6 +172,11 @@ class Handler(BaseHTTPRequestHandler):
         STORE.stats["requests"] += 1
         if url.path == "/":
             return self._send(200, render_page().encode(), content_type="text/html; charset=utf-8")
+        m = re.fullmatch(r"/contacts/(\d+)", url.path)
+        if m:
+            page = render_contact_page(m.group(1))
+            return self._send(200 if page else 404, (page or "no such contact").encode(),
+                              content_type="text/html; charset=utf-8")
         if url.path == "/_sandbox/stats":
             with STORE.lock:
                 return self._send(200, {**STORE.stats, "hubspot_contacts": len(STORE.hs_contacts),
@@ -222,8 +231,12 @@ class Handler(BaseHTTPRequestHandler):
                 if contact is None:
                     return self._send(404, {"status": "error", "category": "OBJECT_NOT_FOUND",
                                             "message": "resource not found"})
-                return self._send(200, {"id": hs_id, "properties": contact["properties"], "archived": False,
-                                        "createdAt": contact["createdAt"], "updatedAt": contact["updatedAt"]})
+                body = {"id": hs_id, "properties": contact["properties"], "archived": False,
+                        "createdAt": contact["createdAt"], "updatedAt": contact["updatedAt"]}
+                with_history = parse_qs(url.query).get("propertiesWithHistory")
+                if with_history:
+                    body["propertiesWithHistory"] = properties_with_history(hs_id, with_history)
+                return self._send(200, body)
         if url.path == "/crm/v3/objects/contacts":
             q = parse_qs(url.query)
             limit, after = int(q.get("limit", ["100"])[0]), int(q.get("after", ["0"])[0])
@@ -487,6 +500,7 @@ class Handler(BaseHTTPRequestHandler):
                 else:
                     STORE.stats["hubspot_updates"] += 1
                 contact = STORE.hs_contacts[hs_id]
+                record_history(hs_id, {} if new else contact["properties"], {**props, "email": email})
                 contact["properties"].update(props)
                 contact["properties"]["email"] = email
                 contact["updatedAt"] = now
@@ -540,6 +554,7 @@ class Handler(BaseHTTPRequestHandler):
                     STORE.hs_by_email.pop(old_email, None)
                     STORE.hs_by_email[email] = hs_id
                     props["email"] = email
+                record_history(hs_id, contact["properties"], props)
                 contact["properties"].update(props)
                 contact["updatedAt"] = now
                 contact["writes"] += 1
@@ -578,6 +593,7 @@ class Handler(BaseHTTPRequestHandler):
                 return self._send(404, {"status": "error", "category": "OBJECT_NOT_FOUND",
                                         "message": f"Object not found: {hs_id}"})
             STORE.hs_by_email.pop(contact["properties"].get("email", ""), None)
+            STORE.hs_history.pop(hs_id, None)  # a permanent delete leaves no property history either
             STORE.stats["hubspot_gdpr_deletes"] = STORE.stats.get("hubspot_gdpr_deletes", 0) + 1
         if self._lose_after():
             return self._drop()
@@ -824,7 +840,7 @@ def render_page(limit: int = 500) -> str:
     cols = ["email", "firstname", "lastname", "country", *ENRICHED]
     head = "".join(f"<th>{html.escape(c)}</th>" for c in ["HubSpot id", *cols])
     rows = "".join(
-        "<tr>" + f"<td>{html.escape(k)}</td>" +
+        "<tr>" + f"<td><a href='/contacts/{html.escape(k)}'>{html.escape(k)}</a></td>" +
         "".join(f"<td class='{'enriched' if c in ENRICHED else ''}'>{html.escape(v['properties'].get(c, ''))}</td>"
                 for c in cols) + "</tr>" for k, v in contacts)
     fail_rows = "".join(
@@ -842,6 +858,64 @@ Showing the first {len(contacts)} HubSpot contacts; green columns are written by
 <p id="failures-summary">{len(failures)} records whose last write was rejected and not yet written since.</p>
 <table id="failures"><thead><tr><th>system</th><th>record</th><th>code</th><th>message</th><th>attempts</th>
 <th>last (UTC)</th></tr></thead><tbody>{fail_rows}</tbody></table></body></html>"""
+
+
+def history_timestamp() -> str:
+    """Milliseconds, as HubSpot's history timestamps: two syncs within a second still order."""
+    now = time.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}Z"
+
+
+def record_history(hs_id: str, current: dict[str, str], written: dict[str, str]) -> None:
+    """A new version for each written property whose value differs from the current one (caller holds the
+    lock): the history HubSpot returns for `propertiesWithHistory` and the contact page shows."""
+    at = history_timestamp()
+    history = STORE.hs_history.setdefault(hs_id, {})
+    for name, value in written.items():
+        if name not in current or current[name] != value:
+            history.setdefault(name, []).append({"value": value, "timestamp": at, "sourceType": "INTEGRATION",
+                                                 "sourceId": "cdp-sync"})
+
+
+def properties_with_history(hs_id: str, requested: list[str]) -> dict[str, list[dict]]:
+    """HubSpot's `propertiesWithHistory` (comma-separated or repeated): each property's versions, newest
+    first; a property never written has an empty list."""
+    names = [n for item in requested for n in item.split(",") if n]
+    history = STORE.hs_history.get(hs_id, {})
+    return {n: list(reversed(history.get(n, []))) for n in names}
+
+
+PAGE_STYLE = """body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse;font-size:13px}
+td,th{border:1px solid #ccc;padding:3px 6px}th{background:#eef}td.enriched{background:#f4fff0}"""
+
+
+def render_contact_page(hs_id: str) -> str | None:
+    """One contact: its journey stage history as synced (value and time of each change, oldest first), then
+    the history of every other CDP property."""
+    with STORE.lock:
+        contact = STORE.hs_contacts.get(hs_id)
+        if contact is None:
+            return None
+        props = dict(contact["properties"])
+        history = {name: list(versions) for name, versions in STORE.hs_history.get(hs_id, {}).items()}
+
+    def table(table_id: str, name: str) -> str:
+        rows = "".join(f"<tr><td>{html.escape(v['value'])}</td><td>{html.escape(v['timestamp'])}</td></tr>"
+                       for v in history.get(name, []))
+        return (f"<table id='{table_id}'><thead><tr><th>{html.escape(name)}</th><th>set at (UTC)</th></tr></thead>"
+                f"<tbody>{rows}</tbody></table>")
+
+    others = "".join(f"<h3>{html.escape(n)}</h3>{table('history-' + n, n)}"
+                     for n in ENRICHED if n != "cdp_journey_stage" and history.get(n))
+    return f"""<!doctype html><html><head><meta charset="utf-8"><title>CRM sandbox: contact {html.escape(hs_id)}</title>
+<style>{PAGE_STYLE}</style></head><body><p><a href="/">all contacts</a></p>
+<h1>Contact {html.escape(hs_id)}</h1>
+<p id="contact">{html.escape(props.get('email', ''))}, CDP person {html.escape(props.get('cdp_person_id', ''))},
+journey stage now <b>{html.escape(props.get('cdp_journey_stage', ''))}</b></p>
+<h2>Journey stage history</h2>
+<p>Each value the CDP sync wrote to cdp_journey_stage, oldest first (the contact's property history).</p>
+{table('stage-history', 'cdp_journey_stage')}
+<h2>Other CDP properties</h2>{others}</body></html>"""
 
 
 def serve(port: int = 0, host: str = "127.0.0.1") -> ThreadingHTTPServer:

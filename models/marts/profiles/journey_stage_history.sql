@@ -9,29 +9,19 @@ current_ids as (
     select * from {{ ref('int_person_ids_current') }}
 ),
 
-mapped as (
-    select
-        coalesce(current_ids.current_person_id, transitions.person_id) as person_id,
-        transitions.to_stage as journey_stage,
-        transitions.transitioned_at,
-        row_number() over (
-            partition by coalesce(current_ids.current_person_id, transitions.person_id), transitions.transitioned_at
-            order by case when current_ids.current_person_id is null then 0 else 1 end, transitions.to_stage
-        ) as instant_rank
-    from transitions
-    left join current_ids
-        on current_ids.old_person_id = transitions.person_id
+-- one row per person and instant (the survivor's own first)
+carried as (
+    {{ cdp_log_under_current_ids('transitions', 'current_ids', 'to_stage', 'transitioned_at', per_instant=true) }}
 ),
 
--- one stage per person and instant (the survivor's own first), and a run of the same stage is one stay
+-- a run of the same stage is one stay
 stays as (
     select
         person_id,
-        journey_stage,
+        to_stage as journey_stage,
         transitioned_at,
-        lag(journey_stage) over (partition by person_id order by transitioned_at) as previous_stage
-    from mapped
-    where instant_rank = 1
+        lag(to_stage) over (partition by person_id order by transitioned_at) as previous_stage
+    from carried
 ),
 
 final as (

@@ -14,31 +14,9 @@ current_ids as (
 ),
 
 {% if is_incremental() %}
-recorded as (
-    select
-        coalesce(current_ids.current_person_id, logged.person_id) as person_id,
-        logged.person_id as recorded_person_id,
-        logged.to_stage,
-        logged.transitioned_at
-    from {{ this }} as logged
-    left join current_ids
-        on current_ids.old_person_id = logged.person_id
-    where logged.transitioned_at < (select max(as_of_at) from profiles)
-),
-
 latest as (
-    select person_id, to_stage
-    from (
-        select
-            recorded.*,
-            -- at equal instants the survivor's own stage wins over a merged-away id's
-            row_number() over (
-                partition by person_id
-                order by transitioned_at desc, case when recorded_person_id = person_id then 0 else 1 end, to_stage
-            ) as recency_rank
-        from recorded
-    ) ranked
-    where recency_rank = 1
+    {{ cdp_log_under_current_ids(this, 'current_ids', 'to_stage', 'transitioned_at',
+                                 before='(select max(as_of_at) from profiles)') }}
 ),
 {% else %}
 latest as (

@@ -17,31 +17,13 @@ current_ids as (
 ),
 
 {% if is_incremental() %}
-recorded as (
-    select
-        coalesce(current_ids.current_person_id, logged.person_id) as person_id,
-        logged.person_id as recorded_person_id,
-        logged.segment_name,
-        logged.event_type,
-        logged.changed_at
-    from {{ this }} as logged
-    left join current_ids
-        on current_ids.old_person_id = logged.person_id
-    where logged.changed_at < (select as_of_at from as_of)
-),
-
 held as (
     select person_id, segment_name
     from (
-        select
-            recorded.*,
-            row_number() over (
-                partition by person_id, segment_name
-                order by changed_at desc, case when recorded_person_id = person_id then 0 else 1 end, event_type
-            ) as recency_rank
-        from recorded
-    ) ranked
-    where recency_rank = 1 and event_type = 'entered'
+        {{ cdp_log_under_current_ids(this, 'current_ids', 'event_type', 'changed_at', keys=['segment_name'],
+                                     before='(select as_of_at from as_of)') }}
+    ) as latest
+    where event_type = 'entered'
 ),
 {% else %}
 held as (

@@ -9,19 +9,10 @@ current_ids as (
     select * from {{ ref('int_person_ids_current') }}
 ),
 
-mapped as (
-    select
-        coalesce(current_ids.current_person_id, events.person_id) as person_id,
-        events.segment_name,
-        events.event_type,
-        events.changed_at,
-        row_number() over (
-            partition by coalesce(current_ids.current_person_id, events.person_id), events.segment_name, events.changed_at
-            order by case when current_ids.current_person_id is null then 0 else 1 end, events.event_type
-        ) as instant_rank
-    from events
-    left join current_ids
-        on current_ids.old_person_id = events.person_id
+-- one event per person, segment and instant (the survivor's own first)
+carried as (
+    {{ cdp_log_under_current_ids('events', 'current_ids', 'event_type', 'changed_at', keys=['segment_name'],
+                                 per_instant=true) }}
 ),
 
 ordered as (
@@ -33,8 +24,7 @@ ordered as (
         lag(event_type) over (partition by person_id, segment_name order by changed_at) as previous_event,
         lead(event_type) over (partition by person_id, segment_name order by changed_at) as next_event,
         lead(changed_at) over (partition by person_id, segment_name order by changed_at) as next_changed_at
-    from mapped
-    where instant_rank = 1
+    from carried
 ),
 
 final as (
