@@ -13,7 +13,8 @@ import pandas as pd
 from cdp.governance_suites import SuiteOutcome, validate
 from sync.privacy import privacy_hash
 
-SYNC_MODELS = ["sync_hubspot__contacts", "sync_salesforce__contacts", "sync_webhook__marketing_contacts"]
+SYNC_MODELS = ["sync_hubspot__contacts", "sync_salesforce__contacts", "sync_webhook__marketing_contacts",
+               "sync_webhook__journey_events"]  # journey events: consent is checked per event at delivery
 MARKETING_MODELS = ["sync_webhook__marketing_contacts"]
 
 

@@ -1,6 +1,6 @@
-"""What `cdp run` prints while the asset graph runs: one line per stage as it starts and ends, each
-governance check's outcome, and warnings and errors; Dagster's own event log only with `-v`. It is a
-Dagster logger, so it sees the same events the UI records."""
+"""What `cdp run` prints while the asset graph runs: one line per stage as it starts and ends (syncs that
+succeed one after another share one line), each governance check's outcome, and warnings and errors;
+Dagster's own event log only with `-v`. It is a Dagster logger, so it sees the same events the UI records."""
 
 from __future__ import annotations
 
@@ -40,12 +40,18 @@ class ProgressHandler(logging.Handler):
         self.built: Counter[str] = Counter()
         self.started: dict[str, float] = {}
         self.passed: dict[str, list[str]] = {}  # gx step -> check name and the assets it passed on
+        self.syncs_done: list[str] = []  # syncs that succeeded since the last line: printed as one line
         self.out = out
         self.t0 = time.monotonic()
 
     def line(self, text: str) -> None:
         self.out.write(f"[{time.monotonic() - self.t0:6.1f}s] {text}\n")
         self.out.flush()
+
+    def flush_syncs(self) -> None:
+        """One line for the syncs that succeeded one after another (a failed sync keeps its own line)."""
+        done, self.syncs_done = self.syncs_done, []
+        self.line(f"done   sync {', '.join(done)}")
 
     def emit(self, record: logging.LogRecord) -> None:
         meta = getattr(record, "dagster_meta", None) or {}
@@ -57,6 +63,9 @@ class ProgressHandler(logging.Handler):
             return
         kind = event.event_type_value
         step = event.step_key or ""
+        if self.syncs_done and (kind in RUN_END or kind == "STEP_FAILURE"
+                                or (kind == "STEP_START" and not step.startswith("sync_"))):
+            self.flush_syncs()
         if kind == "STEP_START":
             self.started[step] = time.monotonic()
             if step in DBT_STEPS:  # the long ones; the others report once, when done
@@ -72,6 +81,8 @@ class ProgressHandler(logging.Handler):
                 layers = ", ".join(f"{g} {n}" for g, n in self.built.items() if n)
                 self.built.clear()
                 self.line(f"done   {step_label(step)} ({took}){': built ' + layers if layers else ''}")
+            elif step.startswith("sync_"):  # the syncs run one after another: one line for them all
+                self.syncs_done.append(f"{step.removeprefix('sync_')} ({took})")
             else:
                 self.line(f"done   {step_label(step)} ({took})")
         elif kind == "STEP_FAILURE":
@@ -93,6 +104,9 @@ class ProgressHandler(logging.Handler):
                 outcome = "pass" if data.passed else ("warn" if warn_only else "FAIL")
                 took = f" ({time.monotonic() - self.started[step]:.1f}s)" if "gx_" in step and step in self.started else ""
                 self.line(f"check  {data.asset_key.path[-1]}:{data.check_name[:90]} {outcome}{took}")
+
+
+RUN_END = {"PIPELINE_SUCCESS", "PIPELINE_FAILURE", "PIPELINE_CANCELED", "RUN_SUCCESS", "RUN_FAILURE", "RUN_CANCELED"}
 
 
 def progress_logger(groups: Mapping[str, str], out: TextIO = sys.stdout) -> dg.LoggerDefinition:

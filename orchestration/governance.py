@@ -74,7 +74,8 @@ def gx_profile_quality(warehouse: WarehouseResource) -> dg.AssetCheckResult:
 PRIVACY_SPECS = [dg.AssetCheckSpec("gx_privacy", asset=dg.AssetKey([m]), blocking=True,
                                    description="No erased or suppressed person, and in the marketing sync no address "
                                                "without its own subscribed consent (cdp/privacy_suite.py).")
-                 for m in ("sync_hubspot__contacts", "sync_salesforce__contacts", "sync_webhook__marketing_contacts")]
+                 for m in ("sync_hubspot__contacts", "sync_salesforce__contacts", "sync_webhook__marketing_contacts",
+                           "sync_webhook__journey_events")]
 
 
 @dg.multi_asset_check(specs=PRIVACY_SPECS, name="gx_privacy")

@@ -79,7 +79,12 @@ def cmd_run(ns: argparse.Namespace) -> int:
     db = warehouse_path()
     summary = run_sync(cfg, db, make_destination, dry_run=ns.dry_run, full_resync=ns.full_resync,
                        force_clear=ns.force_clear, progress=None if ns.quiet else progress_bar)
-    if ns.dry_run:
+    if ns.dry_run and cfg.mode == "events":
+        samples = summary.plan_samples.get("create", [])
+        print(f"would deliver {summary.created} events" + (f", e.g. {', '.join(samples)}" if samples else ""))
+        print(f"would skip {summary.excluded} (consent), already decided or not routed {summary.skipped}, "
+              f"invalid {summary.invalid}")
+    elif ns.dry_run:
         for action, n in (("create", summary.created), ("update", summary.updated), ("merge", summary.merged),
                           ("archive", summary.archived), ("clear", summary.cleared)):
             samples = summary.plan_samples.get(action, [])

@@ -15,10 +15,31 @@ import yaml
 
 DEFAULT_CONFIG = Path(__file__).with_name("syncs.yml")
 PROJECT_DIR = Path(__file__).resolve().parents[1]
-MODES = ("upsert", "update_only", "mirror")
+MODES = ("upsert", "update_only", "mirror", "events")
 ON_DELETE = ("archive", "clear", "keep")
 # typed custom properties: number (money, counts), date (YYYY-MM-DD), multi_select (values joined by ";")
-PROPERTY_TYPES = ("string", "number", "date", "multi_select")
+PROPERTY_TYPES = ("string", "number", "date", "datetime", "multi_select")  # datetime: ISO 8601 UTC
+PURPOSES = ("operational", "marketing")
+# events syncs (mode: events): what a journey routes, and the columns every events model has
+EVENT_KINDS = ("stage_changed", "segment_entered", "segment_exited")
+EVENT_COLUMNS = ("person_id", "event_type", "from_stage", "to_stage", "segment_name", "occurred_at", "email_consent")
+JOURNEY_FIELD = "journey"  # pseudo column a `fields` entry may name: the matching journey's name
+ANY = "any"
+
+_JOURNEY_SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["name", "event"],
+    "properties": {
+        "name": {"type": "string", "pattern": "^[a-z][a-z0-9_]*$"},
+        "description": {"type": "string"},
+        "event": {"enum": list(EVENT_KINDS)},
+        "from_stage": {"type": "string"},
+        "to_stage": {"type": "string"},
+        "segment": {"type": "string"},
+        "fields": {"type": "array", "minItems": 1, "items": {"type": "string"}},
+    },
+}
 
 _SYNC_SCHEMA = {
     "type": "object",
@@ -45,6 +66,9 @@ _SYNC_SCHEMA = {
         "custom_properties": {"type": "array", "items": {"type": "string"}},
         "property_types": {"type": "object", "additionalProperties": {"enum": list(PROPERTY_TYPES)}},
         "custom_property_types": {"type": "object", "additionalProperties": {"enum": list(PROPERTY_TYPES)}},
+        "purpose": {"enum": list(PURPOSES)},
+        "backfill": {"type": "boolean"},
+        "journeys": {"type": "array", "minItems": 1, "items": _JOURNEY_SCHEMA},
     },
 }
 SCHEMA = {
@@ -57,6 +81,28 @@ SCHEMA = {
 
 class ConfigError(ValueError):
     """The sync configuration is wrong; the message says where (file:line:column)."""
+
+
+@dataclass(frozen=True)
+class Journey:
+    """Which events of an events sync go to its destination: a stage change (from/to a stage, either may
+    be `any`; a person seen for the first time has no from-stage and matches only `any`) or a segment
+    entry/exit (a segment name or `any`), with the payload fields it sends (default: all of the sync's)."""
+    name: str
+    event: str
+    from_stage: str = ANY
+    to_stage: str = ANY
+    segment: str = ANY
+    fields: tuple[str, ...] = ()
+    description: str = ""
+
+    def matches(self, event_type: str | None, from_stage: str | None, to_stage: str | None,
+                segment: str | None) -> bool:
+        if event_type != self.event:
+            return False
+        if self.event == "stage_changed":
+            return self.from_stage in (ANY, from_stage) and self.to_stage in (ANY, to_stage)
+        return self.segment in (ANY, segment)
 
 
 @dataclass(frozen=True)
@@ -81,6 +127,14 @@ class SyncConfig:
     custom_property_types: dict[str, str] = field(default_factory=dict)  # older name of property_types (still read)
     bulk_threshold: int = 0  # at least this many upserts in a run go through the bulk API (0: never)
     property_types: dict[str, str] = field(default_factory=dict)  # destination field -> PROPERTY_TYPES
+    purpose: str = "operational"  # marketing: events only to subscribed addresses (checked at delivery)
+    backfill: bool = False  # events syncs: send the events that existed before the first run too
+    journeys: tuple[Journey, ...] = ()  # events syncs: first matching journey routes an event
+
+    def journey_for(self, row: dict) -> Journey | None:
+        """The first journey that matches an events-model row, or None (the event is not routed here)."""
+        return next((j for j in self.journeys if j.matches(row.get("event_type"), row.get("from_stage"),
+                                                          row.get("to_stage"), row.get("segment_name"))), None)
 
     def property_type(self, prop: str) -> str:
         return self.property_types.get(prop) or self.custom_property_types.get(prop) or "string"
@@ -96,7 +150,11 @@ class SyncConfig:
 
     @property
     def columns(self) -> list[str]:
-        """Model columns read: the key, the mapped fields and, for opt-out checks, email_consent."""
+        """Model columns read: the key, the mapped fields and, for opt-out checks, email_consent (events
+        syncs: also the match key and the event columns journeys route on)."""
+        if self.mode == "events":
+            read = [c for c in self.fields.values() if c != JOURNEY_FIELD]
+            return list(dict.fromkeys([self.key, *read, self.match_key, *EVENT_COLUMNS]))
         cols = dict.fromkeys([self.key, *self.fields.values()])
         if self.exclude_opted_out:
             cols["email_consent"] = None
@@ -139,7 +197,90 @@ def known_models(project_dir: Path = PROJECT_DIR) -> set[str] | None:
     return {p.stem for p in models.rglob("*.sql")}
 
 
-def parse_syncs(text: str, path: Path, models: set[str] | None = None) -> dict[str, SyncConfig]:
+def journey_vocabulary(project_dir: Path = PROJECT_DIR) -> tuple[set[str], set[str]] | None:
+    """(stage names, segment names) of the dbt project's vars journey_stages and segments (plus the stage
+    `unclassified`), or None when there is no dbt project here."""
+    try:
+        project = yaml.safe_load((project_dir / "dbt_project.yml").read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError):
+        return None
+    v = project.get("vars") or {}
+    stages = {r.get("name") for r in v.get("journey_stages") or [] if isinstance(r, dict)} | {"unclassified"}
+    segments = {r.get("name") for r in v.get("segments") or [] if isinstance(r, dict)}
+    return {s for s in stages if s}, {s for s in segments if s}
+
+
+def _check_events(entry: dict, i: int, root: yaml.Node | None, path: Path,
+                  vocabulary: tuple[set[str], set[str]] | None) -> list[tuple[int, str]]:
+    """Checks beyond the schema for journeys: they belong to events syncs, name known stages and segments,
+    and select payload fields the sync declares."""
+    problems: list[tuple[int, str]] = []
+
+    def at(where: list, message: str) -> None:
+        node = _node_at(root, ["syncs", i, *where])
+        problems.append((node.start_mark.line if node is not None else 0, f"{_where(path, node)}: {message}"))
+
+    events = entry.get("mode") == "events"
+    journeys = entry.get("journeys")
+    if not events:
+        for key in ("journeys", "backfill"):
+            if key in entry:
+                node = _key_node(_node_at(root, ["syncs", i]), key)
+                problems.append((node.start_mark.line if node is not None else 0,
+                                 f"{_where(path, node)}: {key!r} applies to mode: events only"))
+        return problems
+    if not journeys:
+        at(["mode"], "mode events needs `journeys` (which events go to this destination)")
+        return problems
+    if not isinstance(journeys, list):
+        return problems
+    from sync.destinations import resolve  # here, not at the top: destinations import this module
+
+    dest = entry.get("destination")
+    cls = resolve(dest) if isinstance(dest, str) else None
+    if cls is not None and not hasattr(cls, "send_events"):
+        at(["destination"], f"destination {dest!r} cannot receive events (it has no send_events)")
+    fields = entry.get("fields") if isinstance(entry.get("fields"), dict) else {}
+    stages, segments = vocabulary or (None, None)
+    seen: set[str] = set()
+    for j, journey in enumerate(journeys):
+        if not isinstance(journey, dict):
+            continue
+        if journey.get("name") in seen:
+            at(["journeys", j, "name"], f"journey {journey.get('name')} declared twice")
+        seen.add(journey.get("name"))
+        kind = journey.get("event")
+        stage_keys, segment_keys = ("from_stage", "to_stage"), ("segment",)
+        for key in segment_keys if kind == "stage_changed" else stage_keys if kind in EVENT_KINDS else ():
+            if key in journey:
+                at(["journeys", j, key], f"{key!r} does not apply to event {kind}")
+        for key in stage_keys if kind == "stage_changed" and stages is not None else ():
+            value = journey.get(key)
+            if isinstance(value, str) and value not in stages | {ANY}:
+                at(["journeys", j, key], f"unknown journey stage {value!r} (vars journey_stages); known: "
+                                         f"{', '.join(sorted(stages))}, any")
+        value = journey.get("segment")
+        if kind in ("segment_entered", "segment_exited"):
+            if value is None:
+                at(["journeys", j], f"journey {journey.get('name')}: event {kind} needs `segment` (a name or any)")
+            elif isinstance(value, str) and segments is not None and value not in segments | {ANY}:
+                at(["journeys", j, "segment"], f"unknown segment {value!r} (vars segments); known: "
+                                               f"{', '.join(sorted(segments))}, any")
+        for k, name in enumerate(journey.get("fields") or []):
+            if isinstance(name, str) and name not in fields:
+                at(["journeys", j, "fields", k], f"payload field {name!r} is not among the sync's fields")
+    return problems
+
+
+def _build(entry: dict) -> SyncConfig:
+    entry = dict(entry)
+    entry["journeys"] = tuple(Journey(**{**j, "fields": tuple(j.get("fields") or ())})
+                              for j in entry.get("journeys") or [])
+    return SyncConfig(**entry)
+
+
+def parse_syncs(text: str, path: Path, models: set[str] | None = None,
+                vocabulary: tuple[set[str], set[str]] | None = None) -> dict[str, SyncConfig]:
     try:
         root = yaml.compose(text)
         raw = yaml.safe_load(text)
@@ -190,9 +331,10 @@ def parse_syncs(text: str, path: Path, models: set[str] | None = None) -> dict[s
             node = _node_at(root, ["syncs", i, "model"])
             problems.append((node.start_mark.line, f"{_where(path, node)}: unknown model {model!r} "
                                                    f"(no models/**/{model}.sql in the dbt project)"))
+        problems += _check_events(entry, i, root, path, vocabulary)
     if problems:
         raise ConfigError("\n".join(m for _, m in sorted(problems)))
-    return {e["name"]: SyncConfig(**e) for e in entries}
+    return {e["name"]: _build(e) for e in entries}
 
 
 def syncs_path(path: Path | None = None) -> Path:
@@ -205,7 +347,7 @@ def load_syncs(path: Path | None = None) -> dict[str, SyncConfig]:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the sync configuration ({exc.strerror})") from None
-    return parse_syncs(text, path, known_models())
+    return parse_syncs(text, path, known_models(), journey_vocabulary())
 
 
 def declared_entries(path: Path | None = None) -> list[dict[str, str]]:

@@ -35,6 +35,7 @@ from sync.config import SyncConfig
 from sync.destinations.base import Destination, OutRecord, RecordResult
 from sync.errors import (
     AuthError,
+    InputError,
     MirrorGuardError,
     RateLimitExhausted,
     SyncError,
@@ -289,6 +290,7 @@ class _Executor:
         self.run_id, self.summary, self.state, self.progress = run_id, summary, state, progress
         self.total, self.done = total, 0
         self.pending = Settlement()
+        self.journeys: dict[str, str] = {}  # events syncs: event id -> the journey that routed it
         self.flushed_at = time.monotonic()
         self.flush_cost = 0.0
 
@@ -333,7 +335,11 @@ class _Executor:
             if action == "upsert":
                 kind = "create" if hashes[res.key][1] else "update"
             if res.ok:
-                if action == "upsert":
+                if action == "event":  # an event's fate, never its payload (no personal data in state)
+                    meta = {"status": "delivered", "journey": self.journeys.get(rec.key, "")}
+                    s.confirmed.append((rec.key, "delivered", meta, res.destination_id))
+                    self.state[rec.key] = StateRow("delivered", res.destination_id, meta)
+                elif action == "upsert":
                     dest_id = res.destination_id or rec.destination_id
                     s.confirmed.append((rec.key, hashes[rec.key][0], rec.properties, dest_id))
                     self.state[rec.key] = StateRow(hashes[rec.key][0], dest_id, rec.properties)
@@ -382,6 +388,9 @@ def run_sync(cfg: SyncConfig, db_path: Path, destination_factory: Callable[[Sync
         if run_started:
             store.set_run_destination(summary.run_id, dest_key)
         snap = store.load(cfg.name, dest_key, cfg.model, cfg.columns, read_only=dry_run)
+        if cfg.mode == "events":
+            _run_events(cfg, store, destination, dest_key, summary, snap, dry_run, full_resync, progress)
+            return summary
         with store.connect(read_only=dry_run) as con:  # erased persons (privacy requests, sync/privacy.py)
             erased = privacy.erased_keys(con, snap.state)
         plan = build_plan(cfg, snap, full_resync, set(erase_keys) | set(erased))
@@ -438,6 +447,46 @@ def run_sync(cfg: SyncConfig, db_path: Path, destination_factory: Callable[[Sync
             if lock is not None:
                 lock.release()
     return summary
+
+
+def _run_events(cfg: SyncConfig, store: StateStore, destination: Destination, dest_key: str, summary: RunSummary,
+                snap: Snapshot, dry_run: bool, full_resync: bool, progress: Progress | None) -> None:
+    """An events sync (sync/events.py): record the fates decided without sending (baseline, not routed,
+    consent skips, superseded) in one transaction, then deliver the rest in order, settling confirmations
+    as every sync does."""
+    from sync.events import plan_events  # sync.events imports this module's helpers
+
+    if full_resync:
+        raise InputError("--full-resync does not apply to an events sync: a delivered event is never sent again")
+    plan = plan_events(cfg, snap, bool(getattr(destination, "keeps_latest_event", False)))
+    summary.planned = summary.created = len(plan.deliver)
+    summary.excluded = len(plan.skipped)
+    summary.skipped = plan.known + len([d for d in plan.decided if d[1] not in ("skipped", "baseline_marker")])
+    summary.in_scope = len(plan.deliver) + len(plan.skipped)
+    summary.invalid = len(plan.invalid)
+    summary.plan_samples = {"create": [r.key for r in plan.deliver[:3]], "skip": [k for k, _ in plan.skipped[:3]]}
+    _count_failures(summary, [(k, c) for k, c, _ in plan.invalid])
+    if dry_run:
+        summary.status = "dry_run"
+        return
+    store.settle(cfg.name, dest_key, summary.run_id, Settlement(
+        confirmed=[(k, fate, meta, None) for k, fate, meta in plan.decided],
+        forgotten=plan.stale_failures,
+        failures=[(k, "input", c, m) for k, c, m in plan.invalid],
+        log=[(k, "skip", True, None, reason) for k, reason in plan.skipped]
+        + [(k, "invalid", False, None, c) for k, c, _ in plan.invalid]))
+    if plan.deliver:
+        destination.prepare({})
+        ex = _Executor(cfg, store, destination, dest_key, summary.run_id, summary, dict(snap.state), progress,
+                       len(plan.deliver))
+        ex.journeys = plan.journeys
+        send = destination.send_events
+        try:
+            for start in range(0, len(plan.deliver), cfg.batch_size):
+                ex.run("event", send, plan.deliver[start:start + cfg.batch_size])
+        finally:
+            ex.flush()
+    _finish_status(cfg, summary)
 
 
 def option_values(cfg: SyncConfig, plan: Plan) -> dict[str, set[str]]:

@@ -5,6 +5,10 @@ State is bound to its destination: every row carries `destination_key` (HubSpot 
 id, webhook URL without its query; the local sandbox's keys start with `sandbox:`), so a run against
 another portal or org starts its own state instead of reusing or resetting another's.
 
+An events sync (mode: events, sync/events.py) keeps one row per event id in the same `sync_state` table:
+`payload_hash` holds the event's fate (delivered, skipped, superseded, not_routed, baseline) and `payload`
+only the journey and reason, never the event's personal data; the row `__baseline__` marks its first run.
+
 The warehouse is never held during HTTP: a run reads everything it needs in one short read at the start
 (`load`), and what the destination confirmed is written about once a second in one short transaction
 (`settle`) on a connection opened for it and closed at once, so dbt and the data checks can read and

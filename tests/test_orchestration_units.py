@@ -38,3 +38,27 @@ def test_progress_prints_warnings_but_not_plain_info_lines():
     logger.info("dbt said something")
     logger.warning("3 records failed\nsecond line")
     assert out.getvalue().count("\n") == 1 and "warning: 3 records failed" in out.getvalue()
+
+
+def test_syncs_that_succeed_one_after_another_share_one_line():
+    from types import SimpleNamespace
+
+    out = io.StringIO()
+    handler = ProgressHandler({}, out)
+
+    def event(kind: str, step: str | None = None) -> None:
+        record = logging.LogRecord("t", logging.DEBUG, "", 0, "", None, None)
+        record.dagster_meta = {"dagster_event": SimpleNamespace(event_type_value=kind, step_key=step,
+                                                                step_failure_data=None, asset_key=None)}
+        handler.emit(record)
+
+    for step in ("sync_a", "sync_b", "sync_c"):
+        event("STEP_START", step)
+        event("STEP_SUCCESS" if step != "sync_c" else "STEP_FAILURE", step)
+    event("STEP_START", "sync_d")
+    event("STEP_SUCCESS", "sync_d")
+    assert out.getvalue().count("\n") == 2, "sync d waits for the run's end"
+    event("PIPELINE_SUCCESS")
+    lines = [line.split("] ", 1)[1] for line in out.getvalue().splitlines()]
+    assert lines[0].startswith("done   sync a (") and ", b (" in lines[0]
+    assert lines[1] == "FAILED sync c: " and lines[2].startswith("done   sync d (")

@@ -6,7 +6,10 @@ splitting, state and reporting. Actions a destination performs on one record:
 - merge: fold a retired person's object into the surviving person's object (where the destination cannot
   merge, the retired object is archived);
 - delete (reserved): a privacy erasure, which a destination maps to its own erasure call; until one
-  implements it the engine falls back to archive."""
+  implements it the engine falls back to archive.
+A destination that can receive journey events (`mode: events`, sync/events.py) also has
+`send_events(records) -> list[RecordResult]`, each record's delivery_id being its event id; one whose
+objects keep only the latest event sets `keeps_latest_event = True`."""
 
 from __future__ import annotations
 

@@ -8,7 +8,11 @@ and used (batch/update by id), so a changed email updates the same contact. Publ
 - POST /crm/v3/objects/contacts/batch/archive: 204, idempotent;
 - POST /crm/v3/objects/contacts/merge {primaryObjectId, objectIdToMerge}: 200 with the merged contact;
 - GET /crm/v3/objects/contacts/{id}: a merged-away id answers with the contact it was merged into;
-- POST /crm/v3/properties/contacts creates a property; 409 means it already exists."""
+- POST /crm/v3/properties/contacts creates a property; 409 means it already exists.
+An events sync (mode: events) records each person's latest journey event as contact properties
+(cdp_last_journey_event, cdp_last_journey_event_at: a datetime property, ISO 8601 UTC) on the contact
+matched by email, through the same batch/upsert: writing the same event again sets the same values, so a
+resend is harmless, and an older event never overwrites a newer one (`keeps_latest_event`)."""
 
 from __future__ import annotations
 
@@ -176,6 +180,23 @@ class HubSpotContacts:
     def clear(self, records: list[OutRecord]) -> list[RecordResult]:
         return self.upsert(records)
 
+    # the contact properties hold the latest event only: the engine never sends an event older than one
+    # already delivered for the same person (it is confirmed as superseded instead)
+    keeps_latest_event = True
+
+    def send_events(self, records: list[OutRecord]) -> list[RecordResult]:
+        """Events come in delivery order (oldest first): per contact only the last one of the batch is
+        written (batch/upsert takes each email once); the earlier ones share its outcome (superseded)."""
+        latest: dict[str, OutRecord] = {}
+        for r in records:
+            latest[r.match_value.lower()] = r
+        results = self._upsert_by_email(list(latest.values()))
+        out = []
+        for r in records:
+            res = results[latest[r.match_value.lower()].key]
+            out.append(RecordResult(r.key, res.ok, res.destination_id, res.error_code, res.message))
+        return out
+
     def archive(self, records: list[OutRecord]) -> list[RecordResult]:
         with_id = [r for r in records if r.destination_id]
         if with_id:
@@ -226,7 +247,7 @@ class HubSpotContacts:
 
 
 PROPERTY_KINDS = {"string": ("string", "text"), "number": ("number", "number"), "date": ("date", "date"),
-                  "multi_select": ("enumeration", "checkbox")}
+                  "datetime": ("datetime", "date"), "multi_select": ("enumeration", "checkbox")}
 
 
 def _options(values: list[str]) -> list[dict]:

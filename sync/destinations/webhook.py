@@ -4,7 +4,9 @@
 Every record carries a `delivery_id` that is unique per record change and the same on every resend of that
 change (a resend after a lost response included), so a receiver drops replays by remembering ids. Actions:
 `upsert`; `delete` (the person left the audience); `merge` (the record `key` was merged into `merged_into`);
-`erase` is reserved for privacy erasure."""
+`event` (an events sync: each record is one journey event whose `delivery_id` is its event id, delivered
+once in effect); `erase` is reserved for privacy erasure. A sync may have its own endpoint:
+CDP_WEBHOOK_URL_<SYNC NAME IN CAPITALS> (e.g. CDP_WEBHOOK_URL_JOURNEY_EVENTS_WEBHOOK) wins over CDP_WEBHOOK_URL."""
 
 from __future__ import annotations
 
@@ -35,7 +37,8 @@ class SignedWebhook:
 
     @classmethod
     def from_env(cls, cfg: SyncConfig) -> SignedWebhook:
-        url, secret = os.environ.get("CDP_WEBHOOK_URL"), os.environ.get("CDP_WEBHOOK_SECRET")
+        url = os.environ.get(f"CDP_WEBHOOK_URL_{cfg.name.upper()}") or os.environ.get("CDP_WEBHOOK_URL")
+        secret = os.environ.get("CDP_WEBHOOK_SECRET")
         if not url or not secret:
             raise AuthError("CDP_WEBHOOK_URL and CDP_WEBHOOK_SECRET must be set")
         return cls(cfg, HttpClient(url, rate=cfg.rate_limit, rate_limit_budget_s=cfg.rate_limit_budget_s), url, secret)
@@ -74,6 +77,12 @@ class SignedWebhook:
         return [RecordResult(r.key, True, r.match_value) for r in records]
 
     archive = clear
+
+    def send_events(self, records: list[OutRecord]) -> list[RecordResult]:
+        """One signed batch of journey events; a 2xx confirms every event in it (the receiver drops the
+        delivery ids it has already applied, so a resend after a lost response is harmless)."""
+        self._post("event", [self._item(r) for r in records])
+        return [RecordResult(r.key, True, None) for r in records]
     delete = clear  # privacy erasure: the same signed `delete` event
 
     def merge(self, pairs: list[tuple[OutRecord, OutRecord]]) -> list[RecordResult]:

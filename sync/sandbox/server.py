@@ -16,7 +16,12 @@ Collections DELETE (?ids=...&allOrNone=false; ENTITY_IS_DELETED for a deleted id
 clears a field while a blank cell leaves it unchanged. Contacts keep each property's history, as HubSpot
 does (GET by id with `propertiesWithHistory`, newest first); the page at /contacts/{id} shows a contact's
 journey stage history. Each sandbox process is its own portal and org
-(random ids, reported by /account-info/v3/details and the token's identity URL)."""
+(random ids, reported by /account-info/v3/details and the token's identity URL).
+
+The webhook receiver checks the signature and timestamp, drops a delivery id it has applied, and keeps
+every request with its outcome, rejected ones included (GET /_sandbox/webhook/log), and journey events
+(action `event`) by id (GET /_sandbox/webhook/events). HubSpot `datetime` properties take ISO 8601 or
+Unix milliseconds."""
 
 from __future__ import annotations
 
@@ -43,6 +48,7 @@ SF_FIELDS = {"CDP_Person_Id__c", "Email", "FirstName", "LastName", "Phone", "Mai
              "CDP_Churn_Risk__c", "CDP_Predicted_CLV__c", "CDP_Journey_Stage__c", "CDP_Next_Best_Action__c"}
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.([A-Za-z]{2,})$")
 RESERVED_TLDS = {"invalid", "test", "example", "localhost"}
+DATETIME_RE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:?\d{2})")
 
 
 def valid_email(value: str) -> bool:
@@ -77,6 +83,8 @@ class Store:
         self.open_failures: dict[tuple[str, str], dict] = {}
         self.webhook: dict[str, dict] = {}
         self.webhook_deleted: set[str] = set()
+        self.webhook_events: dict[str, dict] = {}  # journey events accepted, by delivery (event) id
+        self.webhook_log: list[dict] = []          # every webhook request with its outcome
         self.sf_jobs: dict[str, dict] = {}
         self.window: deque = deque()
         self.sf_window: deque = deque()
@@ -178,6 +186,12 @@ class Handler(BaseHTTPRequestHandler):
         if url.path == "/_sandbox/webhook":
             with STORE.lock:
                 return self._send(200, {"records": STORE.webhook, "deleted": sorted(STORE.webhook_deleted)})
+        if url.path == "/_sandbox/webhook/events":
+            with STORE.lock:
+                return self._send(200, {"events": STORE.webhook_events})
+        if url.path == "/_sandbox/webhook/log":
+            with STORE.lock:
+                return self._send(200, {"requests": STORE.webhook_log})
         if url.path == "/_sandbox/salesforce":
             with STORE.lock:
                 return self._send(200, {"records": STORE.sf_contacts})
@@ -415,6 +429,35 @@ class Handler(BaseHTTPRequestHandler):
             STORE.stats["property_creates"] += 1
         return self._send(201, property_body(name))
 
+    def _batch_rejected(self, inputs: list[dict], ids: list[str]) -> bool:
+        """What HubSpot rejects in a batch as a whole (answered here): duplicate ids, unknown properties."""
+        if len(set(ids)) != len(ids):
+            self._send(400, {"status": "error", "category": "VALIDATION_ERROR",
+                             "message": "Duplicate IDs found in batch input"})
+            return True
+        unknown = sorted({p for i in inputs for p in i.get("properties", {}) if p not in STORE.hs_properties})
+        if unknown:
+            self._send(400, {"status": "error", "category": "VALIDATION_ERROR",
+                             "message": f"Property \"{unknown[0]}\" does not exist",
+                             "errors": [{"code": "PROPERTY_DOESNT_EXIST", "context": {"propertyName": unknown}}]})
+            return True
+        return False
+
+    def _batch_outcome(self, inputs: list[dict], results: list[dict], errors: list[dict]):
+        """Note each input's outcome for the page, then answer 200, or 207 with the per-input errors."""
+        # a record is named by its cdp_person_id when it has one (the page is about the CDP's records)
+        person_of = {str(i.get("id", "")).lower(): i.get("properties", {}).get("cdp_person_id") for i in inputs}
+        note_outcome("HubSpot", [k for r in results for k in (r["id"], r["properties"].get("email", ""),
+                                                               r["properties"].get("cdp_person_id", ""))],
+                     [(person_of.get(str(i).lower()) or str(i), e["category"], e["message"])
+                      for e in errors for i in e["context"]["ids"]])
+        if self._lose_after():
+            return self._drop()
+        if errors:
+            return self._send(207, {"status": "COMPLETE", "results": results, "errors": errors,
+                                    "numErrors": len(errors)})
+        return self._send(200, {"status": "COMPLETE", "results": results})
+
     def batch_upsert(self, body: bytes):
         req = json.loads(body or b"{}")
         inputs = req.get("inputs", [])
@@ -422,15 +465,8 @@ class Handler(BaseHTTPRequestHandler):
         if len(inputs) > 100:
             return self._send(400, {"status": "error", "category": "VALIDATION_ERROR",
                                     "message": "Batch input size exceeds limit of 100"})
-        ids = [str(i.get("id", "")).lower() for i in inputs]
-        if len(set(ids)) != len(ids):
-            return self._send(400, {"status": "error", "category": "VALIDATION_ERROR",
-                                    "message": "Duplicate IDs found in batch input"})
-        unknown = sorted({p for i in inputs for p in i.get("properties", {}) if p not in STORE.hs_properties})
-        if unknown:
-            return self._send(400, {"status": "error", "category": "VALIDATION_ERROR",
-                                    "message": f"Property \"{unknown[0]}\" does not exist",
-                                    "errors": [{"code": "PROPERTY_DOESNT_EXIST", "context": {"propertyName": unknown}}]})
+        if self._batch_rejected(inputs, [str(i.get("id", "")).lower() for i in inputs]):
+            return
         if any(i.get("idProperty") != "email" for i in inputs):
             return self._send(400, {"status": "error", "category": "VALIDATION_ERROR",
                                     "message": "idProperty must be a unique property (email)"})
@@ -471,18 +507,7 @@ class Handler(BaseHTTPRequestHandler):
                 contact["writes"] += 1
                 results.append({"id": hs_id, "properties": contact["properties"], "new": new,
                                 "createdAt": contact["createdAt"], "updatedAt": now})
-        # a record is named by its cdp_person_id when it has one (the page is about the CDP's records)
-        person_of = {str(i.get("id", "")).lower(): i.get("properties", {}).get("cdp_person_id") for i in inputs}
-        note_outcome("HubSpot", [k for r in results for k in (r["id"], r["properties"].get("email", ""),
-                                                               r["properties"].get("cdp_person_id", ""))],
-                     [(person_of.get(str(i).lower()) or str(i), e["category"], e["message"])
-                      for e in errors for i in e["context"]["ids"]])
-        if self._lose_after():
-            return self._drop()
-        if errors:
-            return self._send(207, {"status": "COMPLETE", "results": results, "errors": errors,
-                                    "numErrors": len(errors)})
-        return self._send(200, {"status": "COMPLETE", "results": results})
+        return self._batch_outcome(inputs, results, errors)
 
     def batch_update(self, body: bytes):
         """batch/update by contact id: 207 with OBJECT_NOT_FOUND for ids that do not exist (archived or
@@ -492,15 +517,8 @@ class Handler(BaseHTTPRequestHandler):
         if len(inputs) > 100:
             return self._send(400, {"status": "error", "category": "VALIDATION_ERROR",
                                     "message": "Batch input size exceeds limit of 100"})
-        ids = [str(i.get("id", "")) for i in inputs]
-        if len(set(ids)) != len(ids):
-            return self._send(400, {"status": "error", "category": "VALIDATION_ERROR",
-                                    "message": "Duplicate IDs found in batch input"})
-        unknown = sorted({p for i in inputs for p in i.get("properties", {}) if p not in STORE.hs_properties})
-        if unknown:
-            return self._send(400, {"status": "error", "category": "VALIDATION_ERROR",
-                                    "message": f"Property \"{unknown[0]}\" does not exist",
-                                    "errors": [{"code": "PROPERTY_DOESNT_EXIST", "context": {"propertyName": unknown}}]})
+        if self._batch_rejected(inputs, [str(i.get("id", "")) for i in inputs]):
+            return
         if self._faults_before():
             return
         results, errors = [], []
@@ -543,18 +561,7 @@ class Handler(BaseHTTPRequestHandler):
                 STORE.stats["hubspot_updates"] += 1
                 results.append({"id": hs_id, "properties": contact["properties"], "createdAt": contact["createdAt"],
                                 "updatedAt": now, "archived": False})
-        # a record is named by its cdp_person_id when it has one (the page is about the CDP's records)
-        person_of = {str(i.get("id", "")).lower(): i.get("properties", {}).get("cdp_person_id") for i in inputs}
-        note_outcome("HubSpot", [k for r in results for k in (r["id"], r["properties"].get("email", ""),
-                                                               r["properties"].get("cdp_person_id", ""))],
-                     [(person_of.get(str(i).lower()) or str(i), e["category"], e["message"])
-                      for e in errors for i in e["context"]["ids"]])
-        if self._lose_after():
-            return self._drop()
-        if errors:
-            return self._send(207, {"status": "COMPLETE", "results": results, "errors": errors,
-                                    "numErrors": len(errors)})
-        return self._send(200, {"status": "COMPLETE", "results": results})
+        return self._batch_outcome(inputs, results, errors)
 
     def batch_archive(self, body: bytes):
         inputs = json.loads(body or b"{}").get("inputs", [])
@@ -681,35 +688,57 @@ class Handler(BaseHTTPRequestHandler):
 
     # --- webhook -----------------------------------------------------------------------------
     def webhook(self, path: str, body: bytes):
+        """Signed deliveries. Every request lands in the full request log (GET /_sandbox/webhook/log) with its
+        outcome, rejected ones included; journey events (action `event`) are kept by delivery id
+        (GET /_sandbox/webhook/events) and an id seen before is dropped as a replay."""
+        try:
+            msg = json.loads(body or b"{}")
+        except ValueError:
+            msg = {}
+        records = msg.get("records", []) if isinstance(msg, dict) else []
+        entry = {"path": path, "action": msg.get("action") if isinstance(msg, dict) else None,
+                 "timestamp": self.headers.get("X-CDP-Timestamp", ""), "signature": self.headers.get("X-CDP-Signature", ""),
+                 "body": body.decode("utf-8", "replace"), "records": records, "outcome": "", "accepted": [],
+                 "replays": []}
+        with STORE.lock:
+            STORE.webhook_log.append(entry)
         ts = self.headers.get("X-CDP-Timestamp", "")
         expected = "sha256=" + hmac.new(webhook_secret().encode(), ts.encode() + b"." + body,
                                         hashlib.sha256).hexdigest()
         if not hmac.compare_digest(expected, self.headers.get("X-CDP-Signature", "")):
             STORE.stats["webhook_bad_signatures"] += 1
+            entry["outcome"] = "bad_signature"
             return self._send(401, {"error": "bad signature"})
         if not ts.isdigit() or abs(time.time() - int(ts)) > WEBHOOK_MAX_AGE_S:  # a replayed old delivery
             STORE.stats["webhook_stale_timestamps"] = STORE.stats.get("webhook_stale_timestamps", 0) + 1
+            entry["outcome"] = "stale_timestamp"
             return self._send(401, {"error": "timestamp outside the 5 minute window"})
         if self._faults_before():
+            entry["outcome"] = "injected_failure"
             return
-        msg = json.loads(body)
         with STORE.lock:
             STORE.stats["webhook_deliveries"] += 1
-            for rec in msg.get("records", []):
+            for rec in records:
                 did = rec.get("delivery_id")
                 if did and did in STORE.webhook_seen:  # a replay of a change already applied
                     STORE.stats["webhook_replays_dropped"] += 1
+                    entry["replays"].append(did)
                     continue
                 if did:
                     STORE.webhook_seen.add(did)
-                if msg.get("action") in ("delete", "merge"):
+                    entry["accepted"].append(did)
+                if msg.get("action") == "event":
+                    STORE.webhook_events[did] = rec
+                elif msg.get("action") in ("delete", "merge"):
                     STORE.webhook.pop(rec["key"], None)
                     STORE.webhook_deleted.add(rec["key"])
                 else:
                     STORE.webhook[rec["key"]] = rec
         if self._lose_after():
+            entry["outcome"] = "applied_response_lost"
             return self._drop()
-        return self._send(200, {"accepted": len(msg.get("records", []))})
+        entry["outcome"] = "applied"
+        return self._send(200, {"accepted": len(entry["accepted"]), "replays": len(entry["replays"])})
 
 
 def note_outcome(system: str, ok_keys: list[str], failed: list[tuple[str, str, str]]) -> None:
@@ -742,6 +771,8 @@ def invalid_values(props: dict[str, str]) -> str | None:
                 return f"{value!r} is not a number for {name}"
         elif spec["type"] == "date" and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
             return f"{value!r} is not a date (YYYY-MM-DD) for {name}"
+        elif spec["type"] == "datetime" and not (value.isdigit() or DATETIME_RE.fullmatch(value)):
+            return f"{value!r} is not a datetime (ISO 8601 or Unix milliseconds) for {name}"
         elif spec["type"] == "enumeration":
             unknown = [v for v in value.split(";") if v not in spec["options"]]
             if unknown:
