@@ -172,7 +172,8 @@ def journey_summary(duckdb_path: Path) -> str:
     """Stage distribution (persons, and how many have a next best action), the segment sizes against the
     previous build instant and this build's transitions by from/to, a few lines for run summaries (README
     "Journeys")."""
-    if not table_exists(duckdb_path, "journey_transitions"):
+    needed = ("journey_transitions", "customer_profiles", "segment_membership_events", "segment_membership_history")
+    if not all(table_exists(duckdb_path, table) for table in needed):
         return "(journeys not built)"
     _, stages = query(duckdb_path, JOURNEY_STAGES_SQL)
     _, instant = query(duckdb_path, "select max(as_of_at) from customer_profiles")

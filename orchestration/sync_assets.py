@@ -55,9 +55,15 @@ def outcome(summary: RunSummary) -> dg.MaterializeResult:
     return dg.MaterializeResult(metadata=metadata)
 
 
-def build_sync_asset(entry: dict[str, str]) -> dg.AssetsDefinition:
+def build_sync_asset(entry: dict[str, str], entries: list[dict[str, str]]) -> dg.AssetsDefinition:
     name = entry["name"]
     deps = [dg.AssetKey([entry["model"]])] if entry.get("model") else []
+    if entry.get("mode") == "events":
+        # an events sync writes to records the destination's record syncs keep (HubSpot: the contact of
+        # the email): they run first, so an email changed in this build is on the contact before an event
+        # looks it up by that email, and no second contact is made
+        deps += [dg.AssetKey([f"sync_{e['name']}"]) for e in entries
+                 if e.get("destination") == entry.get("destination") and e.get("mode") != "events"]
 
     @dg.asset(
         name=f"sync_{name}",
@@ -98,4 +104,5 @@ def build_config_error_asset() -> dg.AssetsDefinition:
     return _broken
 
 
-sync_assets = [build_sync_asset(e) for e in declared_entries()] or [build_config_error_asset()]
+_entries = declared_entries()
+sync_assets = [build_sync_asset(e, _entries) for e in _entries] or [build_config_error_asset()]

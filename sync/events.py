@@ -125,7 +125,7 @@ def plan_events(cfg: SyncConfig, snap: Snapshot, keeps_latest: bool = False) -> 
             plan.skipped.append((key, reason))
             continue
         person = _text(row.get("person_id"))
-        if keeps_latest and person in latest and latest[person] > _order(row):
+        if keeps_latest and person in latest and latest[person][0] > _order(row)[0]:  # strictly older only
             plan.decided.append((key, "superseded", {"status": "superseded", "journey": journey.name}))
             continue
         props = payload(cfg, row, journey.name, journey.fields)

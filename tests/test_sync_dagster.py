@@ -103,3 +103,17 @@ def test_launchpad_dry_run_plans_and_writes_nothing(tmp_path: Path):
     finally:
         sb.stop()
     assert tw.sql("select count(*) from information_schema.schemata where schema_name = 'cdp_sync'") == [(0,)]
+
+
+def test_an_events_sync_runs_after_the_record_syncs_of_its_destination():
+    # HubSpot events are written to the contact of the email: the contacts sync puts a changed email on the
+    # contact first, so the events sync never upserts a second contact for it
+    from orchestration.sync_assets import build_sync_asset
+
+    entries = [{"name": "hubspot_contacts", "model": "m1", "destination": "hubspot", "mode": "upsert"},
+               {"name": "salesforce_contacts", "model": "m2", "destination": "salesforce", "mode": "upsert"},
+               {"name": "hubspot_journey_events", "model": "m3", "destination": "hubspot", "mode": "events"}]
+    deps = {key.to_user_string() for key in build_sync_asset(entries[2], entries).dependency_keys}
+    assert {"m3", "sync_hubspot_contacts"} <= deps and "sync_salesforce_contacts" not in deps
+    assert "sync_hubspot_journey_events" not in {
+        key.to_user_string() for key in build_sync_asset(entries[0], entries).dependency_keys}

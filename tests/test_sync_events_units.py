@@ -202,6 +202,15 @@ def test_the_project_syncs_file_is_valid_with_its_events_syncs():
     assert syncs["hubspot_journey_events"].columns[0] == "event_id"
 
 
+def test_an_event_at_the_same_instant_as_a_delivered_one_is_not_superseded():
+    # two changes of one person at one as-of instant (a rule changed and the build rerun): the order between
+    # them is unknown, so the later-found one is still written rather than dropped as older
+    state = {BASELINE_KEY: marker(None), "e004": StateRow("delivered", None, {})}
+    rows = [event(2, at=T2, person="p"), event(4, at=T2, person="p")]
+    plan = plan_events(cfg(), Snapshot(rows, state, {}), keeps_latest=True)
+    assert fates(plan) == {} and [r.key for r in plan.deliver] == ["e002"]
+
+
 def test_hubspot_event_properties_must_be_defined_and_one_write_per_contact():
     sb = start_sandbox()
     try:

@@ -160,8 +160,12 @@ class HubSpotContacts:
 
     def _upsert_by_email(self, records: list[OutRecord]) -> dict[str, RecordResult]:
         by_email = {r.match_value.lower(): r for r in records}
+        # the match key is written too (the same value): the response's properties then carry it whatever
+        # HubSpot returns by default, so each result is matched to its input (an events sync sends only its
+        # event properties)
         payload = self._batch("upsert", [{"idProperty": self.cfg.match_key, "id": r.match_value,
-                                          "properties": r.properties} for r in records])
+                                          "properties": {self.cfg.match_key: r.match_value, **r.properties}}
+                                         for r in records])
         results: dict[str, RecordResult] = {}
         for item in payload.get("results", []):
             ident = str(item.get("properties", {}).get(self.cfg.match_key, "")).lower()

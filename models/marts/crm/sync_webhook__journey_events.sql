@@ -15,16 +15,9 @@ segment_events as (
 ),
 
 merges as (
-    select from_person_id, to_person_id
-    from (
-        select
-            from_person_id,
-            to_person_id,
-            row_number() over (partition by from_person_id order by changed_at desc, to_person_id) as recency_rank
-        from {{ ref('person_id_history') }}
-        where change_type = 'merge'
-    ) ranked
-    where recency_rank = 1
+    -- where a merged-away id lives now, over every hop (the history models read the same map)
+    select old_person_id, current_person_id
+    from {{ ref('int_person_ids_current') }}
 ),
 
 profiles as (
@@ -74,9 +67,9 @@ final as (
         cast(profiles.email_consent as {{ cdp_type_string() }}) as email_consent
     from events
     left join merges
-        on merges.from_person_id = events.person_id
+        on merges.old_person_id = events.person_id
     inner join profiles
-        on profiles.person_id = coalesce(merges.to_person_id, events.person_id)
+        on profiles.person_id = coalesce(merges.current_person_id, events.person_id)
 )
 
 select * from final
