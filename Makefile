@@ -40,7 +40,7 @@ chromium:
 
 test: install chromium
 	$(BIN)/ruff check cdp orchestration sync datagen predict scripts tests bench
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+	$(BIN)/python -m pytest -q -p no:cacheprovider --durations=15
 
 lint: install
 	$(BIN)/ruff check cdp orchestration sync datagen predict scripts tests bench
