@@ -1,0 +1,50 @@
+{#- Incremental past staging (issue 15, item 3).
+
+    A model keyed by one column (a record, an identifier value, a person) recomputes only the keys in its
+    scope: a small model listing the keys whose inputs changed since the model last ran. Three parts:
+
+    1. the model's config, `scoped_incremental_config(key, scope)`, in the model's first lines;
+    2. pre-hook `delete_scope_rows()`: delete the stored rows of every key in the scope (this also removes
+       keys that vanished: a scope lists them, and the model's SQL selects nothing for them);
+    3. `in_scope(column)` in the model's SQL, where it reads its inputs: true on a full build, and on an
+       incremental run only for the scope's keys; the rows are appended.
+
+    The scope model decides correctness: it must list every key whose rows could differ from a full build's.
+    On a full build or --full-refresh the model builds every key. Engines whose tables cannot DELETE (Spark's
+    parquet tables) build the table in full, as staging does (staging_materialization). A stored table whose
+    columns differ from the model's (an upgrade) fails with dbt's schema-change error, which names
+    --full-refresh. -#}
+{% macro scoped_incremental_config(key, scope, scope_key=none) -%}
+    {#- ref here, in the model's own parse, so dbt orders the scope before the model -#}
+    {%- set _scope_relation = ref(scope) -%}
+    {%- do config(
+        materialized=staging_materialization(),
+        incremental_strategy='append',
+        on_schema_change='fail',
+        pre_hook='{{ delete_scope_rows() }}',
+        cdp_scope={'key': key, 'scope': scope, 'scope_key': scope_key or key},
+    ) -%}
+{%- endmacro %}
+
+{#- The scope's keys as a subquery, for the pre-hook and the filter. -#}
+{% macro _scope_keys() -%}
+    {%- set s = config.get('cdp_scope') -%}
+    (select {{ s.scope_key }} from {{ ref(s.scope) }})
+{%- endmacro %}
+
+{% macro delete_scope_rows() -%}
+    {%- if is_incremental() -%}
+    delete from {{ this }} where {{ config.get('cdp_scope').key }} in {{ _scope_keys() }}
+    {%- else -%}
+    select 1
+    {%- endif -%}
+{%- endmacro %}
+
+{#- SQL condition: every row on a full build; on an incremental run, rows whose `column` is a key in scope. -#}
+{% macro in_scope(column) -%}
+    {%- if is_incremental() -%}
+    {{ column }} in {{ _scope_keys() }}
+    {%- else -%}
+    1 = 1
+    {%- endif -%}
+{%- endmacro %}
