@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from cdp.dbt_args import dbt_command
+from cdp.first_erasure import build_graph_if_erasures_need_it
 from cdp.raw_data import ensure_raw_data
 from cdp.settings import SAMPLE_PERSONS, SAMPLE_SEED, Settings, load_settings
 
@@ -40,6 +41,11 @@ def cmd_generate(ns: argparse.Namespace) -> int:
 def cmd_build(ns: argparse.Namespace) -> int:
     settings = load_settings(ns.target)
     ensure_raw_data(settings)
+    rc = build_graph_if_erasures_need_it(db_path=settings.duckdb_path, raw_dir=settings.raw_dir,
+                                         target=settings.target, dbt_executable=_dbt_executable(),
+                                         project_dir=settings.project_dir, env=settings.dbt_env, log=print)
+    if rc != 0:
+        return rc
     rc = run_dbt(settings, "build", full_refresh=ns.full_refresh, select=ns.select or ())
     if settings.target == "duckdb" and settings.duckdb_path.exists():
         from cdp.report import identity_summary, journey_summary, load_summary, prediction_summary, table_exists

@@ -2,6 +2,7 @@
 import: the dbt project is prepared (parsed when stale) the first time the definitions are built."""
 
 import functools
+import os
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
@@ -11,6 +12,7 @@ import dagster as dg
 import duckdb
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
+from cdp.first_erasure import build_graph_if_erasures_need_it
 from cdp.settings import load_settings
 from orchestration.resources import WarehouseResource, dbt_executable
 
@@ -134,6 +136,7 @@ def journey_facts(db_path: Path, tables: list[str]) -> dict[str, dict[str, Any]]
 # Staging runs as its own step so that the GX staging checks on the base_ models (blocking) gate everything
 # downstream: identity, profiles, CRM models and syncs do not run on a bad batch.
 STAGING_SELECT = "path:models/staging resource_type:seed"
+STAGING_STEP = "cdp_dbt_staging"
 
 
 def _dbt_step(name: str, select: str, exclude: str | None, description: str) -> dg.AssetsDefinition:
@@ -142,6 +145,14 @@ def _dbt_step(name: str, select: str, exclude: str | None, description: str) -> 
     def _assets(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
         # DuckDB has one writer, and dbt holds the file while it builds: the events are kept until dbt ends,
         # then each model's output gets its row count and column schema, read from the file.
+        if name == STAGING_STEP:
+            rc = build_graph_if_erasures_need_it(
+                db_path=warehouse.path, raw_dir=Path(warehouse.raw_dir), target=warehouse.target,
+                dbt_executable=dbt_executable(), project_dir=dbt_project().project_dir,
+                env={**os.environ, **warehouse.dbt_variables()},
+                log=context.log.info)
+            if rc != 0:
+                raise dg.Failure(f"building the identity graph before the first erasure failed (dbt exit code {rc})")
         with warehouse.dbt_environment():
             invocation = dbt.cli(["build"], context=context)
         if warehouse.target != "duckdb":
@@ -166,7 +177,7 @@ def _dbt_step(name: str, select: str, exclude: str | None, description: str) -> 
 def build_dbt_assets() -> list[dg.AssetsDefinition]:
     """Two dbt steps: staging (seeds, base_ and stg_ models and their tests), then everything else."""
     return [
-        _dbt_step("cdp_dbt_staging", STAGING_SELECT, None, "Seeds and staging models; their dbt tests as checks."),
+        _dbt_step(STAGING_STEP, STAGING_SELECT, None, "Seeds and staging models; their dbt tests as checks."),
         _dbt_step("cdp_dbt_assets", "fqn:*", STAGING_SELECT,
                   "Identity, profiles, quality and CRM models; dbt tests run as asset checks."),
     ]

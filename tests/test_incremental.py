@@ -4,15 +4,18 @@ rebuild of the same raw files, re-stages only the keys that changed, and keeps p
 from __future__ import annotations
 
 import csv
+import os
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
 
+from cdp.first_erasure import build_graph_if_erasures_need_it
 from cdp.privacy_cli import append_request
 from datagen.sample_data import append_day, generate
 from tests.compare import clusters, columns, comparable, differences, person_keys_view
-from tests.conftest import dbt
+from tests.conftest import PROJECT_DIR, dbt
 
 BASE_MODELS = ["base_crm__contacts", "base_shop__customers", "base_shop__orders", "base_web__events",
                "base_support__tickets", "base_email__consents"]
@@ -49,14 +52,39 @@ def _drop_one_row(path: Path) -> None:
         csv.writer(fh, lineterminator="\n").writerows(rows[:5] + rows[6:])
 
 
+def _shop_customer_with_web_events(raw: Path) -> tuple[str, str]:
+    """A shop customer's id and email where the customer's web events carry the id and no email: records that
+    only the identity graph ties to the email."""
+    with (raw / "web_events.csv").open(newline="", encoding="utf-8") as fh:
+        users = {row["user_id"].strip() for row in csv.DictReader(fh) if row["user_id"].strip() and not row["email"]}
+    with (raw / "shop_customers.csv").open(newline="", encoding="utf-8") as fh:
+        return next((row["customer_id"].strip(), row["email"]) for row in csv.DictReader(fh)
+                    if row["customer_id"].strip() in users and "@" in row["email"] and " " not in row["email"])
+
+
+def _build(raw: Path, db: Path):
+    """As `cdp build` and the Dagster staging step do: a new warehouse whose files ask for an erasure gets its
+    identity graph first."""
+    env = dict(os.environ, CDP_RAW_DIR=str(raw), CDP_DUCKDB_PATH=str(db), CDP_TARGET="duckdb")
+    assert build_graph_if_erasures_need_it(db_path=db, raw_dir=raw, target="duckdb", env=env, log=print,
+                                           dbt_executable=str(Path(sys.executable).with_name("dbt")),
+                                           project_dir=PROJECT_DIR) == 0
+    return dbt(raw, db, "build")
+
+
 def test_a_day_of_new_data_builds_incrementally_to_the_full_result(tmp_path: Path):
     raw = tmp_path / "raw"
     generate(2_000, 21, raw)
-    with (raw / "crm_contacts.csv").open(newline="", encoding="utf-8") as fh:
-        erased = next(row["email"] for row in csv.DictReader(fh) if "@" in row["email"])
-    append_request(raw, "erasure", erased, None, "first-erasure", datetime(2025, 6, 1, tzinfo=UTC))
+    erased_customer, erased_email = _shop_customer_with_web_events(raw)
+    append_request(raw, "erasure", erased_email, None, "first-erasure", datetime(2025, 6, 1, tzinfo=UTC))
     inc_db = tmp_path / "incremental.duckdb"
-    dbt(raw, inc_db, "build")
+    _build(raw, inc_db)
+    with duckdb.connect(str(inc_db), read_only=True) as con:
+        # the first build's erasure went through the graph: the customer's web events (id only) are gone too
+        assert con.execute("select status, persons_matched from privacy_request_log "
+                           "where request_id = 'first-erasure'").fetchall() == [("erased", 1)]
+        assert con.execute("select count(*) from base_web__events where user_id = ?", [erased_customer]).fetchone() \
+            == (0,)
     with duckdb.connect(str(inc_db), read_only=True) as con:
         before = dict(((s, r), p) for s, r, p in con.execute(
             "select source_name, source_record_id, person_id from person_records").fetchall())
@@ -74,7 +102,7 @@ def test_a_day_of_new_data_builds_incrementally_to_the_full_result(tmp_path: Pat
     for model in ("int_records_clustered_strong", "int_records_clustered"):
         assert f"connected_components: {model} relabelled the changed components" in log
     full_db = tmp_path / "full.duckdb"
-    dbt(raw, full_db, "build")
+    _build(raw, full_db)
 
     # incremental: the day's run re-staged only the changed keys' rows, a small part of each table
     staged = _staged_by_run(inc_db)

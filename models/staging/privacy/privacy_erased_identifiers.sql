@@ -10,8 +10,9 @@
 
     A new erasure request resolves through the identity graph of the previous build (person_records and
     int_identifiers_observed, read by name: this build's graph is made from rows this ledger filters)
-    to each matched person's every identifier, record key and person id. On the very first build there is
-    no graph yet: the request's own email and phone are erased. Types: the identifier types, plus
+    to each matched person's every identifier, record key and person id. A warehouse that was never built has
+    no graph: `cdp build` and the Dagster staging step then build it first (cdp/first_erasure.py); a plain
+    `dbt build` of a new warehouse erases only the rows carrying the request's own email and phone. Types: the identifier types, plus
     record_key and person_id. -#}
 {%- set observed = adapter.get_relation(this.database, this.schema, 'int_identifiers_observed') if execute else none -%}
 {%- set records = adapter.get_relation(this.database, this.schema, 'person_records') if execute else none -%}
