@@ -71,3 +71,13 @@ def identity_warehouse(tmp_path_factory) -> Warehouse:
     root = tmp_path_factory.mktemp("identity")
     generate(20_000, 2026, root / "raw")
     return build_warehouse(root / "raw", root / "warehouse.duckdb")
+
+
+def shop_customer_with_web_events(raw: Path) -> tuple[str, str]:
+    """A shop customer's id and email where the customer's web events carry the id and no email: records that
+    only the identity graph ties to the email."""
+    with (raw / "web_events.csv").open(newline="", encoding="utf-8") as fh:
+        users = {row["user_id"].strip() for row in csv.DictReader(fh) if row["user_id"].strip() and not row["email"]}
+    with (raw / "shop_customers.csv").open(newline="", encoding="utf-8") as fh:
+        return next((row["customer_id"].strip(), row["email"]) for row in csv.DictReader(fh)
+                    if row["customer_id"].strip() in users and "@" in row["email"] and " " not in row["email"])

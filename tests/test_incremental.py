@@ -15,7 +15,7 @@ from cdp.first_erasure import build_graph_if_erasures_need_it
 from cdp.privacy_cli import append_request
 from datagen.sample_data import append_day, generate
 from tests.compare import clusters, columns, comparable, differences, person_keys_view
-from tests.conftest import PROJECT_DIR, dbt
+from tests.conftest import PROJECT_DIR, dbt, shop_customer_with_web_events
 
 BASE_MODELS = ["base_crm__contacts", "base_shop__customers", "base_shop__orders", "base_web__events",
                "base_support__tickets", "base_email__consents"]
@@ -52,16 +52,6 @@ def _drop_one_row(path: Path) -> None:
         csv.writer(fh, lineterminator="\n").writerows(rows[:5] + rows[6:])
 
 
-def _shop_customer_with_web_events(raw: Path) -> tuple[str, str]:
-    """A shop customer's id and email where the customer's web events carry the id and no email: records that
-    only the identity graph ties to the email."""
-    with (raw / "web_events.csv").open(newline="", encoding="utf-8") as fh:
-        users = {row["user_id"].strip() for row in csv.DictReader(fh) if row["user_id"].strip() and not row["email"]}
-    with (raw / "shop_customers.csv").open(newline="", encoding="utf-8") as fh:
-        return next((row["customer_id"].strip(), row["email"]) for row in csv.DictReader(fh)
-                    if row["customer_id"].strip() in users and "@" in row["email"] and " " not in row["email"])
-
-
 def _build(raw: Path, db: Path):
     """As `cdp build` and the Dagster staging step do: a new warehouse whose files ask for an erasure gets its
     identity graph first."""
@@ -75,7 +65,7 @@ def _build(raw: Path, db: Path):
 def test_a_day_of_new_data_builds_incrementally_to_the_full_result(tmp_path: Path):
     raw = tmp_path / "raw"
     generate(2_000, 21, raw)
-    erased_customer, erased_email = _shop_customer_with_web_events(raw)
+    erased_customer, erased_email = shop_customer_with_web_events(raw)
     append_request(raw, "erasure", erased_email, None, "first-erasure", datetime(2025, 6, 1, tzinfo=UTC))
     inc_db = tmp_path / "incremental.duckdb"
     _build(raw, inc_db)

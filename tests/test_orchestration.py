@@ -13,14 +13,17 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
+import duckdb
 import requests
 
+from cdp.privacy_cli import append_request
 from cdp.ui import _is_zombie, descendants
 from datagen.sample_data import generate
 from sync.sandbox import start_sandbox
-from tests.conftest import PROJECT_DIR
+from tests.conftest import PROJECT_DIR, shop_customer_with_web_events
 
 BIN = Path(sys.executable).parent
 SNAPSHOT = Path(__file__).with_name("snapshots") / "asset_graph.txt"
@@ -76,10 +79,17 @@ def test_whole_graph_materialises_in_process_and_syncs(tmp_path: Path):
     """`cdp run` prints stages, checks and the summary only (no dbt lines, no GX progress bars, no Dagster
     DEBUG events), and records the run in the project's Dagster instance, where `cdp ui` shows it."""
     generate(800, 5, tmp_path / "raw")
+    # the new warehouse's files ask for an erasure: the staging step builds the identity graph first, so the
+    # request also reaches the customer's web events, which carry only the shop id
+    customer, email = shop_customer_with_web_events(tmp_path / "raw")
+    append_request(tmp_path / "raw", "erasure", email, None, "first-erasure", datetime(2025, 6, 1, tzinfo=UTC))
     sandbox = start_sandbox()
     try:
         proc = run_pipeline(tmp_path, sandbox)
         assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+        with duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True) as con:
+            assert con.execute("select status, persons_matched from privacy_request_log").fetchall() == [("erased", 1)]
+            assert con.execute("select count(*) from base_web__events where user_id = ?", [customer]).fetchone() == (0,)
         out = proc.stdout + proc.stderr
         for check in ("gx_staging_quality", "gx_identity_quality", "gx_profile_quality", "gx_privacy"):
             assert f"{check}" in proc.stdout
