@@ -4,19 +4,22 @@
     - quarantined: the row cannot be used (_quarantine_reason says why);
     - superseded:  an older version of a record whose newer version is staged;
     - staged:      the one current version of the record.
-    Needs columns _raw_row_hash and _quarantine_reason. Copies share a dense_rank, so the first copy
-    of the latest version is the one staged. -#}
+    Needs columns _raw_row_hash and _quarantine_reason. One window, sorted once: byte-for-byte copies share
+    the key, the quarantine group and the order, so they sit next to each other in it (ties end on the
+    hash) and every copy after the first is a duplicate; copies share a dense_rank, so the first copy of
+    the latest version is the one staged. -#}
 {% macro row_fate(key, latest_first_order_by, stamp=none) -%}
     {%- set cut = cdp_as_of_cut() -%}
     {%- set after = (stamp ~ ' > ' ~ cdp_as_of_literal()) if (stamp and cut) else 'false' -%}
+    {%- set versions -%}
+        (partition by {{ key }}, case when {{ after }} then 2 when _quarantine_reason is null then 0 else 1 end
+         order by {{ latest_first_order_by }}, _raw_row_hash)
+    {%- endset -%}
     case
         when {{ after }} then 'after_as_of'
-        when row_number() over (partition by _raw_row_hash order by _raw_row_hash) > 1 then 'duplicate'
+        when _raw_row_hash = lag(_raw_row_hash) over {{ versions }} then 'duplicate'
         when _quarantine_reason is not null then 'quarantined'
-        when dense_rank() over (
-            partition by {{ key }}, case when {{ after }} then 2 when _quarantine_reason is null then 0 else 1 end
-            order by {{ latest_first_order_by }}, _raw_row_hash
-        ) > 1 then 'superseded'
+        when dense_rank() over {{ versions }} > 1 then 'superseded'
         else 'staged'
     end
 {%- endmacro %}
