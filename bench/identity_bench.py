@@ -47,8 +47,8 @@ def layer_of(name: str, path: str) -> str:
 
 
 def dbt(raw: Path, db: Path, target_path: Path, verb: str, select: list[str] | None = None,
-        vars: dict | None = None) -> tuple[float, dict[str, float]]:
-    """Run dbt; wall seconds and the summed model execution seconds per layer."""
+        vars: dict | None = None) -> tuple[float, dict[str, float], dict[str, float]]:
+    """Run dbt; wall seconds, the summed model execution seconds per layer, and each model's seconds."""
     env = dict(os.environ, CDP_RAW_DIR=str(raw), CDP_DUCKDB_PATH=str(db), DBT_PROFILES_DIR=str(PROJECT),
                CDP_TARGET="duckdb")
     cmd = [DBT, *dbt_command(verb, project_dir=str(PROJECT), select=select or (), vars=vars), "--quiet",
@@ -60,11 +60,22 @@ def dbt(raw: Path, db: Path, target_path: Path, verb: str, select: list[str] | N
         raise SystemExit(f"dbt {verb} failed:\n{proc.stdout[-3000:]}")
     nodes = json.loads((target_path / "manifest.json").read_text())["nodes"]
     layers = dict.fromkeys(LAYERS, 0.0)
+    models: dict[str, float] = {}
     for result in json.loads((target_path / "run_results.json").read_text())["results"]:
         node = nodes.get(result["unique_id"])
         if node and node["resource_type"] in ("model", "seed"):
             layers[layer_of(node["name"], node["original_file_path"])] += result["execution_time"]
-    return seconds, layers
+            models[node["name"]] = result["execution_time"]
+    return seconds, layers, models
+
+
+def model_table(n: int, full: dict[str, float], day: dict[str, float], top: int = 15) -> list[str]:
+    """The models that cost most in the full run or in the day's run, with both times: where each second goes."""
+    names = sorted(set(sorted(full, key=full.get, reverse=True)[:top]) | set(sorted(day, key=day.get, reverse=True)[:top]),
+                   key=lambda name: -(full.get(name, 0.0) + day.get(name, 0.0)))
+    return ["", f"## The slowest models at {n:,} persons (execution seconds from dbt's run_results.json)", "",
+            "| model | full run (s) | day's incremental run (s) |", "| --- | --- | --- |",
+            *(f"| {name} | {full.get(name, 0.0):.1f} | {day.get(name, 0.0):.1f} |" for name in names)]
 
 
 def union_find_baseline(raw: Path) -> tuple[float, int]:
@@ -166,7 +177,7 @@ def chain_rounds(n: int, workdir: Path) -> tuple[int, float]:
     with duckdb.connect(str(db)) as con:
         con.execute("create table bench_chain_edges as select 'n' || lpad(cast(i as varchar), 6, '0') as node_a, "
                     "'n' || lpad(cast(i + 1 as varchar), 6, '0') as node_b from range(?) t(i)", [n - 1])
-    seconds, _ = dbt(workdir, db, workdir / "target", "run", ["bench_chain_components"], vars={"bench_chain": True})
+    seconds, _, _ = dbt(workdir, db, workdir / "target", "run", ["bench_chain_components"], vars={"bench_chain": True})
     with duckdb.connect(str(db), read_only=True) as con:
         rounds, components = con.execute(
             "select max(converged_in_rounds), count(distinct component_id) from bench_chain_components").fetchone()
@@ -252,11 +263,11 @@ def main() -> None:
             tmp = Path(tmp)
             counts = generate(n, 1, tmp / "raw")
             db = tmp / "w.duckdb"
-            seed_s, seed_layers = dbt(tmp / "raw", db, tmp / "target", "seed")
-            run_s, layers = dbt(tmp / "raw", db, tmp / "target", "run")
+            seed_s, seed_layers, _ = dbt(tmp / "raw", db, tmp / "target", "seed")
+            run_s, layers, run_models = dbt(tmp / "raw", db, tmp / "target", "run")
             build_s = seed_s + run_s
             layers["staging"] += seed_layers["staging"]
-            test_s, _ = dbt(tmp / "raw", db, tmp / "target", "test")
+            test_s, _, _ = dbt(tmp / "raw", db, tmp / "target", "test")
             peak_mb = peak_rss_mb()
             base_s, _ = union_find_baseline(tmp / "raw")
             script_s, _, script_rounds = duckdb_components_script(tmp / "raw")
@@ -267,11 +278,12 @@ def main() -> None:
                          f"{layers['connected components'] / script_s:.2f} |")
             print(lines[-1], flush=True)
             appended = append_day(tmp / "raw", 2, 0.01, start_index=10 * n)
-            day_s, day_layers = dbt(tmp / "raw", db, tmp / "target", "run")
+            day_s, day_layers, day_models = dbt(tmp / "raw", db, tmp / "target", "run")
             incremental.append(f"| {n:,} | {sum(appended.values()):,} | "
                                + " | ".join(f"{day_layers[x]:.1f}" for x in LAYERS)
                                + f" | {day_s:.1f} | {run_s:.1f} | {day_s / run_s:.2f} |")
             print(incremental[-1], flush=True)
+            slowest = model_table(n, run_models, day_models)
             measured[n] = {"build": build_s, "run": run_s, "baseline": base_s, "peak_mb": peak_mb,
                            "incremental": day_s / run_s, "components": layers["connected components"], "script": script_s}
     with tempfile.TemporaryDirectory() as tmp:
@@ -284,6 +296,7 @@ def main() -> None:
         print(f"make build at {build['persons']:,.0f} persons: {build['seconds']:.1f} s, union-find "
               f"{build['baseline']:.1f} s", flush=True)
     lines += incremental
+    lines += slowest
     lines += targets(measured, rounds, build)
     lines += ["", f"Connected components on a 10,000-node chain: converged in {rounds} rounds ({seconds:.1f} s "
               "including dbt start-up).", "",
