@@ -131,7 +131,7 @@ def duckdb_components_script(raw: Path) -> tuple[float, int, int]:
     identifiers, integer node ids, min-label propagation with pointer jumping until no label changes.
     Returns (seconds, persons, rounds); one in-memory connection with the project's memory limit."""
     t = time.perf_counter()
-    con = duckdb.connect(config={"memory_limit": os.environ.get("CDP_DUCKDB_MEMORY_LIMIT", "7GB"), "threads": 2})
+    con = duckdb.connect(config={"memory_limit": os.environ.get("CDP_DUCKDB_MEMORY_LIMIT", "5GB"), "threads": 2})
     con.execute("set enable_progress_bar = false")
     parts = []
     for name, (key, ids) in BASELINE_SOURCES.items():
@@ -247,7 +247,7 @@ def main() -> None:
     lines = ["# Identity build benchmark", "",
              f"Command: `make bench` (python bench/identity_bench.py --sizes {ns.sizes} --make-build-persons "
              f"{ns.make_build_persons}); 2 cores, DuckDB "
-             f"(memory_limit {os.environ.get('CDP_DUCKDB_MEMORY_LIMIT', '7GB')}).", "",
+             f"(memory_limit {os.environ.get('CDP_DUCKDB_MEMORY_LIMIT', '5GB')}).", "",
              "## Full build", "",
              "| persons | raw rows | " + " | ".join(LAYERS) + " | build wall (s) | build s per million raw rows | "
              "dbt tests (s) | peak RSS (MB) | union-find baseline (s) | build / baseline | "
