@@ -4,7 +4,11 @@
     by person: a run rewrites the persons in int_profile_persons_changed only. It is also that scope's state:
     record_count and record_fingerprint (the set of record keys) and staged_through (the latest `_staged_at` of
     the base tables when the row was written), which the next run's scope compares with. What moves with the
-    as-of instant or depends on other persons is computed in full by int_profiles_traited. -#}
+    as-of instant or depends on other persons is computed in full by int_profiles_traited.
+    Built after the other models of the scope (depends_on below), so its state advances only when they all
+    succeeded: if one fails, the next run's scope lists the same persons again. -#}
+-- depends_on: {{ ref('int_profile_attributes_survived') }}
+-- depends_on: {{ ref('int_person_order_gaps') }}
 with person_records as (
     select * from {{ ref('person_records') }}
     where {{ in_scope('person_id') }}
