@@ -13,7 +13,8 @@
     and the marts compute it in full from the stored rows. Suppression only filters the CRM models
     (int_profiles_for_crm), which are rebuilt. Without stored profiles (first build, an upgrade) every
     current person is in scope. The state is read by name, not ref: int_profile_traits_summarised is built
-    after this model (it is scoped by it) and is read as the last build left it. -#}
+    after this model (it is scoped by it) and is read as the last build left it. Once the scoped models ran,
+    its post-hook removes the vanished persons from this table (forget_vanished_scope_persons). -#}
 {%- set state = adapter.get_relation(database=this.database, schema=this.schema,
                                      identifier='int_profile_traits_summarised') if execute else none -%}
 {%- for s in identifier_sources() %}

@@ -1,4 +1,5 @@
 {{ scoped_incremental_config('person_id', 'int_profile_persons_changed') }}
+{{ config(post_hook="{{ forget_vanished_scope_persons('int_profile_persons_changed') }}") }}
 {#- The time-independent traits of each person, functions of the person's own records only: counts, sums and
     first/last instants of their records, orders, web events and tickets, and their identifier counts. Incremental
     by person: a run rewrites the persons in int_profile_persons_changed only. It is also that scope's state:
@@ -6,7 +7,8 @@
     the base tables when the row was written), which the next run's scope compares with. What moves with the
     as-of instant or depends on other persons is computed in full by int_profiles_traited.
     Built after the other models of the scope (depends_on below), so its state advances only when they all
-    succeeded: if one fails, the next run's scope lists the same persons again. -#}
+    succeeded: if one fails, the next run's scope lists the same persons again. Its post-hook then drops the
+    vanished persons from the scope table (forget_vanished_scope_persons: an erased person's id must not stay). -#}
 -- depends_on: {{ ref('int_profile_attributes_survived') }}
 -- depends_on: {{ ref('int_person_order_gaps') }}
 with person_records as (
