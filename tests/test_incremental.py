@@ -25,9 +25,14 @@ BASE_MODELS = ["base_crm__contacts", "base_shop__customers", "base_shop__orders"
 RUN_LOGS = {"person_id_history", "journey_transitions", "segment_membership_events", "journey_stage_history",
             "segment_membership_history", "sync_webhook__journey_events"}
 # Columns that name people (compared through the person key), and columns that differ between any two builds
-# by construction: the staging run's time, the prediction fit's, the erasure's, hashes of a person id.
+# by construction: the staging run's time, the prediction fit's, the erasure's, hashes of a person id, the
+# profile scope's watermark (the run that wrote a profile row).
 PERSON_COLUMNS = ("person_id",)
-BUILD_COLUMNS = ("_staged_at", "model_fitted_at", "erased_at", "segment_membership_id")
+BUILD_COLUMNS = ("_staged_at", "model_fitted_at", "erased_at", "segment_membership_id", "staged_through")
+# The profile models that are incremental by person (scope int_profile_persons_changed): compared with a full
+# build too, since a stale stored row need not reach a mart (an event older than the 30-day window).
+PROFILE_INCREMENTAL = ["int_profile_attributes_observed", "int_profile_attributes_survived", "int_web_events_sessionised",
+                       "int_profile_traits_summarised", "int_person_order_days", "int_person_order_gaps"]
 
 
 def _marts() -> list[str]:
@@ -44,12 +49,45 @@ def _staged_by_run(db: Path) -> dict[str, dict[str, int]]:
         ).fetchall()) for model in BASE_MODELS}
 
 
-def _drop_one_row(path: Path) -> None:
-    """A source export that no longer carries a row (deleted upstream)."""
+def _drop_row(path: Path, key: str) -> None:
+    """A source export that no longer carries a row (deleted upstream): the row whose first field is `key`."""
     with path.open(newline="", encoding="utf-8") as fh:
         rows = list(csv.reader(fh))
+    kept = [row for row in rows if row[0] != key]
+    assert len(kept) == len(rows) - 1, key
     with path.open("w", newline="", encoding="utf-8") as fh:
-        csv.writer(fh, lineterminator="\n").writerows(rows[:5] + rows[6:])
+        csv.writer(fh, lineterminator="\n").writerows(kept)
+
+
+def _append_merging_order(raw: Path, con: duckdb.DuckDBPyConnection) -> tuple[str, str]:
+    """Append an order that joins two persons: a copy of one shop customer's order carrying the email of a
+    CRM-only person (both strong identifiers). Returns the two persons' ids."""
+    buyer, order_id, contact = con.execute("""
+        with kinds as (
+            select person_id, bool_or(source_name = 'crm_contacts') as has_crm,
+                bool_or(source_name in ('shop_customers', 'shop_orders')) as has_shop
+            from person_records group by person_id
+        )
+        select
+            (select records.person_id from person_records as records inner join kinds using (person_id)
+             where records.source_name = 'shop_orders' and not kinds.has_crm order by records.source_record_id limit 1),
+            (select records.source_record_id from person_records as records inner join kinds using (person_id)
+             where records.source_name = 'shop_orders' and not kinds.has_crm order by records.source_record_id limit 1),
+            (select records.person_id from person_records as records inner join kinds using (person_id)
+             inner join stg_crm__contacts as contacts on contacts.crm_contact_id = records.source_record_id
+             where records.source_name = 'crm_contacts' and not kinds.has_shop and contacts.email is not null
+             order by records.source_record_id limit 1)""").fetchone()
+    email = con.execute("select min(contacts.email) from stg_crm__contacts as contacts inner join person_records "
+                        "on person_records.source_record_id = contacts.crm_contact_id and "
+                        "person_records.source_name = 'crm_contacts' where person_records.person_id = ?",
+                        [contact]).fetchone()[0]
+    path = raw / "shop_orders.csv"
+    with path.open(newline="", encoding="utf-8") as fh:
+        row = next(row for row in csv.DictReader(fh) if row["order_id"] == order_id)
+    with path.open("a", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(row), lineterminator="\n")
+        writer.writerow({**row, "order_id": "O-merging-1", "email": email})
+    return buyer, contact
 
 
 def _build(raw: Path, db: Path):
@@ -78,10 +116,22 @@ def test_a_day_of_new_data_builds_incrementally_to_the_full_result(tmp_path: Pat
     with duckdb.connect(str(inc_db), read_only=True) as con:
         before = dict(((s, r), p) for s, r, p in con.execute(
             "select source_name, source_record_id, person_id from person_records").fetchall())
+        # a web event of a person with several records, none of which the day changes: only the count and
+        # fingerprint of the person's records tell the profile scope that this person changed
+        dropped_event, dropped_person = con.execute("""
+            select records.source_record_id, records.person_id
+            from person_records as records
+            inner join (select person_id from person_records group by person_id having count(*) >= 3) as persons
+                on persons.person_id = records.person_id
+            where records.source_name = 'web_events'
+                and records.person_id not in (select person_id from person_records where source_name <> 'web_events')
+            order by records.source_record_id limit 1""").fetchone()
 
     appended = append_day(raw, 22, 0.01, start_index=1_000_000)
     assert sum(appended.values()) > 50
-    _drop_one_row(raw / "web_events.csv")
+    _drop_row(raw / "web_events.csv", dropped_event)
+    with duckdb.connect(str(inc_db), read_only=True) as con:
+        merged = _append_merging_order(raw, con)
     # the day's privacy request: a suppression. (An erasure is in the first build's files: a fresh warehouse
     # has no earlier graph to resolve a new erasure through, so a new erasure is erased differently there.)
     with duckdb.connect(str(inc_db), read_only=True) as con:
@@ -103,7 +153,7 @@ def test_a_day_of_new_data_builds_incrementally_to_the_full_result(tmp_path: Pat
     con = duckdb.connect()
     con.execute(f"attach '{inc_db}' as inc (read_only)")
     con.execute(f"attach '{full_db}' as full_build (read_only)")
-    compared = [table for table in [*BASE_MODELS, *_marts()] if table not in RUN_LOGS]
+    compared = [table for table in [*BASE_MODELS, *_marts(), *PROFILE_INCREMENTAL] if table not in RUN_LOGS]
     assert {"customer_profiles", "customer_predictions", "sync_hubspot__contacts", "identity_graph"} <= set(compared)
     for prefix, db in (("inc", "inc"), ("full", "full_build")):
         for table in compared:
@@ -118,6 +168,26 @@ def test_a_day_of_new_data_builds_incrementally_to_the_full_result(tmp_path: Pat
         assert con.execute(f"select count(*) from ({full})").fetchone()[0] > 0, table
         diff = differences(con, inc, full)
         assert diff == [], (table, diff)
+
+    # the profile models recomputed the persons in their scope only: a small part, which holds every person
+    # whose records changed (the dropped event's person, the persons of the day's merges and splits)
+    scope = {row[0] for row in con.execute("select person_id from inc.main.int_profile_persons_changed").fetchall()}
+    persons = con.execute("select count(distinct person_id) from inc_person_records").fetchone()[0]
+    assert 0 < len(scope) < 0.2 * persons, (len(scope), persons)
+    assert dropped_person in scope
+    # the day's run started at the latest staging time (its rows' _staged_at), before it assigned ids
+    day_changes = con.execute("""select from_person_id, to_person_id from inc.main.person_id_history
+        where changed_at >= (select max(_staged_at) from inc_base_shop__orders)""").fetchall()
+    assert set(merged) in [set(change) for change in day_changes], (merged, day_changes)
+    # the surviving person was recomputed; the merged-away one has no stored profile rows (the equality above),
+    # and the scope forgets vanished persons once the scoped models deleted their rows (an erased id must go)
+    current = {row[0] for row in con.execute("select distinct person_id from inc_person_records").fetchall()}
+    assert {to for _, to in day_changes} <= scope, day_changes
+    assert scope <= current and {frm for frm, _ in day_changes}.isdisjoint(current), day_changes
+    rewritten = con.execute("""select count(*) from inc.main.int_profile_traits_summarised
+        where staged_through = (select max(staged_through) from inc.main.int_profile_traits_summarised)""").fetchone()[0]
+    assert 0 < rewritten <= len(scope), (rewritten, len(scope))
+    print(f"profile scope: {len(scope)} of {persons} persons, {len(day_changes)} id changes on the day")
 
     # stable ids: a record keeps its person id unless its person merged with another or split
     after = dict(((s, r), p) for s, r, p in con.execute(

@@ -1,12 +1,16 @@
+{{ scoped_incremental_config('person_id', 'int_profile_persons_changed') }}
 {#- The transactions the prediction models count: one row per person and order day with paid or shipped
     orders (reporting currency), since BG/NBD and Gamma-Gamma count distinct order days, as the papers do.
-    Rows are staged as of CDP_AS_OF, so nothing later than the as-of instant is here. -#}
+    Rows are staged as of CDP_AS_OF, so nothing later than the as-of instant is here. A function of the person's
+    own orders: incremental by person (the persons in int_profile_persons_changed are rewritten). -#}
 with orders as (
     select * from {{ ref('stg_shop__orders') }}
 ),
 
 person_records as (
     select * from {{ ref('person_records') }}
+    where source_name = 'shop_orders'
+        and {{ in_scope('person_id') }}
 ),
 
 revenue_orders as (

@@ -1,10 +1,13 @@
+{{ scoped_incremental_config('person_id', 'int_profile_persons_changed') }}
 {#- Every value a person's records carry for a profile attribute (source registry var raw_sources, key attributes).
     One pass per source: each staged source is read and joined to its persons once, then its attribute columns
     are unpivoted (a cross join with the source's attribute names), instead of one scan and one person join per
-    (source, attribute). -#}
+    (source, attribute). Incremental by person: a run rewrites the rows of the persons in
+    int_profile_persons_changed only (their records changed), the others' rows stay as stored. -#}
 {%- set sources = identifier_sources() | selectattr('attributes', 'defined') | list -%}
 with person_records as (
     select * from {{ ref('person_records') }}
+    where {{ in_scope('person_id') }}
 ),
 
 {% for s in sources %}

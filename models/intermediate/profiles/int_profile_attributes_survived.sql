@@ -1,7 +1,11 @@
-{#- One golden value per person and attribute, chosen by the survivorship rules in var survivorship. -#}
+{{ scoped_incremental_config('person_id', 'int_profile_persons_changed') }}
+{#- One golden value per person and attribute, chosen by the survivorship rules in var survivorship (a function
+    of the person's own observed values). Incremental by person: a run rewrites the rows of the persons in
+    int_profile_persons_changed only. A change of var survivorship needs --full-refresh. -#}
 {%- set rules = var('survivorship') -%}
 with observed as (
     select * from {{ ref('int_profile_attributes_observed') }}
+    where {{ in_scope('person_id') }}
 ),
 
 counted as (

@@ -1,6 +1,8 @@
-{{ config(materialized='view') }}
 {#- Profile columns as CRM sync models send them (typed for their contracts), and whether the email is
-    the golden email of several people (a shared mailbox cannot key one CRM contact). -#}
+    the golden email of several people (a shared mailbox cannot key one CRM contact). A table, computed once per
+    run: the four CRM models and the events model read it (as a view, each of them evaluated it again). Rebuilt
+    in full, like customer_profiles that it reads: churn risk, segments and journey stage move with the as-of
+    instant for everybody, and a suppression removes a person here. -#}
 with profiles as (
     select * from {{ ref('customer_profiles') }}
 ),

@@ -1,6 +1,9 @@
 {{ config(post_hook="{{ cdp_warn_journey_coverage(this) }}") }}
 {#- The golden profile: one row per person_id, golden attributes, traits, predictions, segments, the journey
-    stage and the next best action (ordered rules in vars journey_stages and next_best_actions). -#}
+    stage and the next best action (ordered rules in vars journey_stages and next_best_actions). Rebuilt in full
+    on each run, unlike the per-person models it reads (README "Incremental profiles"): predictions come from one
+    model fitted over every buyer and their age moves with the as-of instant, and segments and journey stages are
+    conditions over those and over the "days since" traits, so a day of new data can change any person's row. -#}
 {%- set prediction_columns = ['p_alive', 'churn_risk', 'expected_orders', 'expected_order_value', 'predicted_clv',
                               'predicted_next_order_at', 'prediction_basis'] -%}
 {%- set gap_columns = ['avg_order_gap_days', 'previous_order_gap_days'] -%}

@@ -1,5 +1,6 @@
 {#- One row per person and segment. Segments are declared in var segments (name, description, condition)
-    over profile traits and prediction columns (churn_risk, predicted_clv, ...). -#}
+    over profile traits and prediction columns (churn_risk, predicted_clv, ...). Rebuilt in full on each run: the
+    conditions read traits that move with the as-of instant and predictions fitted over every buyer. -#}
 with traits as (
     select * from {{ ref('int_profiles_traited') }}
 ),

@@ -1,4 +1,6 @@
-{#- Every raw row that could not be used, with its source, the raw row exactly as delivered and the reason. -#}
+{#- Every raw row that could not be used, with its source, the raw row exactly as delivered and the reason.
+    Rebuilt on each run: one filtered scan per base table (0.3-0.6 s at 100,000 persons), and a row removed
+    upstream or erased leaves no stored trace that an incremental scope could find without the same scan. -#}
 with
 {% for s in staged_sources() %}
 {{ s.source_name }} as (

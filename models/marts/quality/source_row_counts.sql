@@ -1,6 +1,7 @@
 {#- Where every raw row went, per source: loaded = staged + superseded + duplicate + quarantined
     + after_as_of (stamped after CDP_AS_OF).
-    Also how many identifiers were normalised and how many placeholders or invalid values were nulled. -#}
+    Also how many identifiers were normalised and how many placeholders or invalid values were nulled.
+    Rebuilt on each run: one row per source, counted in one pass per base table (0.2-0.3 s at 100,000 persons). -#}
 with
 {% for s in staged_sources() %}
 {{ s.source_name }} as (
