@@ -54,6 +54,29 @@ def _drop_one_row(path: Path) -> None:
         csv.writer(fh, lineterminator="\n").writerows(rows[:5] + rows[6:])
 
 
+def _merge_two_persons(db: Path, web_events: Path) -> tuple[str, str]:
+    """A web event that joins two persons of the first build: it carries one person's shop customer id and the
+    CRM email of another, who has no shop account. The younger person's unchanged records take the older id,
+    so the incremental identity marts must follow records whose person moved, not only changed records."""
+    with duckdb.connect(str(db), read_only=True) as con:
+        customer, email = con.execute("""
+            with shop as (
+                select identifier_value, person_id from identity_graph
+                where identifier_type = 'shop_customer_id' and merge_decision = 'used'),
+            crm_only as (
+                select identifier_value, person_id from identity_graph
+                where identifier_type = 'email' and merge_decision = 'used' and sources = 'crm_contacts'
+                    and person_id not in (select person_id from shop))
+            select shop.identifier_value, crm_only.identifier_value
+            from shop join crm_only on crm_only.person_id <> shop.person_id
+            order by 1, 2 limit 1""").fetchone()
+    with web_events.open("a", newline="", encoding="utf-8") as fh:
+        csv.writer(fh, lineterminator="\n").writerow(
+            ["E-merge-1", "", customer, email, "track", "Signed In", "https://shop.example.org/login",
+             "2025-08-01T10:00:00Z"])
+    return customer, email
+
+
 def test_a_day_of_new_data_builds_incrementally_to_the_full_result(tmp_path: Path):
     raw = tmp_path / "raw"
     generate(2_000, 21, raw)
@@ -69,6 +92,7 @@ def test_a_day_of_new_data_builds_incrementally_to_the_full_result(tmp_path: Pat
     appended = append_day(raw, 22, 0.01, start_index=1_000_000)
     assert sum(appended.values()) > 50
     _drop_one_row(raw / "web_events.csv")
+    merged = _merge_two_persons(inc_db, raw / "web_events.csv")
     # the day's privacy request: a suppression. (An erasure is in the first build's files: a fresh warehouse
     # has no earlier graph to resolve a new erasure through, so a new erasure is erased differently there.)
     with duckdb.connect(str(inc_db), read_only=True) as con:
@@ -97,9 +121,12 @@ def test_a_day_of_new_data_builds_incrementally_to_the_full_result(tmp_path: Pat
         observed_records = inc_con.execute("select count(distinct record_num) from int_identifiers_observed").fetchone()[0]
         scoped_values, values = inc_con.execute("select (select count(*) from int_identity_scope_values), "
                                                 "(select count(*) from int_identifiers_screened)").fetchone()
+        scoped_graph = inc_con.execute("select count(*) from int_identity_scope_graph").fetchone()[0]
+        scoped_persons = inc_con.execute("select count(*) from int_identity_scope_person_records").fetchone()[0]
     assert scoped.get("vanished", 0) >= 1, scoped  # the deleted web event, the suppressed person's rows stay
     assert 50 < sum(scoped.values()) < 0.1 * observed_records, (scoped, observed_records)
-    assert 50 < scoped_values < 0.2 * values, (scoped_values, values)
+    assert 50 < scoped_values <= scoped_graph < 0.2 * values, (scoped_values, scoped_graph, values)
+    assert sum(scoped.values()) <= scoped_persons < 0.1 * observed_records, (scoped, scoped_persons)
 
     compared = [table for table in [*BASE_MODELS, *_marts(), *IDENTITY_TABLES] if table not in RUN_LOGS]
     assert {"customer_profiles", "customer_predictions", "sync_hubspot__contacts", "identity_graph"} <= set(compared)
@@ -116,6 +143,10 @@ def test_a_day_of_new_data_builds_incrementally_to_the_full_result(tmp_path: Pat
         assert con.execute(f"select count(*) from ({full})").fetchone()[0] > 0, table
         diff = differences(con, inc, full)
         assert diff == [], (table, diff)
+
+    # the day's merge happened: the shop customer id and the CRM email now belong to one person
+    assert con.execute("select count(distinct person_id) from inc_identity_graph where identifier_value in (?, ?)",
+                       list(merged)).fetchone()[0] == 1
 
     # stable ids: a record keeps its person id unless its person merged with another or split
     after = dict(((s, r), p) for s, r, p in con.execute(

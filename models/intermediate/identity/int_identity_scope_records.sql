@@ -9,7 +9,7 @@
     - it no longer stages (raw row deleted upstream, an erasure deleting base rows after their build, a key
       re-staged as quarantined): a record in a stored table that no stg_ model carries (reason vanished).
     The stored tables are read by name as the previous run left them. Before they exist (first build) the
-    models build in full and this scope is not read; a stored table without _staged_through (an older build)
+    models build in full and this scope is empty; a stored table without _staged_through (an older build)
     puts every staged record in scope. -#}
 {%- set sources = identifier_sources() -%}
 {#- parsed without a warehouse: name every input outside the branches below, so dbt orders them first -#}
@@ -37,6 +37,9 @@ restaged as (
     cross join staged_through
     {%- endif %}
     where base.{{ s.record_id }} is not null
+    {%- if observed is none or named is none %}
+        and 1 = 0  -- first build: the models build in full and do not read this scope
+    {%- endif %}
     {%- if watermarked %}
         and (staged_through.w is null or base._staged_at > staged_through.w)
     {%- endif %}
