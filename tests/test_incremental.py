@@ -123,10 +123,13 @@ def test_a_day_of_new_data_builds_incrementally_to_the_full_result(tmp_path: Pat
                                                 "(select count(*) from int_identifiers_screened)").fetchone()
         scoped_graph = inc_con.execute("select count(*) from int_identity_scope_graph").fetchone()[0]
         scoped_persons = inc_con.execute("select count(*) from int_identity_scope_person_records").fetchone()[0]
+        moved = dict(inc_con.execute("select reason, count(*) from int_identity_scope_resolved group by reason")
+                     .fetchall())
     assert scoped.get("vanished", 0) >= 1, scoped  # the deleted web event, the suppressed person's rows stay
     assert 50 < sum(scoped.values()) < 0.1 * observed_records, (scoped, observed_records)
     assert 50 < scoped_values <= scoped_graph < 0.2 * values, (scoped_values, scoped_graph, values)
     assert sum(scoped.values()) <= scoped_persons < 0.1 * observed_records, (scoped, scoped_persons)
+    assert moved.get("cluster", 0) >= 1 and sum(moved.values()) < 0.1 * observed_records, moved  # the merge
 
     compared = [table for table in [*BASE_MODELS, *_marts(), *IDENTITY_TABLES] if table not in RUN_LOGS]
     assert {"customer_profiles", "customer_predictions", "sync_hubspot__contacts", "identity_graph"} <= set(compared)
