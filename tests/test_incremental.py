@@ -4,13 +4,13 @@ rebuild of the same raw files, re-stages only the keys that changed, and keeps p
 from __future__ import annotations
 
 import csv
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
 
 from cdp.privacy_cli import append_request
-from datagen.sample_data import append_day, generate
+from datagen.sample_data import EPOCH, SPAN_DAYS, append_day, generate
 from tests.compare import clusters, columns, comparable, differences, person_keys_view
 from tests.conftest import dbt
 
@@ -77,6 +77,26 @@ def _merge_two_persons(db: Path, web_events: Path) -> tuple[str, str]:
     return customer, email
 
 
+def _split_one_person(db: Path, crm_contacts: Path) -> str:
+    """A new version of a CRM contact whose person has other records, with a new email and no phone: only its
+    email joined it to them, so the person splits. The part that keeps its cluster id has unchanged records
+    only, so the id ledger must read the clusters of every record holding the split person's id."""
+    with duckdb.connect(str(db), read_only=True) as con:
+        contact = con.execute("""
+            select source_record_id from person_records
+            where source_name = 'crm_contacts' and person_id in (
+                select person_id from person_records group by person_id
+                having count(*) >= 3 and count(*) filter (where source_name = 'crm_contacts') = 1)
+            order by source_record_id limit 1""").fetchone()[0]
+    with crm_contacts.open(newline="", encoding="utf-8") as fh:
+        row = next(r for r in csv.DictReader(fh) if r["contact_id"].strip().lower() == contact.lower())
+    row.update(email=f"split.{contact.lower()}@splitmail.org", phone="",
+               updated_at=(EPOCH + timedelta(days=SPAN_DAYS + 1)).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    with crm_contacts.open("a", newline="", encoding="utf-8") as fh:
+        csv.writer(fh, lineterminator="\n").writerow(list(row.values()))
+    return contact
+
+
 def test_a_day_of_new_data_builds_incrementally_to_the_full_result(tmp_path: Path):
     raw = tmp_path / "raw"
     generate(2_000, 21, raw)
@@ -93,6 +113,7 @@ def test_a_day_of_new_data_builds_incrementally_to_the_full_result(tmp_path: Pat
     assert sum(appended.values()) > 50
     _drop_one_row(raw / "web_events.csv")
     merged = _merge_two_persons(inc_db, raw / "web_events.csv")
+    split = _split_one_person(inc_db, raw / "crm_contacts.csv")
     # the day's privacy request: a suppression. (An erasure is in the first build's files: a fresh warehouse
     # has no earlier graph to resolve a new erasure through, so a new erasure is erased differently there.)
     with duckdb.connect(str(inc_db), read_only=True) as con:
@@ -150,6 +171,11 @@ def test_a_day_of_new_data_builds_incrementally_to_the_full_result(tmp_path: Pat
     # the day's merge happened: the shop customer id and the CRM email now belong to one person
     assert con.execute("select count(distinct person_id) from inc_identity_graph where identifier_value in (?, ?)",
                        list(merged)).fetchone()[0] == 1
+
+    # the day's split happened: the CRM contact has a person of its own
+    assert con.execute("select count(*) from inc_person_records where person_id = (select person_id from "
+                       "inc_person_records where source_name = 'crm_contacts' and source_record_id = ?)",
+                       [split]).fetchone()[0] == 1
 
     # stable ids: a record keeps its person id unless its person merged with another or split
     after = dict(((s, r), p) for s, r, p in con.execute(
