@@ -29,6 +29,9 @@ moved_values as (
     from {{ ref('int_identifiers_observed') }} as observed
     inner join moved_records
         on moved_records.record_key = observed.record_key
+    {%- if graph is none %}
+    where 1 = 0  -- first build: the marts build in full and do not read this scope
+    {%- endif %}
 ),
 
 bridging_now as (

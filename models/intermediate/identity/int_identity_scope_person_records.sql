@@ -5,6 +5,9 @@
     run appended a row for it (assigned_at is the run's start: a new record, a merge, a split) or when its
     rows were purged by an erasure (then the record vanished from staging too, and is listed already). -#}
 {%- set run_ts = "cast('" ~ run_started_at.strftime('%Y-%m-%d %H:%M:%S') ~ "' as " ~ cdp_type_timestamp() ~ ")" -%}
+{#- first build: before person_records and identity_graph (which reads this scope too) exist, both build in
+    full and this scope stays empty -#}
+{%- set first_build = identity_stored('person_records') is none and identity_stored('identity_graph') is none -%}
 with changed_records as (
     select record_key from {{ ref('int_identity_scope_records') }}
 ),
@@ -19,6 +22,9 @@ final as (
     select record_key from changed_records
     union
     select record_key from moved_records
+    {%- if first_build %}
+    where 1 = 0
+    {%- endif %}
 )
 
 select * from final
