@@ -13,8 +13,14 @@
       ones screened again) or by the second-pass bridges_clusters rule, so the values whose bridges_clusters
       status differs between the stored graph and this run's decisions (both small sets) are listed.
     Integer ids only (the marts delete by the id of their type and value), so no identifier value, an erased
-    one included, outlives its deletion in a scope table. The stored graph is read by name as the previous run
+    one included, outlives its deletion in a scope table; the post-hooks delete erased records' keys from the
+    record-keyed scope tables in the run that erased them. The stored graph is read by name as the previous run
     left it. -#}
+{{ config(post_hook=["{{ purge_erased_scope_records('int_identity_scope_records') }}",
+                      "{{ purge_erased_scope_records('int_identity_scope_resolved') }}",
+                      "{{ purge_erased_scope_records('int_identity_scope_person_records') }}"]) }}
+{#- built after person_records, the last reader of the record-keyed scopes, so the post-hooks above come last -#}
+{%- set _person_records = ref('person_records') -%}
 {%- set graph = identity_stored('identity_graph') -%}
 with scoped_values as (
     select identifier_num from {{ ref('int_identity_scope_values') }}
