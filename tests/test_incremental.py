@@ -6,14 +6,14 @@ from __future__ import annotations
 import csv
 import os
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
 
 from cdp.first_erasure import build_graph_if_erasures_need_it
 from cdp.privacy_cli import append_request
-from datagen.sample_data import append_day, generate
+from datagen.sample_data import EPOCH, SPAN_DAYS, append_day, generate
 from tests.compare import clusters, columns, comparable, differences, person_keys_view
 from tests.conftest import PROJECT_DIR, dbt, shop_customer_with_web_events
 
@@ -33,6 +33,11 @@ BUILD_COLUMNS = ("_staged_at", "model_fitted_at", "erased_at", "segment_membersh
 # build too, since a stale stored row need not reach a mart (an event older than the 30-day window).
 PROFILE_INCREMENTAL = ["int_profile_attributes_observed", "int_profile_attributes_survived", "int_web_events_sessionised",
                        "int_profile_traits_summarised", "int_person_order_days", "int_person_order_gaps"]
+# The identity layer's incremental intermediates (README "Incremental identity"), compared like the marts;
+# _staged_through is the watermark of the run that built the row.
+IDENTITY_TABLES = ["int_identifiers_observed", "int_records_named", "int_identifiers_screened",
+                   "int_identifiers_decided", "int_records_resolved"]
+IDENTITY_BUILD_COLUMNS = ("_staged_through",)
 
 
 def _marts() -> list[str]:
@@ -100,6 +105,49 @@ def _build(raw: Path, db: Path):
     return dbt(raw, db, "build")
 
 
+def _merge_two_persons(db: Path, web_events: Path) -> tuple[str, str]:
+    """A web event that joins two persons of the first build: it carries one person's shop customer id and the
+    CRM email of another, who has no shop account. The younger person's unchanged records take the older id,
+    so the incremental identity marts must follow records whose person moved, not only changed records."""
+    with duckdb.connect(str(db), read_only=True) as con:
+        customer, email = con.execute("""
+            with shop as (
+                select identifier_value, person_id from identity_graph
+                where identifier_type = 'shop_customer_id' and merge_decision = 'used'),
+            crm_only as (
+                select identifier_value, person_id from identity_graph
+                where identifier_type = 'email' and merge_decision = 'used' and sources = 'crm_contacts'
+                    and person_id not in (select person_id from shop))
+            select shop.identifier_value, crm_only.identifier_value
+            from shop join crm_only on crm_only.person_id <> shop.person_id
+            order by 1, 2 limit 1""").fetchone()
+    with web_events.open("a", newline="", encoding="utf-8") as fh:
+        csv.writer(fh, lineterminator="\n").writerow(
+            ["E-merge-1", "", customer, email, "track", "Signed In", "https://shop.example.org/login",
+             "2025-08-01T10:00:00Z"])
+    return customer, email
+
+
+def _split_one_person(db: Path, crm_contacts: Path) -> str:
+    """A new version of a CRM contact whose person has other records, with a new email and no phone: only its
+    email joined it to them, so the person splits. The part that keeps its cluster id has unchanged records
+    only, so the id ledger must read the clusters of every record holding the split person's id."""
+    with duckdb.connect(str(db), read_only=True) as con:
+        contact = con.execute("""
+            select source_record_id from person_records
+            where source_name = 'crm_contacts' and person_id in (
+                select person_id from person_records group by person_id
+                having count(*) >= 3 and count(*) filter (where source_name = 'crm_contacts') = 1)
+            order by source_record_id limit 1""").fetchone()[0]
+    with crm_contacts.open(newline="", encoding="utf-8") as fh:
+        row = next(r for r in csv.DictReader(fh) if r["contact_id"].strip().lower() == contact.lower())
+    row.update(email=f"split.{contact.lower()}@splitmail.org", phone="",
+               updated_at=(EPOCH + timedelta(days=SPAN_DAYS + 1)).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    with crm_contacts.open("a", newline="", encoding="utf-8") as fh:
+        csv.writer(fh, lineterminator="\n").writerow(list(row.values()))
+    return contact
+
+
 def test_a_day_of_new_data_builds_incrementally_to_the_full_result(tmp_path: Path):
     raw = tmp_path / "raw"
     generate(2_000, 21, raw)
@@ -132,6 +180,8 @@ def test_a_day_of_new_data_builds_incrementally_to_the_full_result(tmp_path: Pat
     _drop_row(raw / "web_events.csv", dropped_event)
     with duckdb.connect(str(inc_db), read_only=True) as con:
         merged = _append_merging_order(raw, con)
+    joined = _merge_two_persons(inc_db, raw / "web_events.csv")
+    split = _split_one_person(inc_db, raw / "crm_contacts.csv")
     # the day's privacy request: a suppression. (An erasure is in the first build's files: a fresh warehouse
     # has no earlier graph to resolve a new erasure through, so a new erasure is erased differently there.)
     with duckdb.connect(str(inc_db), read_only=True) as con:
@@ -153,7 +203,25 @@ def test_a_day_of_new_data_builds_incrementally_to_the_full_result(tmp_path: Pat
     con = duckdb.connect()
     con.execute(f"attach '{inc_db}' as inc (read_only)")
     con.execute(f"attach '{full_db}' as full_build (read_only)")
-    compared = [table for table in [*BASE_MODELS, *_marts(), *PROFILE_INCREMENTAL] if table not in RUN_LOGS]
+    # incremental identity: only the day's records (re-staged or vanished) were read again, a small part
+    with duckdb.connect(str(inc_db), read_only=True) as inc_con:
+        scoped = dict(inc_con.execute("select reason, count(*) from int_identity_scope_records group by reason")
+                      .fetchall())
+        observed_records = inc_con.execute("select count(distinct record_num) from int_identifiers_observed").fetchone()[0]
+        scoped_values, values = inc_con.execute("select (select count(*) from int_identity_scope_values), "
+                                                "(select count(*) from int_identifiers_screened)").fetchone()
+        scoped_graph = inc_con.execute("select count(*) from int_identity_scope_graph").fetchone()[0]
+        scoped_persons = inc_con.execute("select count(*) from int_identity_scope_person_records").fetchone()[0]
+        moved = dict(inc_con.execute("select reason, count(*) from int_identity_scope_resolved group by reason")
+                     .fetchall())
+    assert scoped.get("vanished", 0) >= 1, scoped  # the deleted web event, the suppressed person's rows stay
+    assert 50 < sum(scoped.values()) < 0.1 * observed_records, (scoped, observed_records)
+    assert 50 < scoped_values <= scoped_graph < 0.2 * values, (scoped_values, scoped_graph, values)
+    assert sum(scoped.values()) <= scoped_persons < 0.1 * observed_records, (scoped, scoped_persons)
+    assert moved.get("cluster", 0) >= 1 and sum(moved.values()) < 0.1 * observed_records, moved  # the merge
+
+    compared = [table for table in [*BASE_MODELS, *_marts(), *PROFILE_INCREMENTAL, *IDENTITY_TABLES]
+                if table not in RUN_LOGS]
     assert {"customer_profiles", "customer_predictions", "sync_hubspot__contacts", "identity_graph"} <= set(compared)
     for prefix, db in (("inc", "inc"), ("full", "full_build")):
         for table in compared:
@@ -163,8 +231,8 @@ def test_a_day_of_new_data_builds_incrementally_to_the_full_result(tmp_path: Pat
     assert differences(con, clusters("inc"), clusters("full")) == []
     for table in compared:
         person_column = next((c for c in PERSON_COLUMNS if c in columns(con, f"inc_{table}")), None)
-        inc, full = (comparable(con, f"{p}_{table}", person_column=person_column, prefix=p, exclude=BUILD_COLUMNS)
-                     for p in ("inc", "full"))
+        inc, full = (comparable(con, f"{p}_{table}", person_column=person_column, prefix=p,
+                                exclude=BUILD_COLUMNS + IDENTITY_BUILD_COLUMNS) for p in ("inc", "full"))
         assert con.execute(f"select count(*) from ({full})").fetchone()[0] > 0, table
         diff = differences(con, inc, full)
         assert diff == [], (table, diff)
@@ -188,6 +256,15 @@ def test_a_day_of_new_data_builds_incrementally_to_the_full_result(tmp_path: Pat
         where staged_through = (select max(staged_through) from inc.main.int_profile_traits_summarised)""").fetchone()[0]
     assert 0 < rewritten <= len(scope), (rewritten, len(scope))
     print(f"profile scope: {len(scope)} of {persons} persons, {len(day_changes)} id changes on the day")
+
+    # the day's merge happened: the shop customer id and the CRM email now belong to one person
+    assert con.execute("select count(distinct person_id) from inc_identity_graph where identifier_value in (?, ?)",
+                       list(joined)).fetchone()[0] == 1
+
+    # the day's split happened: the CRM contact has a person of its own
+    assert con.execute("select count(*) from inc_person_records where person_id = (select person_id from "
+                       "inc_person_records where source_name = 'crm_contacts' and source_record_id = ?)",
+                       [split]).fetchone()[0] == 1
 
     # stable ids: a record keeps its person id unless its person merged with another or split
     after = dict(((s, r), p) for s, r, p in con.execute(

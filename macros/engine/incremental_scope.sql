@@ -15,8 +15,9 @@
     columns differ from the model's (an upgrade) fails with dbt's schema-change error, which names
     --full-refresh. -#}
 {% macro scoped_incremental_config(key, scope, scope_key=none) -%}
-    {#- ref here, in the model's own parse, so dbt orders the scope before the model -#}
-    {%- set _scope_relation = ref(scope) -%}
+    {#- ref here, in the model's own parse, so dbt orders the scope before the model (not in a unit test: it
+        builds the model in full from its given inputs, and the scope is not one of them) -#}
+    {%- if model.resource_type != 'unit_test' %}{% set _scope_relation = ref(scope) %}{% endif -%}
     {%- do config(
         materialized=staging_materialization(),
         incremental_strategy='append',

@@ -1,8 +1,9 @@
 {#- SQL shared by several identity and profile models. -#}
 
 {#- One row per (source record, name, value) from a per-source mapping of names to columns in
-    the source registry (var raw_sources) (mapping_key 'identifiers' or 'attributes'). -#}
-{% macro unpivot_source_columns(sources, mapping_key, name_column, value_column) -%}
+    the source registry (var raw_sources) (mapping_key 'identifiers' or 'attributes'). record_scope: a relation
+    with source_name and source_record_id; when given, only those records are read. -#}
+{% macro unpivot_source_columns(sources, mapping_key, name_column, value_column, record_scope=none) -%}
     {%- for s in sources %}
     {%- set outer_last = loop.last %}
     {%- for name, column in s[mapping_key].items() %}
@@ -14,6 +15,10 @@
         {{ s.observed_at }} as observed_at
     from {{ ref(s.model) }}
     where {{ column }} is not null
+    {%- if record_scope is not none %}
+        and cast({{ s.record_id }} as {{ cdp_type_string() }}) in (
+            select source_record_id from {{ record_scope }} where source_name = '{{ s.source_name }}')
+    {%- endif %}
     {% if not (outer_last and loop.last) %}union all{% endif %}
     {%- endfor %}
     {%- endfor %}

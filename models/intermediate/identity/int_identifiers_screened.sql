@@ -4,7 +4,11 @@
       type than one person may hold (var identifier_types.max_per_person). An email on 40 shop accounts,
       a landline on two people's shop accounts: the value belongs to several people, so it is kept in the
       graph as an observation but never used to merge;
-    - used: otherwise. -#}
+    - used: otherwise.
+    Incremental by value: a run deletes and decides again only the values of int_identity_scope_values (that
+    model says why the list is complete), reading their observations and the other observations of the
+    records that carry them. -#}
+{{ scoped_incremental_config('identifier_num', 'int_identity_scope_values') }}
 with observed as (
     select * from {{ ref('int_identifiers_observed') }}
 ),
@@ -17,27 +21,49 @@ types as (
     {{ identifier_types_relation() }}
 ),
 
+scoped_observed as (
+    select * from observed where {{ in_scope('observed.identifier_num') }}
+),
+
+{#- the records that carry a value in scope: their observations are the other values the rule counts -#}
+record_observed as (
+    select observed.*
+    from observed
+    {%- if is_incremental() %}
+    where observed.record_num in (select record_num from scoped_observed)
+    {%- endif %}
+),
+
 values_seen as (
     select
-        observed.identifier_type,
-        observed.identifier_value,
-        min(observed.identifier_num) as identifier_num,  -- a function of (type, value)
+        scoped_observed.identifier_type,
+        scoped_observed.identifier_value,
+        min(scoped_observed.identifier_num) as identifier_num,  -- a function of (type, value)
         count(*) as record_count,  -- observed is unique per (record, type, value): tested
         max(case when blocklist.identifier_value is not null then 1 else 0 end) as is_blocklisted,
         max(blocklist.reason) as blocklist_reason
-    from observed
+    from scoped_observed
     left join blocklist
-        on blocklist.identifier_type = observed.identifier_type
-        and blocklist.identifier_value = observed.identifier_value
-    group by observed.identifier_type, observed.identifier_value
+        on blocklist.identifier_type = scoped_observed.identifier_type
+        and blocklist.identifier_value = scoped_observed.identifier_value
+    group by scoped_observed.identifier_type, scoped_observed.identifier_value
+),
+
+usable_scoped as (
+    select scoped_observed.*
+    from scoped_observed
+    inner join values_seen
+        on values_seen.identifier_num = scoped_observed.identifier_num
+    where values_seen.is_blocklisted = 0
 ),
 
 usable as (
-    select observed.*
-    from observed
-    inner join values_seen
-        on values_seen.identifier_num = observed.identifier_num
-    where values_seen.is_blocklisted = 0
+    select record_observed.*
+    from record_observed
+    left join blocklist
+        on blocklist.identifier_type = record_observed.identifier_type
+        and blocklist.identifier_value = record_observed.identifier_value
+    where blocklist.identifier_value is null
 ),
 
 co_occurring as (
@@ -46,7 +72,7 @@ co_occurring as (
         min(this_value.identifier_type) as identifier_type,
         other_value.identifier_type as other_type,
         count(distinct other_value.identifier_num) as other_value_count
-    from usable as this_value
+    from usable_scoped as this_value
     inner join usable as other_value
         on other_value.record_num = this_value.record_num
         and other_value.identifier_type <> this_value.identifier_type

@@ -16,11 +16,82 @@
       later ones are salted with the run's start time, so an id is never issued twice. -#}
 {%- set run_ts = "cast('" ~ run_started_at.strftime('%Y-%m-%d %H:%M:%S') ~ "' as " ~ cdp_type_timestamp() ~ ")" -%}
 {%- set salt = run_started_at.strftime('%Y-%m-%dT%H:%M:%S.%f') if is_incremental() else '' -%}
+{%- set _scope = ref('int_identity_scope_resolved') -%}
+{%- set restricted = is_incremental() and not flags.FULL_REFRESH -%}
+{% if restricted %}
+{#- Only the clusters in play are read. After every run all records of a cluster hold its id, so a cluster
+    none of whose records is in int_identity_scope_resolved (changed, vanished or moved to another cluster)
+    and none of whose records held an id that such a record holds is a previous cluster whole, with its own
+    id: the rules give it that id again and append nothing. The clusters in play are the clusters of those
+    records; each prev id of theirs has all its records among them (an id none of the scope's records held
+    sits on records of one unchanged cluster id), so ownership counts and id ages are the full build's. -#}
+with resolved as (
+    select record_key, cluster_id
+    from {{ ref('int_records_resolved') }}
+),
+
+ledger_all as (
+    select record_key, person_id, assigned_at from {{ this }}
+),
+
+scope_records as (
+    select record_key from {{ ref('int_identity_scope_resolved') }}
+),
+
+scope_ids as (
+    select distinct ledger_all.person_id
+    from ledger_all
+    inner join scope_records
+        on scope_records.record_key = ledger_all.record_key
+),
+
+id_records as (
+    select record_key from scope_records
+    union
+    select ledger_all.record_key
+    from ledger_all
+    inner join scope_ids
+        on scope_ids.person_id = ledger_all.person_id
+),
+
+clusters_in_play as (
+    select distinct resolved.cluster_id
+    from resolved
+    inner join id_records
+        on id_records.record_key = resolved.record_key
+),
+
+clusters as (
+    select resolved.record_key, resolved.cluster_id
+    from resolved
+    inner join clusters_in_play
+        on clusters_in_play.cluster_id = resolved.cluster_id
+),
+
+ledger as (
+    select ledger_all.record_key, ledger_all.person_id, ledger_all.assigned_at
+    from ledger_all
+    inner join clusters
+        on clusters.record_key = ledger_all.record_key
+),
+
+current_ids as (
+    {{ latest_person_ids('ledger') }}
+),
+
+id_age as (
+    select ledger_all.person_id, min(ledger_all.assigned_at) as first_assigned_at
+    from ledger_all
+    where ledger_all.person_id in (select person_id from current_ids)
+    group by ledger_all.person_id
+),
+{% else %}
 with clusters as (
     select record_key, cluster_id
     from {{ ref('int_records_resolved') }}
 ),
 
+{#- the first build, or --full-refresh (every cluster against the whole ledger, which it never rebuilds) -#}
 {% if is_incremental() %}
 ledger as (
     select record_key, person_id, assigned_at from {{ this }}
@@ -45,6 +116,7 @@ id_age as (
     from ledger
     group by person_id
 ),
+{% endif %}
 
 joined as (
     select

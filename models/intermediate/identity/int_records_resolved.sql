@@ -1,9 +1,13 @@
 {#- Each record with its final cluster: its strong cluster (pass 1, int_records_clustered_strong) and that
     cluster's component in pass 2 (int_records_clustered, over the contracted graph). One row per record, with
     the record's key and when it was last observed, so the person-id ledger and person_records read records
-    from here instead of grouping the observations again. -#}
+    from here instead of grouping the observations again.
+    Incremental by record: a run deletes and rebuilds only the records of int_identity_scope_resolved (changed,
+    vanished, or in another cluster than before; that model says why the list is complete). -#}
+{{ scoped_incremental_config('record_num', 'int_identity_scope_resolved') }}
 with observed as (
     select * from {{ ref('int_identifiers_observed') }}
+    where {{ in_scope('record_num') }}
 ),
 
 strong_clusters as (

@@ -1,8 +1,15 @@
 {#- Every normalised identifier value with the person(s) whose records carry it, when it was first and
     last seen, which sources it came from, and whether the merge rules let it join records. A value the
-    rules marked shared (a household landline) appears once per person that carries it. -#}
+    rules marked shared (a household landline) appears once per person that carries it.
+    Incremental by value: a run deletes and rebuilds only the values of int_identity_scope_graph (that model
+    says why the list is complete), reading only their observations and decisions. -#}
+{{ scoped_incremental_config(identifier_node_id('identifier_type', 'identifier_value'), 'int_identity_scope_graph',
+                             scope_key='identifier_num') }}
 with observed as (
     select * from {{ ref('int_identifiers_observed') }}
+    {%- if is_incremental() %}
+    where identifier_num in (select identifier_num from {{ ref('int_identity_scope_graph') }})
+    {%- endif %}
 ),
 
 person_records as (
@@ -11,6 +18,9 @@ person_records as (
 
 decided as (
     select * from {{ ref('int_identifiers_decided') }}
+    {%- if is_incremental() %}
+    where identifier_num in (select identifier_num from {{ ref('int_identity_scope_graph') }})
+    {%- endif %}
 ),
 
 {#- The decision depends on (type, value) only, so it is joined after grouping: the group-by carries no

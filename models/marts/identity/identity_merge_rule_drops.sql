@@ -1,11 +1,24 @@
 {#- Identifier values the merge rules kept from joining records, with the rule and the evidence.
-    Nothing is dropped silently: each value here is still in identity_graph, only not used to merge. -#}
+    Nothing is dropped silently: each value here is still in identity_graph, only not used to merge.
+    Incremental by value like identity_graph, with its scope (int_identity_scope_graph: the values whose
+    decision, records or persons could change). -#}
+{{ scoped_incremental_config(identifier_node_id('identifier_type', 'identifier_value'), 'int_identity_scope_graph',
+                             scope_key='identifier_num') }}
 with decided as (
     select * from {{ ref('int_identifiers_decided') }}
+    {%- if is_incremental() %}
+    where identifier_num in (select identifier_num from {{ ref('int_identity_scope_graph') }})
+    {%- endif %}
 ),
 
 graph as (
-    select * from {{ ref('identity_graph') }}
+    select graph.*
+    from {{ ref('identity_graph') }} as graph
+    {%- if is_incremental() %}
+    inner join decided
+        on decided.identifier_type = graph.identifier_type
+        and decided.identifier_value = graph.identifier_value
+    {%- endif %}
 ),
 
 persons_touched as (
