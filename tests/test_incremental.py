@@ -244,14 +244,16 @@ def test_a_day_of_new_data_builds_incrementally_to_the_full_result(tmp_path: Pat
     assert 0 < len(scope) < 0.2 * persons, (len(scope), persons)
     assert dropped_person in scope
     # the day's run started at the latest staging time (its rows' _staged_at), before it assigned ids
-    day_changes = con.execute("""select from_person_id, to_person_id from inc.main.person_id_history
+    day_changes = con.execute("""select from_person_id, to_person_id, change_type from inc.main.person_id_history
         where changed_at >= (select max(_staged_at) from inc_base_shop__orders)""").fetchall()
-    assert set(merged) in [set(change) for change in day_changes], (merged, day_changes)
-    # the surviving person was recomputed; the merged-away one has no stored profile rows (the equality above),
-    # and the scope forgets vanished persons once the scoped models deleted their rows (an erased id must go)
+    assert set(merged) in [{frm, to} for frm, to, _ in day_changes], (merged, day_changes)
+    # the surviving person of a merge and both parts of a split were recomputed; the merged-away one has no
+    # stored profile rows (the equality above), and the scope forgets vanished persons once the scoped models
+    # deleted their rows (an erased id must go)
     current = {row[0] for row in con.execute("select distinct person_id from inc_person_records").fetchall()}
-    assert {to for _, to in day_changes} <= scope, day_changes
-    assert scope <= current and {frm for frm, _ in day_changes}.isdisjoint(current), day_changes
+    assert {to for _, to, _ in day_changes} | {frm for frm, _, kind in day_changes if kind == "split"} <= scope
+    assert scope <= current, day_changes
+    assert {frm for frm, _, kind in day_changes if kind == "merge"}.isdisjoint(current), day_changes
     rewritten = con.execute("""select count(*) from inc.main.int_profile_traits_summarised
         where staged_through = (select max(staged_through) from inc.main.int_profile_traits_summarised)""").fetchone()[0]
     assert 0 < rewritten <= len(scope), (rewritten, len(scope))
