@@ -39,18 +39,9 @@
     leave the person-id ledger (purge_erased_records), instead of staying until the next run. -#}
 {% macro purge_erased_scope_records(name) -%}
     {%- set relation = identity_stored(name) -%}
-    {%- if relation is not none and erasure_ledger_in_use() -%}
-    {{ adapter.dispatch('purge_erased_scope_records', 'cdp')(relation, erased_identifiers_relation()) }}
+    {%- if relation is not none -%}
+    {{ purge_erased_records(relation, 'the identity scope tables') }}
     {%- else -%}
     select 1
     {%- endif -%}
-{%- endmacro %}
-
-{% macro default__purge_erased_scope_records(relation, ledger) -%}
-    delete from {{ relation }} where {{ privacy_hash('record_key', 'record_key') }} in (
-        select identifier_hash from {{ ledger }} where identifier_type = 'record_key')
-{%- endmacro %}
-
-{% macro spark__purge_erased_scope_records(relation, ledger) -%}
-    {{ exceptions.raise_compiler_error("privacy erasure needs DELETE on the identity scope tables; not supported on target " ~ target.type) }}
 {%- endmacro %}

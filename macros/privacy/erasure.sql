@@ -52,23 +52,24 @@
     {{ exceptions.raise_compiler_error("privacy erasure needs DELETE on base tables; not supported on target " ~ target.type) }}
 {%- endmacro %}
 
-{#- Post-hook of the append-only person-id ledger: its rows for erased records go too (record keys hold
-    source ids such as the CRM contact id). -#}
-{% macro purge_erased_records() -%}
+{#- Post-hook of the append-only person-id ledger, and of the identity scope tables (incremental_identity.sql):
+    rows of erased records go too (record keys hold source ids such as the CRM contact id). `relation`: the
+    table to purge (default: the model being built); `what` names it in Spark's error. -#}
+{% macro purge_erased_records(relation=none, what='the person-id ledger') -%}
     {%- if erasure_ledger_in_use() -%}
-    {{ adapter.dispatch('purge_erased_records', 'cdp')(erased_identifiers_relation()) }}
+    {{ adapter.dispatch('purge_erased_records', 'cdp')(relation or this, erased_identifiers_relation(), what) }}
     {%- else -%}
     select 1
     {%- endif -%}
 {%- endmacro %}
 
-{% macro default__purge_erased_records(ledger) -%}
-    delete from {{ this }} where {{ privacy_hash('record_key', 'record_key') }} in (
+{% macro default__purge_erased_records(relation, ledger, what) -%}
+    delete from {{ relation }} where {{ privacy_hash('record_key', 'record_key') }} in (
         select identifier_hash from {{ ledger }} where identifier_type = 'record_key')
 {%- endmacro %}
 
-{% macro spark__purge_erased_records(ledger) -%}
-    {{ exceptions.raise_compiler_error("privacy erasure needs DELETE on the person-id ledger; not supported on target " ~ target.type) }}
+{% macro spark__purge_erased_records(relation, ledger, what) -%}
+    {{ exceptions.raise_compiler_error("privacy erasure needs DELETE on " ~ what ~ "; not supported on target " ~ target.type) }}
 {%- endmacro %}
 
 {#- Post-hook of the append-only history logs (journey_transitions, segment_membership_events): history is
