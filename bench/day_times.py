@@ -9,41 +9,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import resource
 import shutil
-import subprocess
-import sys
-import time
 from pathlib import Path
 
-from cdp.dbt_args import dbt_command
 from datagen.sample_data import append_day, generate
-
-PROJECT = Path(__file__).resolve().parents[1]
-DBT = str(Path(sys.executable).with_name("dbt"))
+from model_times import PROJECT, run  # the timed dbt run of bench/model_times.py (this folder)
 IDENTITY = ["int_identity_scope_records", "int_identity_scope_old_values", "int_identifiers_observed",
             "int_records_named", "int_identity_scope_values", "int_identifiers_screened", "int_records_clustered_strong",
             "int_identifiers_decided", "int_records_clustered", "int_identity_scope_resolved", "int_records_resolved",
             "int_person_ids_assigned", "int_identity_scope_person_records", "person_records", "int_identity_scope_graph",
             "identity_graph", "identity_merge_rule_drops", "person_id_history"]
-
-
-def run(project: Path, raw: Path, db: Path, target: Path, verb: str) -> tuple[float, float, dict[str, float]]:
-    """One dbt command: wall seconds, CPU seconds (dbt and DuckDB threads) and each node's execution seconds."""
-    env = dict(os.environ, CDP_RAW_DIR=str(raw), CDP_DUCKDB_PATH=str(db), DBT_PROFILES_DIR=str(project),
-               CDP_TARGET="duckdb")
-    cmd = [DBT, *dbt_command(verb, project_dir=str(project)), "--quiet", "--target-path", str(target)]
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    started = time.perf_counter()
-    proc = subprocess.run(cmd, env=env, cwd=project, capture_output=True, text=True)
-    wall = time.perf_counter() - started
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if proc.returncode != 0:
-        raise SystemExit(f"dbt {verb} failed:\n{proc.stdout[-3000:]}")
-    results = json.loads((target / "run_results.json").read_text())["results"]
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return wall, cpu, {r["unique_id"].split(".")[-1]: r["execution_time"] for r in results}
 
 
 def main() -> None:
@@ -63,10 +38,9 @@ def main() -> None:
     db = ns.work / ns.label / "w.duckdb"
     db.unlink(missing_ok=True)
     target = ns.work / ns.label / "target"
-    run(ns.project, raw, db, target, "seed")
-    full_wall, full_cpu, full = run(ns.project, raw, db, target, "run")
+    full_wall, full_cpu, full = run(raw, db, target, project=ns.project)
     append_day(raw, 2, 0.01, start_index=10 * ns.persons)
-    day_wall, day_cpu, day = run(ns.project, raw, db, target, "run")
+    day_wall, day_cpu, day = run(raw, db, target, keep_db=True, project=ns.project)
     measured = {"full": full, "day": day, "full_wall": full_wall, "day_wall": day_wall, "full_cpu": full_cpu,
                 "day_cpu": day_cpu}
     (ns.work / f"{ns.label}.json").write_text(json.dumps(measured, indent=1))

@@ -27,23 +27,25 @@ DBT = str(Path(sys.executable).with_name("dbt"))
 
 
 def run(raw: Path, db: Path, target_path: Path, select: str | None = None,
-        from_db: Path | None = None, keep_db: bool = False) -> tuple[float, float, dict[str, float]]:
+        from_db: Path | None = None, keep_db: bool = False,
+        project: Path = PROJECT) -> tuple[float, float, dict[str, float]]:
     """Seed and run into a fresh DuckDB file (or run the selected models on a copy of from_db, or with keep_db
     run again on the file as it is: an incremental run); the run's wall seconds, its CPU seconds (user + system
-    of dbt and its threads) and each model's execution seconds."""
+    of dbt and its threads) and each model's execution seconds. `project`: the checkout to build (another
+    commit's, to compare back to back, bench/day_times.py)."""
     if not keep_db:
         db.unlink(missing_ok=True)
     if from_db is not None:
         shutil.copyfile(from_db, db)
-    env = dict(os.environ, CDP_RAW_DIR=str(raw), CDP_DUCKDB_PATH=str(db), DBT_PROFILES_DIR=str(PROJECT),
+    env = dict(os.environ, CDP_RAW_DIR=str(raw), CDP_DUCKDB_PATH=str(db), DBT_PROFILES_DIR=str(project),
                CDP_TARGET="duckdb")
     wall = cpu = 0.0
     for verb in ("run",) if from_db is not None or keep_db else ("seed", "run"):
         extra = ["--select", *select.split(), "--full-refresh"] if select and verb == "run" else []
-        cmd = [DBT, *dbt_command(verb, project_dir=str(PROJECT)), *extra, "--quiet", "--target-path", str(target_path)]
+        cmd = [DBT, *dbt_command(verb, project_dir=str(project)), *extra, "--quiet", "--target-path", str(target_path)]
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
-        proc = subprocess.run(cmd, env=env, cwd=PROJECT, capture_output=True, text=True)
+        proc = subprocess.run(cmd, env=env, cwd=project, capture_output=True, text=True)
         wall = time.perf_counter() - started
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
