@@ -17,8 +17,8 @@ from datagen.sample_data import generate
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 
-# Test tiers. `fast` (make test-fast): unit tests and single-model checks that need no dbt build, no sandbox
-# round trips and no Dagster subprocess, so the tier stays under two minutes on 2 cores; every other test is
+# Test tiers. `fast` (make test-fast): unit tests and checks that need no dbt run or parse, no Dagster subprocess
+# and no sync run longer than a few seconds, so the tier stays under two minutes on 2 cores; every other test is
 # `slow`. Tiers are set here by module and test name, so a test file carries no tier of its own; a module or test
 # not listed is slow, so a new end-to-end test never lands in the fast tier by accident.
 FAST_MODULES = frozenset({
@@ -31,11 +31,6 @@ FAST_MODULES = frozenset({
     "test_sync_units",
 })
 FAST_TESTS = {
-    "test_dbt_conventions": {  # one `dbt parse` shared by the module's manifest checks
-        "test_groups_owners_and_access",
-        "test_customer_profiles_has_an_enforced_contract_with_every_column_typed",
-        "test_every_model_column_is_described_and_shared_descriptions_are_doc_blocks",
-        "test_pii_columns_are_tagged"},
     "test_identity": {"test_pairwise_score_counts_pairs"},
     "test_predictions": {"test_churn_risk_and_expected_orders_match_a_monte_carlo_simulation",
                          "test_maximum_likelihood_fit_recovers_simulated_parameters",
