@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TARGET ?= duckdb
 
-.PHONY: install run build test ui docs bench bench-sync lint clean chromium
+.PHONY: install run build test test-fast test-slow ui docs bench bench-sync lint clean chromium
 
 # pip's own output (and any index warnings of the machine's pip configuration) goes to .venv/install.log;
 # the terminal gets one line, or the log's last lines when the install fails.
@@ -50,6 +50,15 @@ test: install chromium
 	wait $$spark; sparkrc=$$?; \
 	echo "--- Spark tests (tests/test_spark.py, run alongside) ---"; cat .cdp/spark-tests.log; \
 	test $$rest -eq 0 -a $$sparkrc -eq 0
+
+# Tiers (markers set in tests/conftest.py): `fast` is unit tests and single-model checks, for every change;
+# `slow` is the dbt builds and end-to-end runs. `make test` runs both, and Spark, as CI does.
+test-fast: install
+	$(BIN)/ruff check cdp orchestration sync datagen predict scripts tests bench
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m "fast and not spark" --durations=5
+
+test-slow: install chromium
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m "slow and not spark" --durations=15
 
 lint: install
 	$(BIN)/ruff check cdp orchestration sync datagen predict scripts tests bench

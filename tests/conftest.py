@@ -17,6 +17,46 @@ from datagen.sample_data import generate
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 
+# Test tiers. `fast` (make test-fast): unit tests and checks that need no dbt run or parse, no Dagster subprocess
+# and no sync run longer than a few seconds, so the tier stays under two minutes on 2 cores; every other test is
+# `slow`. Tiers are set here by module and test name, so a test file carries no tier of its own; a module or test
+# not listed is slow, so a new end-to-end test never lands in the fast tier by accident.
+FAST_MODULES = frozenset({
+    "test_conventions",
+    "test_dbt_args",
+    "test_docs",
+    "test_orchestration_units",
+    "test_sample_data",
+    "test_sync_events_units",
+    "test_sync_units",
+})
+FAST_TESTS = {
+    "test_identity": {"test_pairwise_score_counts_pairs"},
+    "test_predictions": {"test_churn_risk_and_expected_orders_match_a_monte_carlo_simulation",
+                         "test_maximum_likelihood_fit_recovers_simulated_parameters",
+                         "test_expected_order_value_shrinks_towards_the_population_mean",
+                         "test_summarise_counts_distinct_order_days_and_whole_days_to_the_as_of_date",
+                         "test_a_fit_at_a_boundary_is_flagged_and_not_used"},
+    "test_privacy": {"test_mirror_guard_never_holds_back_consent_or_privacy_removals",
+                     "test_gx_privacy_check_fails_on_erased_suppressed_or_unconsented_rows"},
+    "test_staging_build": {"test_seeds_match_libphonenumber_metadata"},
+    "test_sync_dagster": {"test_failed_share_and_non_retryable_errors_fail_the_step",
+                          "test_an_events_sync_runs_after_the_record_syncs_of_its_destination"},
+}
+
+
+def is_fast(module: str, test_name: str) -> bool:
+    """The tier of one test, by its module's name and its own (parametrised ids stripped)."""
+    if module in FAST_MODULES:
+        return True
+    return test_name.split("[", 1)[0] in FAST_TESTS.get(module, ())
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    for item in items:
+        module = Path(str(item.fspath)).stem
+        item.add_marker(pytest.mark.fast if is_fast(module, item.name) else pytest.mark.slow)
+
 
 @dataclass
 class Warehouse:
