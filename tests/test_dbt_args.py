@@ -1,6 +1,8 @@
 import json
+import os
 
 from cdp.dbt_args import dbt_command
+from orchestration.resources import manifest_is_stale
 
 
 def test_minimal_command_names_project_profiles_and_target():
@@ -19,10 +21,6 @@ def test_select_exclude_vars_and_full_refresh():
 
 
 def test_manifest_is_stale_when_a_model_changed(tmp_path):
-    import os
-
-    from orchestration.dbt_assets import manifest_is_stale
-
     (tmp_path / "models").mkdir()
     model = tmp_path / "models" / "m.sql"
     model.write_text("select 1")
