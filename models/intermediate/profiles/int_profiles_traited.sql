@@ -1,5 +1,5 @@
 {#- One row per person: golden attributes plus behavioural traits. "Now" is CDP_AS_OF (cdp_as_of_cut), or when unset the
-    latest order, event or ticket in the data, so results do not drift with the wall clock.
+    latest order (of every order source), event or ticket in the data, so results do not drift with the wall clock.
     Computed in full on every run, from stored per-person rows: the time-independent traits come from
     int_profile_traits_summarised and the golden attributes from int_profile_attributes_survived (both incremental by
     person). What is computed here moves for everybody or depends on other persons, so no per-person scope
@@ -15,10 +15,6 @@ with summarised as (
 
 golden as (
     select * from {{ ref('int_profile_attributes_survived') }}
-),
-
-orders as (
-    select * from {{ ref('stg_shop__orders') }}
 ),
 
 events as (
@@ -39,7 +35,10 @@ as_of as (
         cast('{{ as_of_var }}' as {{ cdp_type_timestamp() }}) as as_of_at
         {%- else %}
         greatest(
-            coalesce((select max(ordered_at) from orders), cast('1970-01-01' as {{ cdp_type_timestamp() }})),
+            {%- for s in order_sources() %}
+            coalesce((select max(cast({{ s.orders.ordered_at }} as {{ cdp_type_timestamp() }})) from {{ ref(s.model) }}),
+                cast('1970-01-01' as {{ cdp_type_timestamp() }})),
+            {%- endfor %}
             coalesce((select max(occurred_at) from events), cast('1970-01-01' as {{ cdp_type_timestamp() }})),
             coalesce((select max(created_at) from tickets), cast('1970-01-01' as {{ cdp_type_timestamp() }}))
         ) as as_of_at
@@ -56,7 +55,7 @@ recent_web as (
 person_web as (
     select
         person_id,
-        sum(1) as web_events_30d,  -- a sum, as before (the contract's type; count would be a bigint on DuckDB)
+        sum(1) as web_events_30d,  -- a sum: the contract's type (count would be a bigint on DuckDB)
         sum(case when is_session_start then 1 else 0 end) as web_sessions_30d
     from recent_web
     group by person_id

@@ -1,4 +1,4 @@
-{#- Incremental past staging (issue 15, item 3).
+{#- Incremental past staging: the macros of a scoped model (this folder holds every scope macro).
 
     A model keyed by one column (a record, an identifier value, a person) recomputes only the keys in its
     scope: a small model listing the keys whose inputs changed since the model last ran. Three parts:
@@ -13,15 +13,16 @@
     On a full build or --full-refresh the model builds every key. Engines whose tables cannot DELETE (Spark's
     parquet tables) build the table in full, as staging does (staging_materialization). A stored table whose
     columns differ from the model's (an upgrade) fails with dbt's schema-change error, which names
-    --full-refresh. -#}
-{% macro scoped_incremental_config(key, scope, scope_key=none) -%}
+    --full-refresh, unless the scope puts every key in scope when the definition changes and passes
+    on_schema_change='sync_all_columns' (the profile scope: profile_scoped_config). -#}
+{% macro scoped_incremental_config(key, scope, scope_key=none, on_schema_change='fail') -%}
     {#- ref here, in the model's own parse, so dbt orders the scope before the model (not in a unit test: it
         builds the model in full from its given inputs, and the scope is not one of them) -#}
     {%- if model.resource_type != 'unit_test' %}{% set _scope_relation = ref(scope) %}{% endif -%}
     {%- do config(
         materialized=staging_materialization(),
         incremental_strategy='append',
-        on_schema_change='fail',
+        on_schema_change=on_schema_change,
         pre_hook='{{ delete_scope_rows() }}',
         cdp_scope={'key': key, 'scope': scope, 'scope_key': scope_key or key},
     ) -%}
