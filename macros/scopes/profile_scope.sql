@@ -4,7 +4,7 @@
     inputs it reads per person with in_scope('person_id'); it never names the scope's state. -#}
 
 {% macro profile_scoped_config() -%}
-    {{ scoped_incremental_config('person_id', 'int_profile_scope_persons', on_schema_change='sync_all_columns') }}
+    {{ scoped_incremental_config('person_id', 'int_profile_scope_persons', new_columns_rebuild=true) }}
 {%- endmacro %}
 
 {#- Every source whose rows a profile trait may read, with how its rows reach persons: identifier sources
@@ -31,8 +31,8 @@
 
 {#- A hash of what the stored per-person models are built from: their SQL and the values of the vars they name
     (and of the registry, which every one reads). When it differs from the stored state's, every person is in
-    scope, and dbt adds or drops the changed columns (on_schema_change sync_all_columns): a new trait or a new
-    survivorship rule reaches every stored row without --full-refresh. A change inside a macro they call is not
+    scope, and a scoped model whose columns changed starts from an empty table of its new columns
+    (delete_scope_rows): a new trait or a new survivorship rule reaches every stored row without --full-refresh. A change inside a macro they call is not
     seen: run `cdp build --full-refresh` after one. -#}
 {% macro profile_scope_definition_hash() -%}
     {%- set parts = [] -%}

@@ -55,8 +55,7 @@ person_orders as (
 person_web as (
     select
         person_id,
-        count(*) as web_event_count,
-        max(occurred_at) as last_web_event_at
+        count(*) as web_event_count
     from web_events
     group by person_id
 ),
@@ -98,7 +97,6 @@ final as (
         person_orders.first_order_at,
         person_orders.last_order_at,
         coalesce(person_web.web_event_count, 0) as web_event_count,
-        person_web.last_web_event_at,
         coalesce(person_tickets.ticket_count, 0) as ticket_count,
         coalesce(person_tickets.open_ticket_count, 0) as open_ticket_count,
         person_tickets.avg_satisfaction_score,

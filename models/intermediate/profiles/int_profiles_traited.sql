@@ -85,36 +85,19 @@ person_consent as (
 ),
 
 combined as (
+    {#- every stored per-person trait passes through: a trait added to int_profile_traits_summarised needs no
+        edit here -#}
     select
-        summarised.person_id,
+        summarised.*,
         {%- for attribute in var('survivorship') %}
         golden.{{ attribute }},
         {%- endfor %}
-        summarised.order_count,
-        summarised.orders_placed_count,
-        summarised.lifetime_value,
-        summarised.average_order_value,
         '{{ var("reporting_currency") }}' as reporting_currency,
-        summarised.first_order_at,
-        summarised.last_order_at,
         {{ cdp_days_between('summarised.last_order_at', 'as_of.as_of_at') }} as days_since_last_order,
         {{ cdp_days_between('summarised.first_order_at', 'as_of.as_of_at') }} as days_since_first_order,
-        summarised.web_event_count,
         coalesce(person_web.web_events_30d, 0) as web_events_30d,
         coalesce(person_web.web_sessions_30d, 0) as web_sessions_30d,
-        summarised.ticket_count,
-        summarised.open_ticket_count,
-        summarised.avg_satisfaction_score,
         coalesce(person_consent.email_consent, 'unknown') as email_consent,
-        summarised.email_count,
-        summarised.phone_count,
-        summarised.shop_customer_id_count,
-        summarised.crm_contact_id_count,
-        summarised.anonymous_id_count,
-        summarised.record_count,
-        summarised.sources,
-        summarised.first_seen_at,
-        summarised.last_seen_at,
         as_of.as_of_at
     from summarised
     cross join as_of
