@@ -23,8 +23,9 @@ install: $(STAMP)
 run: install
 	$(BIN)/cdp run
 
+# make build ARGS="--full-refresh" (or --select ..., -v): the options go to `cdp build`
 build: install
-	$(BIN)/cdp build --target $(TARGET)
+	$(BIN)/cdp build --target $(TARGET) $(ARGS)
 
 ui: install
 	$(BIN)/cdp ui

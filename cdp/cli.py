@@ -7,11 +7,14 @@ import argparse
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
+from cdp.build_progress import run_with_progress
 from cdp.dbt_args import dbt_command
 from cdp.first_erasure import build_graph_if_erasures_need_it
 from cdp.raw_data import ensure_raw_data
+from cdp.scaffold import ScaffoldError, SourceSpec, scaffold_source
 from cdp.settings import SAMPLE_PERSONS, SAMPLE_SEED, Settings, load_settings
 
 
@@ -19,11 +22,15 @@ def _dbt_executable() -> str:
     return str(Path(sys.executable).with_name("dbt"))
 
 
-def run_dbt(settings: Settings, verb: str, *args: str, **kwargs) -> int:
+def run_dbt(settings: Settings, verb: str, *args: str, progress: bool = False, **kwargs) -> int:
+    """dbt's own output, or with `progress` the compact lines of cdp.build_progress (dbt's to a log file)."""
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     settings.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
     cmd = [_dbt_executable(), *dbt_command(verb, project_dir=str(settings.project_dir),
                                            target=settings.target, **kwargs), *args]
+    if progress:
+        log_path = settings.state_dir / "logs" / f"{verb}-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.log"
+        return run_with_progress(cmd, cwd=settings.project_dir, env=settings.dbt_env, log_path=log_path)
     return subprocess.call(cmd, cwd=settings.project_dir, env=settings.dbt_env)
 
 
@@ -48,7 +55,7 @@ def cmd_build(ns: argparse.Namespace) -> int:
         return rc
     # a production build: dbt's unit tests check the SQL's logic on fixtures and run in `make test` (CI)
     rc = run_dbt(settings, "build", "--exclude-resource-type", "unit_test", full_refresh=ns.full_refresh,
-                 select=ns.select or ())
+                 select=ns.select or (), progress=not ns.verbose)
     if settings.target == "duckdb" and settings.duckdb_path.exists():
         from cdp.report import identity_summary, journey_summary, load_summary, prediction_summary, table_exists
 
@@ -120,6 +127,37 @@ def cmd_predict_backtest(ns: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_new_source(ns: argparse.Namespace) -> int:
+    """Scaffold a raw source: its registry entry, sources YAML and base_/stg_ models (docs/extending.md)."""
+    try:
+        spec = SourceSpec(name=ns.name, columns=[c.strip() for c in ns.columns.split(",") if c.strip()],
+                          timestamp=ns.timestamp, key=ns.key, email=ns.email, phone=ns.phone,
+                          order_amount=ns.order_amount, source=ns.source or "", entity=ns.entity or "")
+        written = scaffold_source(Path(ns.project_dir) if ns.project_dir else load_settings().project_dir, spec)
+    except ScaffoldError as error:
+        print(f"cdp new-source: {error}", file=sys.stderr)
+        return 2
+    for path in written:
+        print(f"wrote {path}")
+    print(f"next: put {ns.name}.csv in the raw folder, edit the generated SQL and descriptions, then `cdp build`")
+    return 0
+
+
+def add_new_source_parser(sub) -> None:
+    n = sub.add_parser("new-source", help="scaffold a raw source: registry entry, sources YAML, base_/stg_ models")
+    n.add_argument("name", help="source name: the raw file <name>.csv, e.g. pos_sales")
+    n.add_argument("--columns", required=True, help="the file's header, comma separated")
+    n.add_argument("--timestamp", required=True, help="column saying when a row happened (latest version wins)")
+    n.add_argument("--key", help="column holding the record key (default: rows are keyed by their hash)")
+    n.add_argument("--email", help="column holding an email: an identifier of the person")
+    n.add_argument("--phone", help="column holding a phone number: an identifier of the person")
+    n.add_argument("--order-amount", help="each row is a paid order of this amount (reporting currency)")
+    n.add_argument("--source", help="dbt source name (default: NAME up to the first underscore)")
+    n.add_argument("--entity", help="model entity (default: NAME after the first underscore)")
+    n.add_argument("--project-dir", help="the dbt project to add it to (default: this project)")
+    n.set_defaults(func=cmd_new_source)
+
+
 def add_predict_parser(sub) -> None:
     p = sub.add_parser("predict", help="prediction models: backtest")
     psub = p.add_subparsers(dest="predict_command", required=True)
@@ -144,6 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--target", default=None)
     b.add_argument("--full-refresh", action="store_true")
     b.add_argument("--select", nargs="*")
+    b.add_argument("-v", "--verbose", action="store_true", help="print dbt's own output instead of progress lines")
     b.set_defaults(func=cmd_build)
 
     r = sub.add_parser("run", help="the whole pipeline: data, build, governance checks, syncs")
@@ -167,6 +206,7 @@ def main(argv: list[str] | None = None) -> int:
 
     add_sync_parser(sub)
     add_predict_parser(sub)
+    add_new_source_parser(sub)
     from cdp.privacy_cli import add_privacy_parser
 
     add_privacy_parser(sub)

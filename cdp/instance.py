@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import dagster as dg
+
 from cdp.settings import Settings
 
 DAGSTER_YAML = """# Written by cdp (cdp/instance.py): the project's Dagster instance, shared by `cdp run` and `cdp ui`.
@@ -25,8 +27,6 @@ def prepare_dagster_home(settings: Settings) -> Path:
     return home
 
 
-def project_instance(settings: Settings):
+def project_instance(settings: Settings) -> dg.DagsterInstance:
     """A persistent instance on the project's DAGSTER_HOME (sqlite storage in that folder)."""
-    import dagster as dg
-
     return dg.DagsterInstance.from_config(str(prepare_dagster_home(settings)))

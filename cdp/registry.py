@@ -27,6 +27,8 @@ class RawSource:
     first_name: str | None = None
     identifiers: dict[str, str] = field(default_factory=dict)
     attributes: dict[str, str] = field(default_factory=dict)
+    orders: dict[str, str] = field(default_factory=dict)  # amount, ordered_at, is_revenue: SQL over stg_ columns
+    persons_by: dict[str, str] = field(default_factory=dict)  # identifier type -> staged column (no identifiers)
     optional: bool = False  # the file may be absent (privacy_requests): staged as empty
 
     @property

@@ -19,6 +19,9 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+from cdp.crm_sandbox import sandbox_pid_file, use_crm_sandbox_if_no_credentials
+from cdp.instance import prepare_dagster_home
+from cdp.raw_data import ensure_raw_data
 from cdp.settings import Settings
 
 PR_SET_CHILD_SUBREAPER = 36
@@ -100,10 +103,6 @@ def _is_zombie(pid: int) -> bool:
 
 
 def serve_ui(settings: Settings, port: int, read_only: bool = False) -> int:
-    from cdp.crm_sandbox import sandbox_pid_file, use_crm_sandbox_if_no_credentials
-    from cdp.instance import prepare_dagster_home
-    from cdp.raw_data import ensure_raw_data
-
     ensure_raw_data(settings)
     home = prepare_dagster_home(settings)
     become_subreaper()

@@ -8,7 +8,8 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from cdp.report import query
+import duckdb
+
 from datagen.sample_data import ideal_clusters, read_ground_truth
 
 
@@ -46,6 +47,7 @@ def pairwise_score(predicted: dict[tuple[str, str], str], ideal: dict[tuple[str,
 
 
 def score_warehouse(duckdb_path: Path, raw_dir: Path) -> PairwiseScore:
-    _, rows = query(duckdb_path, "select source_name, source_record_id, person_id from person_records")
+    with duckdb.connect(str(duckdb_path), read_only=True) as con:
+        rows = con.execute("select source_name, source_record_id, person_id from person_records").fetchall()
     predicted = {(s, r): p for s, r, p in rows}
     return pairwise_score(predicted, ideal_clusters(read_ground_truth(raw_dir)))

@@ -1,16 +1,19 @@
-"""Resources: the warehouse (paths a run reads and writes) and the dbt CLI, both built from the one
-settings module when the definitions load, never at import."""
+"""Resources: the warehouse (paths a run reads and writes), the dbt project and the dbt CLI, all built from
+the one settings module when the definitions load, never at import. The dbt project lives here, beside the
+CLI resource that runs it, so the asset modules import it from one place and nothing imports them back."""
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
-from dagster_dbt import DbtCliResource
+from dagster_dbt import DbtCliResource, DbtProject
 
 from cdp.settings import Settings, load_settings
 
@@ -66,9 +69,31 @@ def dbt_executable() -> str:
     return str(Path(sys.executable).with_name("dbt"))
 
 
-def build_resources(settings: Settings | None = None) -> dict[str, dg.ConfigurableResource]:
-    from orchestration.dbt_assets import dbt_project
+def manifest_is_stale(manifest: Path, project_dir: Path) -> bool:
+    """True when the manifest is missing or older than any file dbt parses."""
+    if not manifest.exists():
+        return True
+    built = manifest.stat().st_mtime
+    sources = [project_dir / "dbt_project.yml", project_dir / "profiles.yml", project_dir / "selectors.yml"]
+    for folder in ("models", "macros", "seeds", "data-tests"):
+        sources += [p for p in (project_dir / folder).rglob("*") if p.is_file()]
+    return any(p.stat().st_mtime > built for p in sources if p.exists())
 
+
+@functools.cache
+def dbt_project() -> DbtProject:
+    """The dbt project with a current manifest: `dbt parse` runs when a model, macro, seed or the project
+    file changed since the last parse (the asset graph is read from target/manifest.json)."""
+    settings = load_settings()
+    project = DbtProject(project_dir=settings.project_dir, profiles_dir=settings.project_dir, target=settings.target)
+    if manifest_is_stale(project.manifest_path, Path(project.project_dir)):
+        subprocess.run([dbt_executable(), "parse", "--project-dir", str(project.project_dir), "--profiles-dir",
+                        str(project.project_dir), "--target", settings.target, "--quiet"],
+                       check=True, env=settings.dbt_env, cwd=project.project_dir)
+    return project
+
+
+def build_resources(settings: Settings | None = None) -> dict[str, dg.ConfigurableResource]:
     settings = settings or load_settings()
     return {
         "dbt": DbtCliResource(project_dir=dbt_project(), profiles_dir=str(settings.project_dir),

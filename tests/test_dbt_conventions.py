@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from cdp.dbt_args import dbt_command
+from cdp.registry import load_registry
 from datagen.sample_data import generate
 from sync.config import load_syncs
 from tests.conftest import PROJECT_DIR
@@ -137,3 +138,23 @@ def test_source_freshness_reads_the_raw_files_modification_time(tmp_path: Path):
     results = {r["unique_id"].split(".")[-1]: r["status"]
                for r in json.loads((tmp_path / "target" / "sources.json").read_text())["results"]}
     assert results["web_events"] == "error" and results["crm_contacts"] == "pass", results
+
+
+def test_raw_sources_are_an_asset_group_upstream_of_their_base_models_in_dagster():
+    """The lineage view starts at the raw sources: each registry source is an external asset in group
+    raw_sources, and its base_ model reads it."""
+    code = ("from orchestration.definitions import defs\n"
+            "g = defs().resolve_asset_graph()\n"
+            "for k in sorted(g.get_all_asset_keys(), key=lambda k: k.to_user_string()):\n"
+            "    n = g.get(k)\n"
+            "    if n.group_name == 'raw_sources' or k.path[-1].startswith('base_'):\n"
+            "        print(k.to_user_string(), n.group_name, n.is_materializable,"
+            " ','.join(sorted(p.to_user_string() for p in n.parent_keys)))\n")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_DIR, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = {line.split()[0]: line.split()[1:] for line in proc.stdout.splitlines()}
+    for name, source in load_registry().items():
+        assert rows[f"{source.source}/{name}"][:2] == ["raw_sources", "False"], name
+        assert f"{source.source}/{name}" in rows[source.base][2].split(","), source.base
+    assert sorted(k for k, v in rows.items() if v[0] == "raw_sources") == sorted(
+        f"{s.source}/{name}" for name, s in load_registry().items())

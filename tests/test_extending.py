@@ -1,129 +1,41 @@
-"""Adding a source is its declaration and its staging models, nothing else: a seventh source (POS sales)
-is added to a temporary copy of the project exactly as the README's "Extending" section says, and the
-copy builds with the new file registered, staged with its fates, counted, quarantined, observed as
-identifiers, resolved into persons and checked by the GX staging suite, with no other file edited."""
+"""The recipes of docs/extending.md, followed in temporary copies of the project. A new source is what
+`cdp new-source` writes, nothing else: a point-of-sale source builds with its file registered, staged with
+its fates, counted, quarantined, observed as identifiers, resolved into persons, checked by the GX staging
+suite, and its receipts counted as orders and lifetime value. A new trait is the recipe's three edits: it
+reaches every stored profile without --full-refresh, and a change of a consent row alone reaches it on the
+next incremental run, as a full build would. Segment conditions see the columns journey rules see. A new
+destination is a module, a syncs.yml entry and a model."""
 
 from __future__ import annotations
 
 import csv
+import http.server
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
+import threading
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
 import pytest
 import yaml
 
+from cdp import cli
 from cdp.dbt_args import dbt_command
 from cdp.governance_suites import staging_suite
 from cdp.registry import load_registry
 from datagen.sample_data import generate
+from sync.config import ConfigError, load_syncs
+from sync.destinations import make_destination
+from sync.engine import run_sync
+from tests.compare import comparable, differences, person_keys_view
 from tests.conftest import PROJECT_DIR
 
 PROJECT_PARTS = ["dbt_project.yml", "profiles.yml", "selectors.yml", "models", "macros", "seeds", "data-tests", "docs"]
-
-# 1. the declaration: one entry in vars.raw_sources (dbt_project.yml) ...
-POS_ENTRY = """    - {source_name: pos_sales, source: pos, base: base_pos__sales, model: stg_pos__sales,
-       raw_columns: [sale_id, email, store, amount, sold_at],
-       raw_key: sale_id, record_id: pos_sale_id, latest_by: [sold_at], quality: [email],
-       observed_at: sold_at, identifiers: {email: email}, attributes: {email: email}}
-"""
-
-# ... and its documented columns (models/staging/pos/_pos__sources.yml)
-POS_SOURCES_YML = """version: 2
-sources:
-  - name: pos
-    description: '{{ doc("raw_source_folder") }}'
-    schema: raw
-    tables:
-      - name: pos_sales
-        description: "`pos_sales.csv`: one row per till receipt that names a customer."
-        columns:
-          - name: sale_id
-            description: Receipt id, the record key.
-          - name: email
-            description: '{{ doc("raw_email") }}'
-          - name: store
-            description: Store code.
-          - name: amount
-            description: Receipt total as a decimal string.
-          - name: sold_at
-            description: '{{ doc("raw_timestamp") }}'
-"""
-
-# 2. its staging models: base_ (types, normalises, gives every raw row a fate) and stg_ (current rows)
-POS_BASE_SQL = """{#- POS receipts: typed and normalised, every raw row with its fate (the registry entry pos_sales). -#}
-{%- set raw_columns = raw_source('pos_sales').raw_columns -%}
-{{ incremental_staging_config('pos_sales') }}
-with source as (
-    select * from {{ source('pos', 'pos_sales') }} as source
-    {{ raw_rows_to_stage() }}
-),
-
-emails as (
-    select
-        *,
-        {{ email_candidate('email') }} as _email_candidate
-    from source
-),
-
-checked_emails as (
-    select
-        *,
-        {{ email_quality('email', '_email_candidate') }} as _email_quality
-    from emails
-),
-
-typed as (
-    select
-        {{ clean_text('source.sale_id') }} as pos_sale_id,
-        {{ normalised_email('source._email_quality', 'source._email_candidate') }} as email,
-        source._email_quality as email_quality,
-        {{ clean_text('source.store') }} as store,
-        {{ cdp_try_cast('trim(source.amount)', cdp_type_amount()) }} as amount,
-        {{ cdp_parse_timestamp('source.sold_at') }} as sold_at,
-        {{ raw_row_columns(raw_columns) }}
-    from checked_emails as source
-),
-
-checked as (
-    select
-        *,
-        {{ first_failing_reason([
-            ('pos_sale_id is null', 'missing_key'),
-            ('sold_at is null', 'unparseable_sold_at'),
-        ]) }} as _quarantine_reason
-    from typed
-),
-
-final as (
-    select
-        *,
-        {{ row_fate_for('pos_sales') }} as _row_fate,
-        {{ staged_as_of() }} as _staged_as_of,
-        {{ staged_at() }} as _staged_at
-    from checked
-)
-
-select * from final
-"""
-
-POS_STG_SQL = """{#- Current POS receipts, one row per sale_id. -#}
-with sales as (
-    select * from {{ ref('base_pos__sales') }}
-),
-
-final as (
-    select pos_sale_id, email, store, amount, sold_at
-    from sales
-    where _row_fate = 'staged'
-)
-
-select * from final
-"""
-
 
 def copy_project(dst: Path) -> Path:
     dst.mkdir(parents=True)
@@ -137,16 +49,22 @@ def copy_project(dst: Path) -> Path:
 
 
 def add_pos_source(project: Path) -> None:
-    """Exactly the files README "Extending" lists for a new source."""
-    path = project / "dbt_project.yml"
-    text = path.read_text(encoding="utf-8")
-    assert "\n  raw_sources:\n" in text
-    path.write_text(text.replace("\n  raw_sources:\n", "\n  raw_sources:\n" + POS_ENTRY, 1), encoding="utf-8")
-    folder = project / "models" / "staging" / "pos"
-    (folder / "base").mkdir(parents=True)
-    (folder / "_pos__sources.yml").write_text(POS_SOURCES_YML, encoding="utf-8")
-    (folder / "base" / "base_pos__sales.sql").write_text(POS_BASE_SQL, encoding="utf-8")
-    (folder / "stg_pos__sales.sql").write_text(POS_STG_SQL, encoding="utf-8")
+    """The new-source recipe: one command (docs/extending.md, "New source")."""
+    rc = cli.main(["new-source", "pos_sales", "--columns", "sale_id,email,store,amount,sold_at", "--key", "sale_id",
+                   "--timestamp", "sold_at", "--email", "email", "--order-amount", "amount",
+                   "--project-dir", str(project)])
+    assert rc == 0
+
+
+def dbt_build(project: Path, raw: Path, db: Path, *extra: str) -> None:
+    env = dict(os.environ, CDP_RAW_DIR=str(raw), CDP_DUCKDB_PATH=str(db), DBT_PROFILES_DIR=str(project),
+               CDP_TARGET="duckdb", CDP_STATE_DIR=str(db.parent / "state"))
+    db.parent.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.run([str(Path(sys.executable).with_name("dbt")),
+                           *dbt_command("build", project_dir=str(project)), "--exclude-resource-type", "unit_test",
+                           *extra], cwd=project, env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, "\n".join(line for line in proc.stdout.splitlines() if "ERROR" in line or "Error" in line
+                                          or "FAIL" in line)[-6000:] or proc.stdout[-6000:]
 
 
 def first_crm_email(raw: Path) -> str:
@@ -160,7 +78,7 @@ def first_crm_email(raw: Path) -> str:
     raise AssertionError("no usable CRM email in the sample")
 
 
-def test_a_seventh_source_is_its_declaration_plus_its_staging_models(tmp_path: Path):
+def test_a_new_source_is_what_cdp_new_source_writes_and_its_receipts_are_orders(tmp_path: Path):
     project = copy_project(tmp_path / "project")
     add_pos_source(project)
     raw = tmp_path / "raw"
@@ -180,14 +98,10 @@ def test_a_seventh_source_is_its_declaration_plus_its_staging_models(tmp_path: P
         writer.writerows(rows)
 
     db = tmp_path / "w.duckdb"
-    env = dict(os.environ, CDP_RAW_DIR=str(raw), CDP_DUCKDB_PATH=str(db), DBT_PROFILES_DIR=str(project),
-               CDP_TARGET="duckdb", CDP_STATE_DIR=str(tmp_path / "state"))
-    proc = subprocess.run([str(Path(sys.executable).with_name("dbt")), *dbt_command("build", project_dir=str(project))],
-                          cwd=project, env=env, capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stdout[-6000:]
+    dbt_build(project, raw, db)
 
     registry = load_registry(project)
-    assert list(registry)[0] == "pos_sales" and len(registry) == 8  # six sources, privacy_requests, pos_sales
+    assert list(registry)[-1] == "pos_sales" and len(registry) == 8  # six sources, privacy_requests, pos_sales
     with duckdb.connect(str(db), read_only=True) as con:
         counts = con.execute("""select rows_loaded, rows_staged, rows_duplicate, rows_quarantined, emails_normalised
                                 from source_row_counts where source_name = 'pos_sales'""").fetchall()
@@ -206,13 +120,21 @@ def test_a_seventh_source_is_its_declaration_plus_its_staging_models(tmp_path: P
         sources = con.execute("select sources from identity_graph where identifier_type = 'email' "
                               "and identifier_value = ?", [known]).fetchone()[0]
         assert "pos_sales" in sources.split(",") and "crm_contacts" in sources.split(",")
+        # the receipts are orders: the POS-only buyer is a customer with lifetime value, not a prospect with 0
+        profiles = {p: (n, v, stage) for p, n, v, stage in con.execute(
+            "select person_id, order_count, lifetime_value, journey_stage from customer_profiles").fetchall()}
+        assert profiles[persons["S3"]][:2] == (1, Decimal("30.00")) and profiles[persons["S3"]][2] != "prospect"
+        pos_orders = dict(con.execute("""select person_id, sum(amount_reporting) from int_profile_orders
+                                         where source_name = 'pos_sales' group by person_id""").fetchall())
+        assert pos_orders == {persons["S1"]: Decimal("20.50"), persons["S3"]: Decimal("30.00")}
+        assert profiles[persons["S1"]][0] >= 2 and profiles[persons["S1"]][1] >= Decimal("20.50")
     outcome = staging_suite(db, project_dir=project)
     assert outcome.row_counts["pos_sales"] == 6 and set(outcome.row_counts) == set(registry)
 
     # nothing else changed: the copy differs from the project only by the declaration and the models
     original = yaml.safe_load((PROJECT_DIR / "dbt_project.yml").read_text(encoding="utf-8"))
     copied = yaml.safe_load((project / "dbt_project.yml").read_text(encoding="utf-8"))
-    copied["vars"]["raw_sources"] = copied["vars"]["raw_sources"][1:]
+    copied["vars"]["raw_sources"] = copied["vars"]["raw_sources"][:-1]
     assert copied == original
 
 
@@ -268,14 +190,6 @@ class NdjsonPost:
 
 
 def test_a_new_destination_is_a_module_a_syncs_entry_and_a_model(tmp_path: Path, monkeypatch):
-    import http.server
-    import json
-    import threading
-
-    from sync.config import ConfigError, load_syncs
-    from sync.destinations import make_destination
-    from sync.engine import run_sync
-
     received: list[dict] = []
 
     class Receiver(http.server.BaseHTTPRequestHandler):
@@ -321,3 +235,90 @@ def test_a_new_destination_is_a_module_a_syncs_entry_and_a_model(tmp_path: Path,
     syncs.write_text(syncs.read_text().replace("ndjson_destination:NdjsonPost", "ndjson_destinaton:NdjsonPost"))
     with pytest.raises(ConfigError, match=r"syncs.yml:4:\d+: unknown destination 'ndjson_destinaton:NdjsonPost'"):
         load_syncs(syncs)
+
+
+def recipe_blocks(name: str) -> dict[str, str]:
+    """The code blocks of docs/extending.md that follow `<!-- name: part -->`, by part."""
+    text = (PROJECT_DIR / "docs" / "extending.md").read_text(encoding="utf-8")
+    return {m.group(1): m.group(2) for m in re.finditer(
+        rf"<!-- {name}: (\w+) -->\n```\w*\n(.*?)```", text, flags=re.S)}
+
+
+def add_trait_by_the_recipe(project: Path) -> None:
+    """docs/extending.md "New trait": the CTEs, the column and its join, the contract entry; nothing else."""
+    blocks = recipe_blocks("new-trait")
+    assert set(blocks) == {"ctes", "column", "join", "contract"}
+    model = project / "models" / "intermediate" / "profiles" / "int_profile_traits_summarised.sql"
+    sql = model.read_text(encoding="utf-8")
+    sql = sql.replace("\nfinal as (\n", "\n" + blocks["ctes"] + "final as (\n", 1)
+    sql = sql.replace("        persons.person_id,\n", "        persons.person_id,\n" + blocks["column"], 1)
+    last_join = sql.rindex("    left join ")
+    end_of_line = sql.index("\n", last_join) + 1
+    sql = sql[:end_of_line] + blocks["join"] + sql[end_of_line:]
+    model.write_text(sql, encoding="utf-8")
+    contract = project / "models" / "marts" / "profiles" / "_profiles__models.yml"
+    text = contract.read_text(encoding="utf-8")
+    anchor = "  - name: customer_profiles\n"
+    columns_at = text.index("    columns:\n", text.index(anchor)) + len("    columns:\n")
+    contract.write_text(text[:columns_at] + blocks["contract"] + text[columns_at:], encoding="utf-8")
+
+
+# A segment over a column journey rules read (the order gaps) and over the new trait.
+STEADY_SEGMENT = """    - name: steady_buyers
+      description: Repeat buyers who order at least twice a year and read their consent emails.
+      condition: "avg_order_gap_days <= 180 and consent_event_count >= 0"
+"""
+
+
+def test_a_new_trait_reaches_every_profile_and_stays_current_on_incremental_runs(tmp_path: Path):
+    project = copy_project(tmp_path / "project")
+    raw = tmp_path / "raw"
+    generate(150, 8, raw)
+    inc, full = tmp_path / "inc" / "w.duckdb", tmp_path / "full" / "w.duckdb"
+    dbt_build(project, raw, inc)
+
+    # the recipe, on a warehouse built without the trait: no --full-refresh
+    add_trait_by_the_recipe(project)
+    path = project / "dbt_project.yml"
+    path.write_text(path.read_text(encoding="utf-8").replace("\n  segments:\n", "\n  segments:\n" + STEADY_SEGMENT, 1),
+                    encoding="utf-8")
+    dbt_build(project, raw, inc)
+    with duckdb.connect(str(inc), read_only=True) as con:
+        email, person, before = con.execute("""
+            select graph.identifier_value, graph.person_id, profiles.consent_event_count
+            from identity_graph as graph
+            inner join customer_profiles as profiles using (person_id)
+            where graph.identifier_type = 'email' and profiles.consent_event_count > 0
+            order by graph.identifier_value limit 1""").fetchone()
+        assert con.execute("select count(*) from customer_profiles where consent_event_count is null").fetchone() == (0,)
+        updated = con.execute("select max(updated_at) from stg_email__consents").fetchone()[0]
+
+    # day 2: one consent event more for that address, nothing else changes
+    with (raw / "email_consents.csv").open("a", newline="", encoding="utf-8") as fh:
+        csv.writer(fh, lineterminator="\n").writerow([email, "unsubscribed", "preference_center",
+                                                      updated.strftime("%Y-%m-%d %H:%M:%S")])
+    dbt_build(project, raw, inc)
+    dbt_build(project, raw, full)
+    with duckdb.connect(str(inc), read_only=True) as con:
+        assert con.execute("select consent_event_count from customer_profiles where person_id = ?",
+                           [person]).fetchone() == (before + 1,)
+        scope = [p for (p,) in con.execute("select person_id from int_profile_scope_persons").fetchall()]
+        assert person in scope and len(scope) < 10, scope
+    with duckdb.connect() as con:
+        con.execute(f"attach '{inc}' as inc (read_only)")
+        con.execute(f"attach '{full}' as full_build (read_only)")
+        for prefix, db in (("inc", "inc"), ("full", "full_build")):
+            for table in ("person_records", "customer_profiles", "int_profile_traits_summarised", "segment_memberships"):
+                con.execute(f"create view {prefix}_{table} as select * from {db}.main.{table}")
+            person_keys_view(con, prefix)
+        for table in ("customer_profiles", "int_profile_traits_summarised", "segment_memberships"):
+            inc_rows, full_rows = (comparable(con, f"{p}_{table}", person_column="person_id", prefix=p,
+                                              exclude=("segment_membership_id",)) for p in ("inc", "full"))
+            assert differences(con, inc_rows, full_rows) == [], table
+
+        # segment conditions see the columns journey rules see: the order gaps, and the new trait
+        members = {k for (k,) in con.execute("""select k.person_key from inc_segment_memberships m
+            join inc_person_keys k using (person_id) where m.segment_name = 'steady_buyers'""").fetchall()}
+        expected = {k for (k,) in con.execute("""select k.person_key from inc_customer_profiles p
+            join inc_person_keys k using (person_id) where p.avg_order_gap_days <= 180""").fetchall()}
+        assert members == expected and members

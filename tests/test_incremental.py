@@ -29,10 +29,11 @@ RUN_LOGS = {"person_id_history", "journey_transitions", "segment_membership_even
 # profile scope's watermark (the run that wrote a profile row).
 PERSON_COLUMNS = ("person_id",)
 BUILD_COLUMNS = ("_staged_at", "model_fitted_at", "erased_at", "segment_membership_id", "staged_through")
-# The profile models that are incremental by person (scope int_profile_persons_changed): compared with a full
+# The profile models that are incremental by person (scope int_profile_scope_persons): compared with a full
 # build too, since a stale stored row need not reach a mart (an event older than the 30-day window).
 PROFILE_INCREMENTAL = ["int_profile_attributes_observed", "int_profile_attributes_survived", "int_web_events_sessionised",
-                       "int_profile_traits_summarised", "int_person_order_days", "int_person_order_gaps"]
+                       "int_profile_orders", "int_profile_traits_summarised", "int_person_order_days",
+                       "int_person_order_gaps", "int_profile_scope_state"]
 # The identity layer's incremental intermediates (README "Incremental identity"), compared like the marts;
 # _staged_through is the watermark of the run that built the row.
 IDENTITY_TABLES = ["int_identifiers_observed", "int_records_named", "int_identifiers_screened",
@@ -239,7 +240,7 @@ def test_a_day_of_new_data_builds_incrementally_to_the_full_result(tmp_path: Pat
 
     # the profile models recomputed the persons in their scope only: a small part, which holds every person
     # whose records changed (the dropped event's person, the persons of the day's merges and splits)
-    scope = {row[0] for row in con.execute("select person_id from inc.main.int_profile_persons_changed").fetchall()}
+    scope = {row[0] for row in con.execute("select person_id from inc.main.int_profile_scope_persons").fetchall()}
     persons = con.execute("select count(distinct person_id) from inc_person_records").fetchone()[0]
     assert 0 < len(scope) < 0.2 * persons, (len(scope), persons)
     assert dropped_person in scope
@@ -254,8 +255,8 @@ def test_a_day_of_new_data_builds_incrementally_to_the_full_result(tmp_path: Pat
     assert {to for _, to, _ in day_changes} | {frm for frm, _, kind in day_changes if kind == "split"} <= scope
     assert scope <= current, day_changes
     assert {frm for frm, _, kind in day_changes if kind == "merge"}.isdisjoint(current), day_changes
-    rewritten = con.execute("""select count(*) from inc.main.int_profile_traits_summarised
-        where staged_through = (select max(staged_through) from inc.main.int_profile_traits_summarised)""").fetchone()[0]
+    rewritten = con.execute("""select count(*) from inc.main.int_profile_scope_state
+        where staged_through = (select max(staged_through) from inc.main.int_profile_scope_state)""").fetchone()[0]
     assert 0 < rewritten <= len(scope), (rewritten, len(scope))
     print(f"profile scope: {len(scope)} of {persons} persons, {len(day_changes)} id changes on the day")
 

@@ -1,5 +1,5 @@
 {#- A cheap integer hash of a string, for order-independent fingerprints of a set (count plus the sum of its
-    members' hashes): the profile scope (int_profile_persons_changed) compares each person's set of records
+    members' hashes): the profile scope (int_profile_scope_persons) compares each person's set of records
     with the set stored by the last build. 40 bits, so a person's sum cannot overflow a bigint before eight
     million records; a change that keeps both the count and the sum is a one-in-10^12 event per person. -#}
 {% macro cdp_fingerprint_hash(expr) -%}

@@ -1,6 +1,6 @@
 {#- Incremental identity (issue 15, item 3): helpers shared by the identity layer's scope models.
     The scope models (int_identity_scope_*) list the keys whose rows could differ from a full build; the
-    identity models recompute only those (macros/engine/incremental_scope.sql). -#}
+    identity models recompute only those (macros/scopes/scoped_incremental.sql). -#}
 
 {#- A stored identity table read by name, as the previous run left it (a scope model is built before the
     model it scopes, so a ref would be a cycle); none before the first build. -#}

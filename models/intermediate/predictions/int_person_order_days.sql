@@ -1,28 +1,20 @@
-{{ scoped_incremental_config('person_id', 'int_profile_persons_changed') }}
-{#- The transactions the prediction models count: one row per person and order day with paid or shipped
-    orders (reporting currency), since BG/NBD and Gamma-Gamma count distinct order days, as the papers do.
+{{ profile_scoped_config() }}
+{#- The transactions the prediction models count: one row per person and order day with revenue orders of
+    every order source (int_profile_orders, reporting currency), since BG/NBD and Gamma-Gamma count distinct order days, as the papers do.
     Rows are staged as of CDP_AS_OF, so nothing later than the as-of instant is here. A function of the person's
-    own orders: incremental by person (the persons in int_profile_persons_changed are rewritten). -#}
+    own orders: incremental by person (the persons in int_profile_scope_persons are rewritten). -#}
 with orders as (
-    select * from {{ ref('stg_shop__orders') }}
-),
-
-person_records as (
-    select * from {{ ref('person_records') }}
-    where source_name = 'shop_orders'
-        and {{ in_scope('person_id') }}
+    select * from {{ ref('int_profile_orders') }}
+    where {{ in_scope('person_id') }}
 ),
 
 revenue_orders as (
     select
-        person_records.person_id,
-        cast(orders.ordered_at as date) as order_day,
-        orders.total_amount_reporting
+        person_id,
+        cast(ordered_at as date) as order_day,
+        amount_reporting as total_amount_reporting
     from orders
-    inner join person_records
-        on person_records.source_name = 'shop_orders'
-        and person_records.source_record_id = orders.shop_order_id
-    where orders.is_revenue
+    where is_revenue
 ),
 
 final as (

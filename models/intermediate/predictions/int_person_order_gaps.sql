@@ -1,7 +1,7 @@
-{{ scoped_incremental_config('person_id', 'int_profile_persons_changed') }}
+{{ profile_scoped_config() }}
 {#- Each buyer's usual gap between order days and the gap before the last one, so journey stage rules can
     say "silent for twice their usual gap" (at_risk) and "ordered again after being lapsed" (won_back). A function
-    of the person's own order days: incremental by person (int_profile_persons_changed). -#}
+    of the person's own order days: incremental by person (int_profile_scope_persons). -#}
 with order_days as (
     select * from {{ ref('int_person_order_days') }}
     where {{ in_scope('person_id') }}

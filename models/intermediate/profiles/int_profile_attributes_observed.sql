@@ -1,9 +1,9 @@
-{{ scoped_incremental_config('person_id', 'int_profile_persons_changed') }}
+{{ profile_scoped_config() }}
 {#- Every value a person's records carry for a profile attribute (source registry var raw_sources, key attributes).
     One pass per source: each staged source is read and joined to its persons once, then its attribute columns
     are unpivoted (a cross join with the source's attribute names), instead of one scan and one person join per
     (source, attribute). Incremental by person: a run rewrites the rows of the persons in
-    int_profile_persons_changed only (their records changed), the others' rows stay as stored. -#}
+    int_profile_scope_persons only (their records changed), the others' rows stay as stored. -#}
 {%- set sources = identifier_sources() | selectattr('attributes', 'defined') | list -%}
 with person_records as (
     select * from {{ ref('person_records') }}

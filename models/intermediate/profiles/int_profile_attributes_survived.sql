@@ -1,7 +1,7 @@
-{{ scoped_incremental_config('person_id', 'int_profile_persons_changed') }}
+{{ profile_scoped_config() }}
 {#- One golden value per person and attribute, chosen by the survivorship rules in var survivorship (a function
     of the person's own observed values). Incremental by person: a run rewrites the rows of the persons in
-    int_profile_persons_changed only. A change of var survivorship needs --full-refresh. -#}
+    int_profile_scope_persons only. A change of var survivorship needs --full-refresh. -#}
 {%- set rules = var('survivorship') -%}
 with observed as (
     select * from {{ ref('int_profile_attributes_observed') }}

@@ -1,16 +1,10 @@
-{{ scoped_incremental_config('person_id', 'int_profile_persons_changed') }}
-{{ config(post_hook="{{ forget_vanished_scope_persons('int_profile_persons_changed') }}") }}
-{#- The time-independent traits of each person, functions of the person's own records only: counts, sums and
-    first/last instants of their records, orders, web events and tickets, and their identifier counts. Incremental
-    by person: a run rewrites the persons in int_profile_persons_changed only. It is also that scope's state:
-    record_count and record_fingerprint (the set of record keys) and staged_through (the latest `_staged_at` of
-    the base tables when the row was written), which the next run's scope compares with. What moves with the
-    as-of instant or depends on other persons is computed in full by int_profiles_traited.
-    Built after the other models of the scope (depends_on below), so its state advances only when they all
-    succeeded: if one fails, the next run's scope lists the same persons again. Its post-hook then drops the
-    vanished persons from the scope table (forget_vanished_scope_persons: an erased person's id must not stay). -#}
--- depends_on: {{ ref('int_profile_attributes_survived') }}
--- depends_on: {{ ref('int_person_order_gaps') }}
+{{ profile_scoped_config() }}
+{#- The time-independent traits of each person, functions of the rows that reach the person only: counts, sums
+    and first/last instants of their records, orders (every source that declares `orders`, int_profile_orders),
+    web events and tickets, and their identifier counts. Incremental by person: a run rewrites the persons of the
+    profile scope only (macros/scopes: a person whose rows changed, in any source, is in it). A trait that moves
+    with the as-of instant or depends on other persons belongs in int_profiles_traited (docs/extending.md,
+    "New trait"). -#}
 with person_records as (
     select * from {{ ref('person_records') }}
     where {{ in_scope('person_id') }}
@@ -22,7 +16,8 @@ graph as (
 ),
 
 orders as (
-    select * from {{ ref('stg_shop__orders') }}
+    select * from {{ ref('int_profile_orders') }}
+    where {{ in_scope('person_id') }}
 ),
 
 web_events as (
@@ -34,19 +29,10 @@ tickets as (
     select * from {{ ref('stg_support__tickets') }}
 ),
 
-staged_through as (
-    select greatest(
-        {%- for s in identifier_sources() %}
-        (select max(_staged_at) from {{ ref(s.base) }}){% if not loop.last %},{% endif %}
-        {%- endfor %}
-    ) as staged_through
-),
-
 persons as (
     select
         person_id,
         count(*) as record_count,
-        sum({{ cdp_fingerprint_hash('record_key') }}) as record_fingerprint,
         min(observed_at) as first_seen_at,
         max(observed_at) as last_seen_at,
         {{ cdp_source_list('source_name') }} as sources
@@ -56,24 +42,20 @@ persons as (
 
 person_orders as (
     select
-        person_records.person_id,
-        sum(case when orders.is_revenue then 1 else 0 end) as order_count,
+        person_id,
+        sum(case when is_revenue then 1 else 0 end) as order_count,
         count(*) as orders_placed_count,
-        sum(case when orders.is_revenue then orders.total_amount_reporting else 0 end) as lifetime_value,
-        min(case when orders.is_revenue then orders.ordered_at end) as first_order_at,
-        max(case when orders.is_revenue then orders.ordered_at end) as last_order_at
+        sum(case when is_revenue then amount_reporting else 0 end) as lifetime_value,
+        min(case when is_revenue then ordered_at end) as first_order_at,
+        max(case when is_revenue then ordered_at end) as last_order_at
     from orders
-    inner join person_records
-        on person_records.source_name = 'shop_orders'
-        and person_records.source_record_id = orders.shop_order_id
-    group by person_records.person_id
+    group by person_id
 ),
 
 person_web as (
     select
         person_id,
-        count(*) as web_event_count,
-        max(occurred_at) as last_web_event_at
+        count(*) as web_event_count
     from web_events
     group by person_id
 ),
@@ -115,7 +97,6 @@ final as (
         person_orders.first_order_at,
         person_orders.last_order_at,
         coalesce(person_web.web_event_count, 0) as web_event_count,
-        person_web.last_web_event_at,
         coalesce(person_tickets.ticket_count, 0) as ticket_count,
         coalesce(person_tickets.open_ticket_count, 0) as open_ticket_count,
         person_tickets.avg_satisfaction_score,
@@ -125,13 +106,10 @@ final as (
         coalesce(identifier_counts.crm_contact_id_count, 0) as crm_contact_id_count,
         coalesce(identifier_counts.anonymous_id_count, 0) as anonymous_id_count,
         persons.record_count,
-        persons.record_fingerprint,
         persons.sources,
         persons.first_seen_at,
-        persons.last_seen_at,
-        staged_through.staged_through
+        persons.last_seen_at
     from persons
-    cross join staged_through
     left join person_orders on person_orders.person_id = persons.person_id
     left join person_web on person_web.person_id = persons.person_id
     left join person_tickets on person_tickets.person_id = persons.person_id

@@ -1,5 +1,5 @@
 {#- One row per person: golden attributes plus behavioural traits. "Now" is CDP_AS_OF (cdp_as_of_cut), or when unset the
-    latest order, event or ticket in the data, so results do not drift with the wall clock.
+    latest order (of every order source), event or ticket in the data, so results do not drift with the wall clock.
     Computed in full on every run, from stored per-person rows: the time-independent traits come from
     int_profile_traits_summarised and the golden attributes from int_profile_attributes_survived (both incremental by
     person). What is computed here moves for everybody or depends on other persons, so no per-person scope
@@ -15,10 +15,6 @@ with summarised as (
 
 golden as (
     select * from {{ ref('int_profile_attributes_survived') }}
-),
-
-orders as (
-    select * from {{ ref('stg_shop__orders') }}
 ),
 
 events as (
@@ -39,7 +35,10 @@ as_of as (
         cast('{{ as_of_var }}' as {{ cdp_type_timestamp() }}) as as_of_at
         {%- else %}
         greatest(
-            coalesce((select max(ordered_at) from orders), cast('1970-01-01' as {{ cdp_type_timestamp() }})),
+            {%- for s in order_sources() %}
+            coalesce((select max(cast({{ s.orders.ordered_at }} as {{ cdp_type_timestamp() }})) from {{ ref(s.model) }}),
+                cast('1970-01-01' as {{ cdp_type_timestamp() }})),
+            {%- endfor %}
             coalesce((select max(occurred_at) from events), cast('1970-01-01' as {{ cdp_type_timestamp() }})),
             coalesce((select max(created_at) from tickets), cast('1970-01-01' as {{ cdp_type_timestamp() }}))
         ) as as_of_at
@@ -56,7 +55,7 @@ recent_web as (
 person_web as (
     select
         person_id,
-        sum(1) as web_events_30d,  -- a sum, as before (the contract's type; count would be a bigint on DuckDB)
+        sum(1) as web_events_30d,  -- a sum: the contract's type (count would be a bigint on DuckDB)
         sum(case when is_session_start then 1 else 0 end) as web_sessions_30d
     from recent_web
     group by person_id
@@ -86,36 +85,19 @@ person_consent as (
 ),
 
 combined as (
+    {#- every stored per-person trait passes through: a trait added to int_profile_traits_summarised needs no
+        edit here -#}
     select
-        summarised.person_id,
+        summarised.*,
         {%- for attribute in var('survivorship') %}
         golden.{{ attribute }},
         {%- endfor %}
-        summarised.order_count,
-        summarised.orders_placed_count,
-        summarised.lifetime_value,
-        summarised.average_order_value,
         '{{ var("reporting_currency") }}' as reporting_currency,
-        summarised.first_order_at,
-        summarised.last_order_at,
         {{ cdp_days_between('summarised.last_order_at', 'as_of.as_of_at') }} as days_since_last_order,
         {{ cdp_days_between('summarised.first_order_at', 'as_of.as_of_at') }} as days_since_first_order,
-        summarised.web_event_count,
         coalesce(person_web.web_events_30d, 0) as web_events_30d,
         coalesce(person_web.web_sessions_30d, 0) as web_sessions_30d,
-        summarised.ticket_count,
-        summarised.open_ticket_count,
-        summarised.avg_satisfaction_score,
         coalesce(person_consent.email_consent, 'unknown') as email_consent,
-        summarised.email_count,
-        summarised.phone_count,
-        summarised.shop_customer_id_count,
-        summarised.crm_contact_id_count,
-        summarised.anonymous_id_count,
-        summarised.record_count,
-        summarised.sources,
-        summarised.first_seen_at,
-        summarised.last_seen_at,
         as_of.as_of_at
     from summarised
     cross join as_of

@@ -1,7 +1,7 @@
-{{ scoped_incremental_config('person_id', 'int_profile_persons_changed') }}
+{{ profile_scoped_config() }}
 {#- Each web event of a person with whether it starts a session (no earlier event of the person within
     var web_session_gap_minutes). That flag depends only on the person's own events, so it is stored, and
-    incremental by person (the persons in int_profile_persons_changed are rewritten); int_profiles_traited counts
+    incremental by person (the persons in int_profile_scope_persons are rewritten); int_profiles_traited counts
     the last 30 days' events and sessions from it in full, since the 30-day window moves with the as-of instant. -#}
 with events as (
     select * from {{ ref('stg_web__events') }}

@@ -1,31 +1,20 @@
 {{ config(post_hook="{{ cdp_warn_journey_coverage(this) }}") }}
 {#- The golden profile: one row per person_id, golden attributes, traits, predictions, segments, the journey
-    stage and the next best action (ordered rules in vars journey_stages and next_best_actions). Rebuilt in full
+    stage and the next best action (ordered rules in vars journey_stages and next_best_actions over the columns
+    of int_profiles_scored, the same columns segment conditions read). Rebuilt in full
     on each run, unlike the per-person models it reads (README "Incremental profiles"): predictions come from one
     model fitted over every buyer and their age moves with the as-of instant, and segments and journey stages are
     conditions over those and over the "days since" traits, so a day of new data can change any person's row. -#}
-{%- set prediction_columns = ['p_alive', 'churn_risk', 'expected_orders', 'expected_order_value', 'predicted_clv',
-                              'predicted_next_order_at', 'prediction_basis'] -%}
-{%- set gap_columns = ['avg_order_gap_days', 'previous_order_gap_days'] -%}
 {%- if execute -%}
-    {%- set trait_columns = adapter.get_columns_in_relation(ref('int_profiles_traited')) | map(attribute='name') | list -%}
-    {%- set stage_columns = trait_columns + prediction_columns + gap_columns -%}
+    {%- set rule_columns = adapter.get_columns_in_relation(ref('int_profiles_scored')) | map(attribute='name') | list -%}
     {#- a compile before the first build has no upstream columns to check against: the database checks then -#}
-    {%- if trait_columns -%}
-        {%- do cdp_check_rules('journey_stages', stage_columns) -%}
-        {%- do cdp_check_rules('next_best_actions', stage_columns + ['journey_stage', 'segments', 'segment_count']) -%}
+    {%- if rule_columns -%}
+        {%- do cdp_check_rules('journey_stages', rule_columns) -%}
+        {%- do cdp_check_rules('next_best_actions', rule_columns + ['journey_stage', 'segments', 'segment_count']) -%}
     {%- endif -%}
 {%- endif %}
 with profiles as (
-    select * from {{ ref('int_profiles_traited') }}
-),
-
-predictions as (
-    select * from {{ ref('customer_predictions') }}
-),
-
-order_gaps as (
-    select * from {{ ref('int_person_order_gaps') }}
+    select * from {{ ref('int_profiles_scored') }}
 ),
 
 memberships as (
@@ -44,25 +33,11 @@ person_segments as (
 joined as (
     select
         profiles.*,
-        predictions.p_alive,
-        predictions.churn_risk,
-        predictions.expected_orders,
-        predictions.expected_order_value,
-        predictions.predicted_clv,
-        -- the Python model's pandas timestamps arrive as nanosecond timestamps: the contract says timestamp
-        cast(predictions.predicted_next_order_at as {{ cdp_type_timestamp() }}) as predicted_next_order_at,
-        predictions.prediction_basis,
         coalesce(person_segments.segments, '') as segments,
-        coalesce(person_segments.segment_count, 0) as segment_count,
-        order_gaps.avg_order_gap_days,
-        order_gaps.previous_order_gap_days
+        coalesce(person_segments.segment_count, 0) as segment_count
     from profiles
-    left join predictions
-        on predictions.person_id = profiles.person_id
     left join person_segments
         on person_segments.person_id = profiles.person_id
-    left join order_gaps
-        on order_gaps.person_id = profiles.person_id
 ),
 
 staged as (

@@ -1,26 +1,15 @@
 {#- One row per person and segment. Segments are declared in var segments (name, description, condition)
-    over profile traits and prediction columns (churn_risk, predicted_clv, ...). Rebuilt in full on each run: the
-    conditions read traits that move with the as-of instant and predictions fitted over every buyer. -#}
-with traits as (
-    select * from {{ ref('int_profiles_traited') }}
-),
-
-predictions as (
-    select * from {{ ref('customer_predictions') }}
-),
-
-profiles as (
-    select
-        traits.*,
-        predictions.p_alive,
-        predictions.churn_risk,
-        predictions.expected_orders,
-        predictions.expected_order_value,
-        predictions.predicted_clv,
-        predictions.prediction_basis
-    from traits
-    left join predictions
-        on predictions.person_id = traits.person_id
+    over the columns of int_profiles_scored: traits, predictions and order gaps, the same columns journey stage
+    rules read. A condition naming an unknown column fails the build with the segment's name. Rebuilt in full on
+    each run: the conditions read traits that move with the as-of instant and predictions fitted over every buyer. -#}
+{%- if execute -%}
+    {%- set rule_columns = adapter.get_columns_in_relation(ref('int_profiles_scored')) | map(attribute='name') | list -%}
+    {%- if rule_columns -%}
+        {%- do cdp_check_rules('segments', rule_columns) -%}
+    {%- endif -%}
+{%- endif %}
+with profiles as (
+    select * from {{ ref('int_profiles_scored') }}
 ),
 
 memberships as (

@@ -5,7 +5,7 @@ with source as (
     {{ raw_rows_to_stage() }}
 ),
 
-{# The email, each step computed once in its own CTE column (STYLE.md); see contact_points.sql. #}
+{# The email, each step computed once in its own CTE column (CONTRIBUTING.md, "SQL shape"); see contact_points.sql. #}
 {{ contact_point_ctes('source', email='email') }},
 
 typed as (

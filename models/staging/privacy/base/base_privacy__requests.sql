@@ -8,7 +8,7 @@ with source as (
     {{ raw_rows_to_stage() }}
 ),
 
-{#- Each normalisation step is computed once, in its own CTE column, and referred to after (STYLE.md). -#}
+{#- Each normalisation step is computed once, in its own CTE column, and referred to after (CONTRIBUTING.md, "SQL shape"). -#}
 emails as (
     select
         *,

@@ -9,7 +9,7 @@ rates as (
     select * from {{ ref('currency_rates') }}
 ),
 
-{# The email, each step computed once in its own CTE column (STYLE.md), and the amount parsed once. #}
+{# The email, each step computed once in its own CTE column (CONTRIBUTING.md, "SQL shape"), and the amount parsed once. #}
 {{ contact_point_ctes('source', email='email',
                       extra={'_total_amount': cdp_try_cast('trim(source.total_amount)', cdp_type_amount())}) }},
 

@@ -5,7 +5,7 @@ with source as (
     {{ raw_rows_to_stage() }}
 ),
 
-{# Email and phone, each step computed once in its own CTE column (STYLE.md); tickets carry no country, so
+{# Email and phone, each step computed once in its own CTE column (CONTRIBUTING.md, "SQL shape"); tickets carry no country, so
     only international numbers can be normalised. #}
 {{ contact_point_ctes('source', email='requester_email', phone='requester_phone') }},
 

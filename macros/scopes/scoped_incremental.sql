@@ -1,4 +1,4 @@
-{#- Incremental past staging (issue 15, item 3).
+{#- Incremental past staging: the macros of a scoped model (this folder holds every scope macro).
 
     A model keyed by one column (a record, an identifier value, a person) recomputes only the keys in its
     scope: a small model listing the keys whose inputs changed since the model last ran. Three parts:
@@ -13,8 +13,10 @@
     On a full build or --full-refresh the model builds every key. Engines whose tables cannot DELETE (Spark's
     parquet tables) build the table in full, as staging does (staging_materialization). A stored table whose
     columns differ from the model's (an upgrade) fails with dbt's schema-change error, which names
-    --full-refresh. -#}
-{% macro scoped_incremental_config(key, scope, scope_key=none) -%}
+    --full-refresh, unless the model passes new_columns_rebuild=true: its scope then puts every key in scope
+    when the model's definition changed (the profile scope: profile_scoped_config), and the pre-hook
+    replaces the stored table with an empty one of the model's columns before every key is appended. -#}
+{% macro scoped_incremental_config(key, scope, scope_key=none, new_columns_rebuild=false) -%}
     {#- ref here, in the model's own parse, so dbt orders the scope before the model (not in a unit test: it
         builds the model in full from its given inputs, and the scope is not one of them) -#}
     {%- if model.resource_type != 'unit_test' %}{% set _scope_relation = ref(scope) %}{% endif -%}
@@ -23,7 +25,8 @@
         incremental_strategy='append',
         on_schema_change='fail',
         pre_hook='{{ delete_scope_rows() }}',
-        cdp_scope={'key': key, 'scope': scope, 'scope_key': scope_key or key},
+        cdp_scope={'key': key, 'scope': scope, 'scope_key': scope_key or key,
+                   'new_columns_rebuild': new_columns_rebuild},
     ) -%}
 {%- endmacro %}
 
@@ -34,7 +37,10 @@
 {%- endmacro %}
 
 {% macro delete_scope_rows() -%}
-    {%- if is_incremental() -%}
+    {%- if is_incremental() and config.get('cdp_scope').new_columns_rebuild and _stored_columns_differ() -%}
+    {{ log(this.identifier ~ ": the model's columns changed; every key is in scope, rebuilding the table", info=True) }}
+    create or replace table {{ this }} as select * from ({{ model.compiled_code }}) as rebuilt limit 0
+    {%- elif is_incremental() -%}
     delete from {{ this }} where {{ config.get('cdp_scope').key }} in {{ _scope_keys() }}
     {%- else -%}
     select 1
