@@ -44,7 +44,7 @@ from sync.errors import (
     TransientError,
 )
 from sync.lock import SyncLock
-from sync.state import Settlement, Snapshot, StateRow, StateStore
+from sync.state import Attempt, Settlement, Snapshot, StateRow, StateStore
 
 Progress = Callable[[int, int], None]
 FLUSH_SECONDS = float(os.environ.get("CDP_SYNC_FLUSH_SECONDS", "1.0"))
@@ -76,10 +76,25 @@ def payload_hash(payload: dict[str, str]) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
-def delivery_id(sync_name: str, key: str, action: str, new_hash: str, previous_hash: str | None) -> str:
-    """Same id for every resend of one change; a new id for the next change (even back to an old value)."""
-    raw = f"{sync_name}|{key}|{action}|{new_hash}|{previous_hash or ''}"
+def delivery_id(sync_name: str, key: str, action: str, new_hash: str, previous: str | None) -> str:
+    """`previous` is the id of the record's last delivery (confirmed or not), or its previous payload hash when
+    none is known. Chained so, every delivery of a new state gets an id never used before (A -> B -> A -> B
+    does not repeat one), and a re-send of one delivery is recognised before it is built (`next_delivery`)."""
+    raw = f"{sync_name}|{key}|{action}|{new_hash}|{previous or ''}"
     return hashlib.sha256(raw.encode()).hexdigest()[:32]
+
+
+def next_delivery(sync_name: str, key: str, action: str, new_hash: str, state: StateRow | None,
+                  attempt: Attempt | None) -> str:
+    """The delivery id of sending `new_hash` (`action` for removals): the unconfirmed attempt's own id when it
+    sent the same thing (a re-send keeps its id, so a receiver drops it if it was applied), else a new id
+    chained from the last delivery sent, confirmed or not."""
+    sent = new_hash if action == "upsert" else action
+    if attempt is not None and attempt.delivery_id and attempt.payload_hash == sent:
+        return attempt.delivery_id
+    previous = ((attempt.delivery_id if attempt is not None else None)
+                or (state.delivery_id or state.payload_hash if state is not None else None))
+    return delivery_id(sync_name, key, action, new_hash, previous)
 
 
 @dataclass
@@ -201,20 +216,19 @@ def build_plan(cfg: SyncConfig, snap: Snapshot, full_resync: bool = False, erase
         current.add(key)
         h = payload_hash(payload)
         previous = snap.state.get(key)
+        did = next_delivery(cfg.name, key, "upsert", h, previous, snap.attempts.get(key))
         if previous is None:
             if cfg.mode != "update_only":
-                rec = OutRecord(key, match_value, payload, None, delivery_id(cfg.name, key, "upsert", h, None))
-                plan.upserts.append(Upsert(rec, h, True))
+                plan.upserts.append(Upsert(OutRecord(key, match_value, payload, None, did), h, True))
         elif full_resync or previous.payload_hash != h or key in snap.failures:
-            rec = OutRecord(key, match_value, payload, previous.destination_id,
-                            delivery_id(cfg.name, key, "upsert", h, previous.payload_hash))
-            plan.upserts.append(Upsert(rec, h, False))
+            plan.upserts.append(Upsert(OutRecord(key, match_value, payload, previous.destination_id, did), h, False))
         else:
             plan.unchanged += 1
     for key, old in snap.state.items():
+        tried = snap.attempts.get(key)
         if key in erase:
             plan.delete.append(OutRecord(key, old.payload.get(cfg.match_key) or key, {}, old.destination_id,
-                                         delivery_id(cfg.name, key, "delete", "", old.payload_hash)))
+                                         next_delivery(cfg.name, key, "delete", "", old, tried)))
             continue
         if key in present:
             continue
@@ -225,11 +239,11 @@ def build_plan(cfg: SyncConfig, snap: Snapshot, full_resync: bool = False, erase
         match_value = old.payload.get(cfg.match_key) or key
         if cfg.removal == "archive":
             plan.archive.append(OutRecord(key, match_value, {}, old.destination_id,
-                                          delivery_id(cfg.name, key, "archive", "", old.payload_hash)))
+                                          next_delivery(cfg.name, key, "archive", "", old, tried)))
         elif cfg.removal == "clear":
             cleared = {dest: (old.payload.get(dest, "") if dest == cfg.match_key else "") for dest in cfg.fields}
             plan.clear.append(OutRecord(key, match_value, cleared, old.destination_id,
-                                        delivery_id(cfg.name, key, "clear", "", old.payload_hash)))
+                                        next_delivery(cfg.name, key, "clear", "", old, tried)))
         else:
             plan.kept += 1
     invalid_keys = {k for k, _, _ in plan.invalid}
@@ -337,18 +351,20 @@ class _Executor:
             if res.ok:
                 if action == "event":  # an event's fate, never its payload (no personal data in state)
                     meta = {"status": "delivered", "journey": self.journeys.get(rec.key, "")}
-                    s.confirmed.append((rec.key, "delivered", meta, res.destination_id))
-                    self.state[rec.key] = StateRow("delivered", res.destination_id, meta)
+                    s.confirmed.append((rec.key, "delivered", meta, res.destination_id, rec.delivery_id))
+                    self.state[rec.key] = StateRow("delivered", res.destination_id, meta, rec.delivery_id)
                 elif action == "upsert":
                     dest_id = res.destination_id or rec.destination_id
-                    s.confirmed.append((rec.key, hashes[rec.key][0], rec.properties, dest_id))
-                    self.state[rec.key] = StateRow(hashes[rec.key][0], dest_id, rec.properties)
+                    s.confirmed.append((rec.key, hashes[rec.key][0], rec.properties, dest_id, rec.delivery_id))
+                    self.state[rec.key] = StateRow(hashes[rec.key][0], dest_id, rec.properties, rec.delivery_id)
                 else:
                     s.forgotten.append(rec.key)
                     self.state.pop(rec.key, None)
                 s.log.append((rec.key, kind, True, res.destination_id, None))
             else:
-                s.failures.append((rec.key, kind, res.error_code or "ERROR", res.message or ""))
+                sent = hashes[rec.key][0] if action == "upsert" else action
+                tried = Attempt(sent, rec.delivery_id, rec.destination_id) if action != "event" else None
+                s.failures.append((rec.key, kind, res.error_code or "ERROR", res.message or "", tried))
                 s.log.append((rec.key, kind, False, None, res.error_code or "ERROR"))
         self.pending.confirmed += s.confirmed
         self.pending.forgotten += s.forgotten
@@ -413,7 +429,7 @@ def run_sync(cfg: SyncConfig, db_path: Path, destination_factory: Callable[[Sync
         if plan.invalid or plan.stale_failures:
             store.settle(cfg.name, dest_key, summary.run_id, Settlement(
                 forgotten=plan.stale_failures,
-                failures=[(k, "input", c, m) for k, c, m in plan.invalid],
+                failures=[(k, "input", c, m, None) for k, c, m in plan.invalid],
                 log=[(k, "invalid", False, None, c) for k, c, _ in plan.invalid]))
         if summary.planned:
             destination.prepare(option_values(cfg, plan))
@@ -470,9 +486,9 @@ def _run_events(cfg: SyncConfig, store: StateStore, destination: Destination, de
         summary.status = "dry_run"
         return
     store.settle(cfg.name, dest_key, summary.run_id, Settlement(
-        confirmed=[(k, fate, meta, None) for k, fate, meta in plan.decided],
+        confirmed=[(k, fate, meta, None, None) for k, fate, meta in plan.decided],
         forgotten=plan.stale_failures,
-        failures=[(k, "input", c, m) for k, c, m in plan.invalid],
+        failures=[(k, "input", c, m, None) for k, c, m in plan.invalid],
         log=[(k, "skip", True, None, reason) for k, reason in plan.skipped]
         + [(k, "invalid", False, None, c) for k, c, _ in plan.invalid]))
     if plan.deliver:
@@ -587,7 +603,8 @@ def _merge(cfg: SyncConfig, store: StateStore, destination: Destination, dest_ke
         old, target = state.get(retired), state.get(survivor)
         rec = OutRecord(retired, (old.payload.get(cfg.match_key) if old else None) or retired, {},
                         old.destination_id if old else None,
-                        delivery_id(cfg.name, retired, "merge", survivor, old.payload_hash if old else None))
+                        delivery_id(cfg.name, retired, "merge", survivor,
+                                    (old.delivery_id or old.payload_hash) if old else None))
         if target is None or not target.destination_id:
             waiting.append((retired, "SURVIVOR_NOT_SYNCED", f"waits for {survivor} to reach the destination"))
         elif rec.destination_id == target.destination_id:
@@ -597,7 +614,8 @@ def _merge(cfg: SyncConfig, store: StateStore, destination: Destination, dest_ke
                                          target.destination_id)))
     if waiting and final:
         store.settle(cfg.name, dest_key, summary.run_id, Settlement(
-            failures=[(k, "merge", c, m) for k, c, m in waiting], log=[(k, "merge", False, None, c) for k, c, _ in waiting]))
+            failures=[(k, "merge", c, m, None) for k, c, m in waiting],
+            log=[(k, "merge", False, None, c) for k, c, _ in waiting]))
         _count_failures(summary, [(k, c) for k, c, _ in waiting])
     if same:
         ex.settle("merge", same, [RecordResult(r.key, True, r.destination_id) for r in same], {})
@@ -618,7 +636,7 @@ def _merge(cfg: SyncConfig, store: StateStore, destination: Destination, dest_ke
         ex.flush()  # the survivors' pending confirmations first, then their new ids
     for survivor, new_id in merged_ids.items():
         row = state[survivor]
-        state[survivor] = StateRow(row.payload_hash, new_id, row.payload)
+        state[survivor] = StateRow(row.payload_hash, new_id, row.payload, row.delivery_id)
         store.set_destination_id(cfg.name, dest_key, survivor, new_id)
 
 

@@ -74,6 +74,10 @@ alter table {SCHEMA}.sync_runs add column if not exists archived integer;
 alter table {SCHEMA}.sync_runs add column if not exists merged integer;
 alter table {SCHEMA}.sync_runs add column if not exists invalid integer;
 alter table {SCHEMA}.sync_runs add column if not exists deleted integer;
+alter table {SCHEMA}.sync_state add column if not exists delivery_id varchar;
+alter table {SCHEMA}.sync_failures add column if not exists payload_hash varchar;
+alter table {SCHEMA}.sync_failures add column if not exists delivery_id varchar;
+alter table {SCHEMA}.sync_failures add column if not exists destination_id varchar;
 create table if not exists {SCHEMA}.sync_record_log (
     run_id varchar not null,
     sync_name varchar not null,
@@ -86,6 +90,11 @@ create table if not exists {SCHEMA}.sync_record_log (
     logged_at timestamp not null
 );
 """
+
+STATE_COLUMNS = ["sync_name", "destination_key", "record_key", "payload_hash", "payload", "destination_id",
+                 "last_synced_at", "delivery_id"]
+FAILURE_COLUMNS = ["sync_name", "destination_key", "record_key", "action", "error_code", "error_message", "attempts",
+                   "first_failed_at", "last_failed_at", "run_id", "payload_hash", "delivery_id", "destination_id"]
 
 # state of a release without destination binding is kept aside (renamed), never reused for a destination
 LEGACY = ["sync_state", "sync_failures"]
@@ -101,6 +110,16 @@ class StateRow:
     payload_hash: str
     destination_id: str | None
     payload: dict[str, str]
+    delivery_id: str | None = None  # the last confirmed delivery: the next delivery's id is chained from it
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """A write that was sent but not confirmed (failed, or its outcome is unknown): the next delivery of the
+    same state re-uses its delivery id, a delivery of another state chains from it."""
+    payload_hash: str | None
+    delivery_id: str | None
+    destination_id: str | None = None
 
 
 @dataclass
@@ -110,14 +129,17 @@ class Snapshot:
     state: dict[str, StateRow]
     failures: dict[str, tuple[str, int]]           # record_key -> (error_code, attempts)
     merges: dict[str, str] = field(default_factory=dict)  # retired person id -> the id it merged into
+    attempts: dict[str, Attempt] = field(default_factory=dict)  # record_key -> its last unconfirmed write
 
 
 @dataclass
 class Settlement:
     """What one confirmed batch changes, written in one transaction."""
-    confirmed: list[tuple[str, str, dict, str | None]] = field(default_factory=list)  # key, hash, payload, dest id
+    # key, hash, payload, dest id, delivery id
+    confirmed: list[tuple[str, str, dict, str | None, str | None]] = field(default_factory=list)
     forgotten: list[str] = field(default_factory=list)
-    failures: list[tuple[str, str, str, str]] = field(default_factory=list)  # key, action, code, message
+    # key, action, code, message, the attempt (payload hash, delivery id, destination id) when one was sent
+    failures: list[tuple[str, str, str, str, Attempt | None]] = field(default_factory=list)
     log: list[tuple[str, str, bool, str | None, str | None]] = field(default_factory=list)  # key, action, ok, id, code
 
 
@@ -178,23 +200,30 @@ class StateStore:
             rows = [dict(zip(names, row)) for row in cur.fetchall()]
             state: dict[str, StateRow] = {}
             failures: dict[str, tuple[str, int]] = {}
+            attempts: dict[str, Attempt] = {}
             if (SCHEMA, "sync_state") in tables:
-                for k, h, d, p in con.execute(
-                        f"select record_key, payload_hash, destination_id, payload from {SCHEMA}.sync_state "
+                did_col = "delivery_id" if _has_column(con, "sync_state", "delivery_id") else "null"
+                for k, h, d, p, did in con.execute(
+                        f"select record_key, payload_hash, destination_id, payload, {did_col} from {SCHEMA}.sync_state "
                         f"where sync_name = ? and destination_key = ?", [sync_name, destination_key]).fetchall():
-                    state[k] = StateRow(h, d, json.loads(p) if p else {})
+                    state[k] = StateRow(h, d, json.loads(p) if p else {}, did)
             if (SCHEMA, "sync_failures") in tables and _has_column(con, "sync_failures", "destination_key"):
-                for k, c, a in con.execute(
-                        f"select record_key, error_code, attempts from {SCHEMA}.sync_failures "
-                        f"where sync_name = ? and destination_key = ?", [sync_name, destination_key]).fetchall():
+                tried = ("payload_hash, delivery_id, destination_id" if _has_column(con, "sync_failures", "delivery_id")
+                         else "null, null, null")
+                for k, c, a, h, did, d in con.execute(
+                        f"select record_key, error_code, attempts, {tried} "
+                        f"from {SCHEMA}.sync_failures where sync_name = ? and destination_key = ?",
+                        [sync_name, destination_key]).fetchall():
                     failures[k] = (c, a)
+                    if did or d:
+                        attempts[k] = Attempt(h, did, d)
             merges: dict[str, str] = {}
             if any(t == "person_id_history" and s != SCHEMA for s, t in tables):
                 for old, new in con.execute(
                         "select from_person_id, to_person_id from person_id_history where change_type = 'merge' "
                         "order by changed_at").fetchall():
                     merges[old] = new
-        return Snapshot(rows, state, failures, merges)
+        return Snapshot(rows, state, failures, merges, attempts)
 
     def open_failures(self, sync_name: str, destination_key: str | None = None) -> dict[str, int]:
         with self.connect() as con:
@@ -216,12 +245,11 @@ class StateStore:
             con.execute("begin")
             try:
                 if s.confirmed:
-                    df = pd.DataFrame([(sync_name, destination_key, k, h, json.dumps(p, default=str), d, ts)
-                                       for k, h, p, d in s.confirmed],
-                                      columns=["sync_name", "destination_key", "record_key", "payload_hash",
-                                               "payload", "destination_id", "last_synced_at"])
+                    df = pd.DataFrame([(sync_name, destination_key, k, h, json.dumps(p, default=str), d, ts, did)
+                                       for k, h, p, d, did in s.confirmed], columns=STATE_COLUMNS)
                     con.register("confirmed_batch", df)
-                    con.execute(f"insert or replace into {SCHEMA}.sync_state select * from confirmed_batch")
+                    con.execute(f"insert or replace into {SCHEMA}.sync_state ({', '.join(STATE_COLUMNS)}) "
+                                f"select * from confirmed_batch")
                     con.execute(f"delete from {SCHEMA}.sync_failures where sync_name = ? and destination_key = ? "
                                 f"and record_key in (select record_key from confirmed_batch)",
                                 [sync_name, destination_key])
@@ -231,18 +259,22 @@ class StateStore:
                     con.execute(f"delete from {SCHEMA}.sync_failures where sync_name = ? and destination_key = ? "
                                 f"and list_contains(?, record_key)", [sync_name, destination_key, s.forgotten])
                 if s.failures:
-                    df = pd.DataFrame([(sync_name, destination_key, k, a, c, (m or "")[:500], 1, ts, ts, run_id)
-                                       for k, a, c, m in s.failures],
-                                      columns=["sync_name", "destination_key", "record_key", "action", "error_code",
-                                               "error_message", "attempts", "first_failed_at", "last_failed_at",
-                                               "run_id"])
+                    df = pd.DataFrame([(sync_name, destination_key, k, a, c, (m or "")[:500], 1, ts, ts, run_id,
+                                        t.payload_hash if t else None, t.delivery_id if t else None,
+                                        t.destination_id if t else None)
+                                       for k, a, c, m, t in s.failures], columns=FAILURE_COLUMNS)
                     con.register("failed_batch", df)
+                    # an attempt is kept until a later one replaces it: a failure without one (bad input)
+                    # leaves the last delivery id in place
                     con.execute(f"""
-                        insert into {SCHEMA}.sync_failures select * from failed_batch
+                        insert into {SCHEMA}.sync_failures ({', '.join(FAILURE_COLUMNS)}) select * from failed_batch
                         on conflict (sync_name, destination_key, record_key) do update set
                             action = excluded.action, error_code = excluded.error_code,
                             error_message = excluded.error_message, attempts = sync_failures.attempts + 1,
-                            last_failed_at = excluded.last_failed_at, run_id = excluded.run_id
+                            last_failed_at = excluded.last_failed_at, run_id = excluded.run_id,
+                            payload_hash = coalesce(excluded.payload_hash, sync_failures.payload_hash),
+                            delivery_id = coalesce(excluded.delivery_id, sync_failures.delivery_id),
+                            destination_id = coalesce(excluded.destination_id, sync_failures.destination_id)
                     """)
                 if s.log:
                     df = pd.DataFrame([(run_id, sync_name, destination_key, k, a, ok, d, c, ts)

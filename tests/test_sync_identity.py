@@ -126,7 +126,8 @@ def test_state_is_bound_to_its_destination(sandbox, tw, monkeypatch):
     # a real portal's state survives a sandbox reset (what `make run` does when it starts a new sandbox)
     store = StateStore(tw.db_path)
     with store.connect() as con:
-        con.execute("insert into cdp_sync.sync_state values ('hubspot_contacts', 'hubspot:portal-42', 'p0001', 'h', "
+        con.execute("insert into cdp_sync.sync_state (sync_name, destination_key, record_key, payload_hash, payload, "
+                    "destination_id, last_synced_at) values ('hubspot_contacts', 'hubspot:portal-42', 'p0001', 'h', "
                     "'{}', '7', now()::timestamp)")
     store.reset("hubspot_contacts")
     assert tw.sql("select destination_key from cdp_sync.sync_state") == [("hubspot:portal-42",)]

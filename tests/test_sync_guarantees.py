@@ -1,0 +1,59 @@
+"""Delivery guarantees at the edges, over real HTTP to the CRM sandbox with a small hand-made warehouse: a
+repeated change, redirects, a crash between send and state flush, a warehouse locked for long, erasure
+after a failure, secrets in URLs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import requests
+
+from sync.destinations import make_destination
+from sync.engine import run_sync
+from sync.sandbox import start_sandbox
+from tests.sync_support import TinyWarehouse, config, person
+
+
+@pytest.fixture
+def sandbox(monkeypatch):
+    sb = start_sandbox()
+    for k, v in sb.client_env().items():
+        monkeypatch.setenv(k, v)
+    yield sb
+    sb.stop()
+
+
+@pytest.fixture
+def tw(tmp_path: Path) -> TinyWarehouse:
+    w = TinyWarehouse(tmp_path / "warehouse.duckdb")
+    w.write([person(i) for i in range(1, 4)])
+    return w
+
+
+def sync(tw: TinyWarehouse, name: str = "hubspot_contacts", **cfg_changes):
+    return run_sync(config(name, **cfg_changes), tw.db_path, make_destination)
+
+
+def webhook_state(url: str) -> dict:
+    return requests.get(f"{url}/_sandbox/webhook", timeout=10).json()
+
+
+def test_a_repeated_change_gets_a_new_delivery_id_every_time(sandbox, tw):
+    """A -> B -> A -> B and subscribe -> unsubscribe -> subscribe -> unsubscribe: the receiver (which drops
+    delivery ids it has seen) applies every one of them."""
+    rest = [person(2), person(3)]
+    for name in ("Ann", "Bea", "Ann", "Bea"):
+        tw.write([person(1, first_name=name), *rest])
+        s = sync(tw, "marketing_webhook")
+        assert s.status == "success", s
+        assert webhook_state(sandbox.url)["records"]["p0001"]["first_name"] == name
+    for consent in ("unsubscribed", "subscribed", "unsubscribed"):
+        tw.write([person(1, first_name="Bea", email_consent=consent), *rest])
+        assert sync(tw, "marketing_webhook").status == "success"
+        live = webhook_state(sandbox.url)["records"]
+        assert ("p0001" in live) == (consent == "subscribed"), f"receiver out of step after {consent}"
+    assert sandbox.stats()["webhook_replays_dropped"] == 0
+    ids = [r["delivery_id"] for entry in requests.get(f"{sandbox.url}/_sandbox/webhook/log", timeout=10).json()[
+        "requests"] for r in entry["records"] if r["key"] == "p0001"]
+    assert len(ids) == len(set(ids)) == 7
