@@ -30,6 +30,8 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
 
+import duckdb
+
 from sync import privacy
 from sync.config import SyncConfig
 from sync.destinations.base import Destination, OutRecord, RecordResult
@@ -43,8 +45,9 @@ from sync.errors import (
     TerminalError,
     TransientError,
 )
+from sync.journal import IN_DOUBT, Intent, Journal
 from sync.lock import SyncLock
-from sync.state import Attempt, Settlement, Snapshot, StateRow, StateStore
+from sync.state import Attempt, Settlement, Snapshot, StateRow, StateStore, is_lock_error
 
 Progress = Callable[[int, int], None]
 FLUSH_SECONDS = float(os.environ.get("CDP_SYNC_FLUSH_SECONDS", "1.0"))
@@ -151,6 +154,7 @@ class RunSummary:
     requests: int = 0
     retries: int = 0
     rate_limited: int = 0
+    journaled: int = 0  # outcomes the destination confirmed that wait in the local journal (warehouse locked)
     duration_s: float = 0.0
     error: str | None = None
     retryable: bool = True
@@ -216,15 +220,22 @@ def build_plan(cfg: SyncConfig, snap: Snapshot, full_resync: bool = False, erase
         current.add(key)
         h = payload_hash(payload)
         previous = snap.state.get(key)
-        did = next_delivery(cfg.name, key, "upsert", h, previous, snap.attempts.get(key))
-        if previous is None:
+        tried = snap.attempts.get(key)
+        did = next_delivery(cfg.name, key, "upsert", h, previous, tried)
+        if previous is None and tried is not None and tried.destination_id:
+            # a create whose answer was lost, found in the destination since: written there by its id
+            plan.upserts.append(Upsert(OutRecord(key, match_value, payload, tried.destination_id, did), h, False))
+        elif previous is None:
             if cfg.mode != "update_only":
                 plan.upserts.append(Upsert(OutRecord(key, match_value, payload, None, did), h, True))
         elif full_resync or previous.payload_hash != h or key in snap.failures:
             plan.upserts.append(Upsert(OutRecord(key, match_value, payload, previous.destination_id, did), h, False))
         else:
             plan.unchanged += 1
-    for key, old in snap.state.items():
+    # objects a lost create made (found by `locate`) are the record's too, until state confirms one
+    lost = {k: StateRow(t.payload_hash or "", t.destination_id, {}) for k, t in snap.attempts.items()
+            if t.destination_id and k not in snap.state}
+    for key, old in {**lost, **snap.state}.items():
         tried = snap.attempts.get(key)
         if key in erase:
             plan.delete.append(OutRecord(key, old.payload.get(cfg.match_key) or key, {}, old.destination_id,
@@ -247,7 +258,7 @@ def build_plan(cfg: SyncConfig, snap: Snapshot, full_resync: bool = False, erase
         else:
             plan.kept += 1
     invalid_keys = {k for k, _, _ in plan.invalid}
-    plan.stale_failures = sorted(set(snap.failures) - present - invalid_keys - set(snap.state))
+    plan.stale_failures = sorted(set(snap.failures) - present - invalid_keys - set(snap.state) - set(lost))
     return plan
 
 
@@ -299,8 +310,11 @@ class _Executor:
     """Sends planned actions and settles each batch's outcome (state, failures, log) right away."""
 
     def __init__(self, cfg: SyncConfig, store: StateStore, destination: Destination, dest_key: str, run_id: str,
-                 summary: RunSummary, state: dict[str, StateRow], progress: Progress | None, total: int):
+                 summary: RunSummary, state: dict[str, StateRow], progress: Progress | None, total: int,
+                 journal: Journal):
         self.cfg, self.store, self.destination, self.dest_key = cfg, store, destination, dest_key
+        self.journal = journal
+        self.waiting: dict[str, Intent] = {}  # sent, no answer yet: in doubt if the process dies now
         self.run_id, self.summary, self.state, self.progress = run_id, summary, state, progress
         self.total, self.done = total, 0
         self.pending = Settlement()
@@ -311,6 +325,11 @@ class _Executor:
     def run(self, action: str, send: Send, batch: list[OutRecord], hashes: dict[str, tuple[str, bool]] | None = None,
             bulk: bool = False) -> None:
         out: list[RecordResult] = []
+        intents = [Intent(self.run_id, self.dest_key, action, r.key,
+                          (hashes or {}).get(r.key, (action,))[0] if action == "upsert" else action, r.delivery_id,
+                          r.destination_id, None if r.destination_id else r.match_value) for r in batch]
+        self.journal.intend(intents)  # before the request: a crash from here on leaves these in doubt
+        self.waiting.update((i.key, i) for i in intents)
         try:
             if bulk:
                 try:
@@ -333,7 +352,24 @@ class _Executor:
         key, idempotent archives, merges checked, webhook replays dropped by delivery id)."""
         pending, self.pending = self.pending, Settlement()
         started = time.monotonic()
-        self.store.settle(self.cfg.name, self.dest_key, self.run_id, pending)
+        try:
+            self.store.settle(self.cfg.name, self.dest_key, self.run_id, pending)
+        except Exception as exc:
+            if not is_lock_error(exc):
+                raise
+            # another process held the warehouse past the wait: the outcomes stay in the journal (and here)
+            # for the next flush, or the next run, and sending goes on
+            pending.confirmed += self.pending.confirmed
+            pending.forgotten += self.pending.forgotten
+            pending.failures += self.pending.failures
+            pending.log += self.pending.log
+            pending.erased.update(self.pending.erased)
+            self.pending = pending
+            self.summary.journaled = len(pending.log)
+            self.flushed_at = time.monotonic()
+            return
+        self.summary.journaled = 0
+        self.journal.compact(list(self.waiting.values()))
         self.flushed_at = time.monotonic()
         self.flush_cost = self.flushed_at - started  # the next flush waits five times this: at most ~20% overhead
 
@@ -366,6 +402,9 @@ class _Executor:
                 tried = Attempt(sent, rec.delivery_id, rec.destination_id) if action != "event" else None
                 s.failures.append((rec.key, kind, res.error_code or "ERROR", res.message or "", tried))
                 s.log.append((rec.key, kind, False, None, res.error_code or "ERROR"))
+        self.journal.settled(self.dest_key, self.run_id, s)
+        for res in results:
+            self.waiting.pop(res.key, None)
         self.pending.confirmed += s.confirmed
         self.pending.forgotten += s.forgotten
         self.pending.failures += s.failures
@@ -391,6 +430,7 @@ def run_sync(cfg: SyncConfig, db_path: Path, destination_factory: Callable[[Sync
     summary = RunSummary(cfg.name, uuid.uuid4().hex, dry_run=dry_run)
     destination: Destination | None = None
     lock: SyncLock | None = None
+    journal = None if dry_run else Journal.for_sync(db_path, cfg.name)
     run_started = False
     try:
         if not dry_run:
@@ -403,9 +443,11 @@ def run_sync(cfg: SyncConfig, db_path: Path, destination_factory: Callable[[Sync
         summary.destination_key = dest_key
         if run_started:
             store.set_run_destination(summary.run_id, dest_key)
+        if journal is not None:  # what an earlier run confirmed or left in doubt, before anything is planned
+            replay_journal(cfg, store, journal, destination, dest_key)
         snap = store.load(cfg.name, dest_key, cfg.model, cfg.columns, read_only=dry_run)
         if cfg.mode == "events":
-            _run_events(cfg, store, destination, dest_key, summary, snap, dry_run, full_resync, progress)
+            _run_events(cfg, store, destination, dest_key, summary, snap, dry_run, full_resync, progress, journal)
             return summary
         with store.connect(read_only=dry_run) as con:  # erased persons (privacy requests, sync/privacy.py)
             erased = privacy.erased_keys(con, snap.state)
@@ -433,8 +475,8 @@ def run_sync(cfg: SyncConfig, db_path: Path, destination_factory: Callable[[Sync
                 log=[(k, "invalid", False, None, c) for k, c, _ in plan.invalid]))
         if summary.planned:
             destination.prepare(option_values(cfg, plan))
-            _execute(cfg, store, destination, dest_key, summary, plan, snap, progress)
-        if erased:
+            _execute(cfg, store, destination, dest_key, summary, plan, snap, progress, journal)
+        if erased and not summary.journaled:
             with store.connect() as con:
                 privacy.record_erasures(con, cfg.name, summary.run_id, erased)
         _finish_status(cfg, summary)
@@ -457,16 +499,63 @@ def run_sync(cfg: SyncConfig, db_path: Path, destination_factory: Callable[[Sync
             destination.close()
         summary.duration_s = round(time.perf_counter() - started, 3)
         try:
+            if summary.journaled:
+                summary.error = (f"the warehouse stayed locked by another process: {summary.journaled} outcomes "
+                                 f"the destination confirmed wait in the sync's journal; the next run writes them "
+                                 f"first")
             if run_started:
-                store.finish_run(summary.run_id, summary.status, summary.as_counts())
+                _finish_run(store, journal, summary)
         finally:
+            if journal is not None:
+                journal.close()
             if lock is not None:
                 lock.release()
     return summary
 
 
+def _finish_run(store: StateStore, journal: Journal | None, summary: RunSummary) -> None:
+    """End the run row; while the warehouse stays locked, the journal keeps it for the next run to write."""
+    if not summary.journaled or journal is None:
+        try:
+            store.finish_run(summary.run_id, summary.status, summary.as_counts())
+            return
+        except duckdb.Error as exc:
+            if journal is None or not is_lock_error(exc):
+                raise
+    journal.finish(summary.run_id, summary.status, summary.as_counts())
+
+
+def replay_journal(cfg: SyncConfig, store: StateStore, journal: Journal, destination: Destination,
+                   dest_key: str) -> int:
+    """Write what an earlier run's journal holds: its confirmed outcomes, then each write it left in doubt as
+    an open IN_DOUBT failure carrying the attempt (so the record is sent again whatever the model now says,
+    a re-send of the same state keeping its delivery id). A lost create is looked up first where the
+    destination can (`locate`: by the match value it was sent with), so the next write goes to the object
+    it made, by id: an email changed since never leaves a second object. Returns the writes in doubt."""
+    replay = journal.read()
+    if replay.empty:
+        return 0
+    for dk, run_id, settlement in replay.outcomes:
+        store.settle(cfg.name, dk, run_id, settlement)
+    lost = [i for i in replay.in_doubt if i.destination_key == dest_key and not i.destination_id and i.match_value]
+    locate = getattr(destination, "locate", None)
+    found = locate([OutRecord(i.key, i.match_value or "", {}) for i in lost]) if lost and locate else {}
+    by_run: dict[tuple[str, str], Settlement] = {}
+    for i in replay.in_doubt:
+        s = by_run.setdefault((i.destination_key, i.run_id), Settlement())
+        s.failures.append((i.key, i.action, IN_DOUBT, "the run ended before the destination's answer was recorded",
+                           Attempt(i.sent_hash, i.delivery_id, i.destination_id or found.get(i.key))))
+    for (dk, run_id), settlement in by_run.items():
+        store.settle(cfg.name, dk, run_id, settlement)
+    for run_id, status, counts in replay.finished:
+        store.finish_run(run_id, status, counts)
+    journal.compact([])
+    return len(replay.in_doubt)
+
+
 def _run_events(cfg: SyncConfig, store: StateStore, destination: Destination, dest_key: str, summary: RunSummary,
-                snap: Snapshot, dry_run: bool, full_resync: bool, progress: Progress | None) -> None:
+                snap: Snapshot, dry_run: bool, full_resync: bool, progress: Progress | None,
+                journal: Journal | None) -> None:
     """An events sync (sync/events.py): record the fates decided without sending (baseline, not routed,
     consent skips, superseded) in one transaction, then deliver the rest in order, settling confirmations
     as every sync does."""
@@ -491,10 +580,10 @@ def _run_events(cfg: SyncConfig, store: StateStore, destination: Destination, de
         failures=[(k, "input", c, m, None) for k, c, m in plan.invalid],
         log=[(k, "skip", True, None, reason) for k, reason in plan.skipped]
         + [(k, "invalid", False, None, c) for k, c, _ in plan.invalid]))
-    if plan.deliver:
+    if plan.deliver and journal is not None:
         destination.prepare({})
         ex = _Executor(cfg, store, destination, dest_key, summary.run_id, summary, dict(snap.state), progress,
-                       len(plan.deliver))
+                       len(plan.deliver), journal)
         ex.journeys = plan.journeys
         send = destination.send_events
         try:
@@ -542,13 +631,14 @@ def _finish_status(cfg: SyncConfig, summary: RunSummary) -> None:
 
 
 def _execute(cfg: SyncConfig, store: StateStore, destination: Destination, dest_key: str, summary: RunSummary,
-             plan: Plan, snap: Snapshot, progress: Progress | None) -> None:
+             plan: Plan, snap: Snapshot, progress: Progress | None, journal: Journal) -> None:
     """Order matters for identity: (1) merges into survivors that already have an object, so the retired
     object frees its email before the survivor's update may take it; (2) archives and clears, so a removed
     person's email is free before someone else's upsert; (3) upserts; (4) merges into survivors that got
     their object in (3)."""
     state = dict(snap.state)
-    ex = _Executor(cfg, store, destination, dest_key, summary.run_id, summary, state, progress, summary.planned)
+    ex = _Executor(cfg, store, destination, dest_key, summary.run_id, summary, state, progress, summary.planned,
+                   journal)
     try:
         _execute_actions(cfg, store, destination, dest_key, summary, plan, ex, state)
     finally:

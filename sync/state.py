@@ -18,6 +18,7 @@ while another process holds the file."""
 from __future__ import annotations
 
 import json
+import os
 import time
 import uuid
 from collections.abc import Iterator
@@ -141,6 +142,7 @@ class Settlement:
     # key, action, code, message, the attempt (payload hash, delivery id, destination id) when one was sent
     failures: list[tuple[str, str, str, str, Attempt | None]] = field(default_factory=list)
     log: list[tuple[str, str, bool, str | None, str | None]] = field(default_factory=list)  # key, action, ok, id, code
+    erased: dict[str, str] = field(default_factory=dict)  # erased person's key -> its hash (privacy requests)
 
 
 def _is_lock_error(exc: Exception) -> bool:
@@ -148,10 +150,17 @@ def _is_lock_error(exc: Exception) -> bool:
     return "lock" in text or "conflicting" in text
 
 
+def is_lock_error(exc: BaseException) -> bool:
+    """Another process holds the warehouse (DuckDB allows one writing process)."""
+    return isinstance(exc, duckdb.Error) and _is_lock_error(exc)
+
+
 class StateStore:
-    def __init__(self, db_path: Path, lock_wait_s: float = 120.0):
+    def __init__(self, db_path: Path, lock_wait_s: float | None = None):
         self.db_path = Path(db_path)
-        self.lock_wait_s = lock_wait_s
+        # how long a write waits for another process's lock before giving up (CDP_SYNC_LOCK_WAIT_SECONDS)
+        self.lock_wait_s = float(os.environ.get("CDP_SYNC_LOCK_WAIT_SECONDS", "120")) if lock_wait_s is None \
+            else lock_wait_s
 
     @contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:

@@ -4,7 +4,13 @@ after a failure, secrets in URLs."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import threading
+import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -15,7 +21,8 @@ import requests
 from sync.destinations import make_destination
 from sync.engine import run_sync
 from sync.sandbox import start_sandbox
-from tests.sync_support import TinyWarehouse, config, person
+from tests.conftest import PROJECT_DIR
+from tests.sync_support import TinyWarehouse, config, hubspot_live, person
 
 
 @pytest.fixture
@@ -119,3 +126,108 @@ def test_a_redirect_is_a_failure_and_nothing_reaches_its_target(tw, monkeypatch,
     rows = tw.sql("select error_code, count(*) from cdp_sync.sync_failures group by 1")
     assert rows == [(f"HTTP_{status}", 3)]
     assert tw.sql("select count(*) from cdp_sync.sync_state") == [(0,)], "nothing is marked delivered"
+
+
+KILLABLE_RUN = """
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+from sync.config import load_syncs
+from sync.destinations import make_destination
+from sync.engine import run_sync
+
+run_sync(replace(load_syncs()[sys.argv[2]], batch_size=1), Path(sys.argv[1]), make_destination)
+"""
+
+
+def by_person(url: str) -> dict[str, list[dict]]:
+    out: dict[str, list[dict]] = {}
+    for hs_id, c in hubspot_live(url).items():
+        out.setdefault(c["properties"].get("cdp_person_id", ""), []).append({"id": hs_id, **c["properties"]})
+    return out
+
+
+def kill_after(sandbox, tw: TinyWarehouse, sync_name: str, sent: Callable[[], bool]) -> None:
+    """Run the sync in its own process with state flushed only at its end, and SIGKILL it as soon as `sent()`
+    says the destination has what matters: between the send and the state flush."""
+    env = dict(os.environ, CDP_SYNC_FLUSH_SECONDS="3600")
+    proc = subprocess.Popen([sys.executable, "-c", KILLABLE_RUN, str(tw.db_path), sync_name], env=env,
+                            cwd=PROJECT_DIR, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not sent():
+        assert proc.poll() is None and time.monotonic() < deadline, "the run ended before it could be killed"
+        time.sleep(0.02)
+    assert proc.poll() is None, "the run ended (and flushed) before the kill"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(10)
+
+
+def test_writes_in_doubt_after_a_kill_are_reconciled_whatever_the_model_says(sandbox, tw):
+    """A value that reverts after the crash is sent again, and a create whose email changed after the crash
+    leaves one contact, not two."""
+    tw.write([person(i) for i in range(1, 6)])
+    assert sync(tw).status == "success"
+    later = [person(i) for i in range(7, 21)]  # sent after p0006: the run is still busy when it is killed
+    tw.write([person(1, first_name="Changed"), *[person(i) for i in range(2, 6)],
+              person(6, email="first.address@example.com"), *later])
+    sandbox.configure(latency_ms=150)
+    kill_after(sandbox, tw, "hubspot_contacts", lambda: "p0006" in by_person(sandbox.url))
+    assert by_person(sandbox.url)["p0001"][0]["firstname"] == "Changed", "the write reached the CRM"
+    assert tw.sql("select count(*) from cdp_sync.sync_state where record_key = 'p0006'") == [(0,)], "not flushed"
+    sandbox.configure(latency_ms=0)
+    # the rebuild: p0001's change is undone, p0006 has another email
+    tw.write([*[person(i) for i in range(1, 6)], person(6, email="second.address@example.com"), *later])
+    s = sync(tw)
+    assert s.status == "success", s
+    live = by_person(sandbox.url)
+    assert live["p0001"][0]["firstname"] == "First1", "the reverted value was sent again"
+    assert [c["email"] for c in live["p0006"]] == ["second.address@example.com"], live["p0006"]
+    assert all(len(v) == 1 for v in live.values()) and len(live) == 20
+    again = sync(tw)
+    assert (again.status, again.planned) == ("success", 0)
+
+
+HOLD_LOCK = """
+import sys
+import time
+
+import duckdb
+
+con = duckdb.connect(sys.argv[1])  # a writer (like dbt) holds DuckDB's one write lock while it is open
+print("locked", flush=True)
+time.sleep(float(sys.argv[2]))
+con.close()
+"""
+
+
+def test_a_long_warehouse_lock_keeps_confirmed_writes_in_the_journal(sandbox, tw, monkeypatch):
+    """Another process holds the warehouse longer than a state write waits: the run does not fail, what the
+    CRM confirmed waits in the local journal, and the next run writes it before planning (nothing re-sent)."""
+    monkeypatch.setenv("CDP_SYNC_LOCK_WAIT_SECONDS", "0.5")
+    tw.write([person(i) for i in range(1, 6)])
+    sandbox.configure(latency_ms=300)
+    result: dict = {}
+    runner = threading.Thread(target=lambda: result.setdefault("s", sync(tw, batch_size=1)))
+    runner.start()
+    deadline = time.monotonic() + 60
+    while sandbox.stats()["hubspot_upsert_calls"] < 1:
+        assert runner.is_alive() and time.monotonic() < deadline
+        time.sleep(0.02)
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(tw.db_path), "8"], stdout=subprocess.PIPE,
+                              text=True)
+    assert holder.stdout.readline().strip() == "locked"
+    runner.join(60)
+    assert not runner.is_alive() and holder.poll() is None, "the run ended while the lock was still held"
+    first = result["s"]
+    assert first.status == "success" and first.succeeded == 5 and "journal" in (first.error or ""), first
+    holder.wait(30)
+    sandbox.configure(latency_ms=0)
+    creates = sandbox.stats()["hubspot_creates"]
+    again = sync(tw)
+    assert (again.status, again.planned) == ("success", 0), "the journal was written first: nothing to resend"
+    assert sandbox.stats()["hubspot_creates"] == creates == 5
+    assert tw.sql("select count(*) from cdp_sync.sync_state where sync_name = 'hubspot_contacts'") == [(5,)]
+    assert tw.sql("select status from cdp_sync.sync_runs where run_id = ?", [first.run_id]) == [("success",)]
+    assert tw.sql("select count(*) from cdp_sync.sync_record_log where run_id = ? and ok", [first.run_id]) == [(5,)]
+

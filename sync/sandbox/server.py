@@ -300,6 +300,8 @@ class Handler(BaseHTTPRequestHandler):
                 return self.batch_update(body)
             if url.path == "/crm/v3/objects/contacts/batch/archive":
                 return self.batch_archive(body)
+            if url.path == "/crm/v3/objects/contacts/batch/read":
+                return self.batch_read(body)
             if url.path == "/crm/v3/objects/contacts/merge":
                 return self.merge(body)
             if url.path == "/crm/v3/objects/contacts/gdpr-delete":
@@ -562,6 +564,32 @@ class Handler(BaseHTTPRequestHandler):
                 results.append({"id": hs_id, "properties": contact["properties"], "createdAt": contact["createdAt"],
                                 "updatedAt": now, "archived": False})
         return self._batch_outcome(inputs, results, errors)
+
+    def batch_read(self, body: bytes):
+        """batch/read by id, or by email with idProperty email: 200 with the contacts found, 207 with
+        OBJECT_NOT_FOUND for the inputs that match none."""
+        req = json.loads(body or b"{}")
+        inputs = req.get("inputs", [])
+        if len(inputs) > 100:
+            return self._send(400, {"status": "error", "category": "VALIDATION_ERROR",
+                                    "message": "Batch input size exceeds limit of 100"})
+        by_email = req.get("idProperty") == "email"
+        results, missing = [], []
+        with STORE.lock:
+            for item in inputs:
+                ident = str(item.get("id", ""))
+                hs_id = STORE.hs_by_email.get(ident.lower()) if by_email else ident
+                contact = STORE.hs_contacts.get(hs_id or "")
+                if contact is None:
+                    missing.append(ident)
+                    continue
+                results.append({"id": hs_id, "properties": contact["properties"], "archived": False,
+                                "createdAt": contact["createdAt"], "updatedAt": contact["updatedAt"]})
+        if missing:
+            return self._send(207, {"status": "COMPLETE", "results": results, "numErrors": 1, "errors": [
+                {"status": "error", "category": "OBJECT_NOT_FOUND", "message": "Could not get some CONTACT objects",
+                 "context": {"ids": missing}}]})
+        return self._send(200, {"status": "COMPLETE", "results": results})
 
     def batch_archive(self, body: bytes):
         inputs = json.loads(body or b"{}").get("inputs", [])
