@@ -12,6 +12,7 @@ from pathlib import Path
 from sync.config import ConfigError, SyncConfig, load_syncs
 from sync.destinations import make_destination
 from sync.engine import RunSummary, run_sync
+from sync.redact import redact
 
 
 def warehouse_path() -> Path:
@@ -136,7 +137,7 @@ def cmd_status(ns: argparse.Namespace) -> int:
         ok, bad = (r[5] or 0, r[6] or 0) if r else (0, 0)
         print(f"{name:20s} {when:20s} {status:21s} {ok:>7d} {bad:>7d}  {', '.join(open_by_sync.get(name, [])) or '-'}")
         if r and r[7]:
-            print(f"{'':20s} error: {r[7]}")
+            print(f"{'':20s} error: {redact(r[7])}")
     return 0
 
 
@@ -147,7 +148,8 @@ def cmd_failures(ns: argparse.Namespace) -> int:
             "destination_key"]
     rows = _read(f"select {', '.join(cols)} from cdp_sync.sync_failures where sync_name = ? "
                  f"order by error_code, record_key", [ns.name]) or []
-    records = [dict(zip(cols, r)) for r in rows]
+    # rows written by an older release may hold a full URL: shown without query or credentials
+    records = [{**dict(zip(cols, r)), "error_message": redact(r[3])} for r in rows]
     if ns.json:
         print(json.dumps(records, default=str, indent=2))
         return 0

@@ -32,7 +32,6 @@ from pathlib import Path
 
 import duckdb
 
-from sync import privacy
 from sync.config import SyncConfig
 from sync.destinations.base import Destination, OutRecord, RecordResult
 from sync.errors import (
@@ -47,6 +46,8 @@ from sync.errors import (
 )
 from sync.journal import IN_DOUBT, Intent, Journal
 from sync.lock import SyncLock
+from sync.redact import redact
+from sync.privacy_ledger import consent_or_privacy_driven, erased_keys, privacy_hash, purge_erased_state
 from sync.state import Attempt, Settlement, Snapshot, StateRow, StateStore, is_lock_error
 
 Progress = Callable[[int, int], None]
@@ -319,6 +320,8 @@ class _Executor:
         self.total, self.done = total, 0
         self.pending = Settlement()
         self.journeys: dict[str, str] = {}  # events syncs: event id -> the journey that routed it
+        self.persons: dict[str, str] = {}   # events syncs: event id -> its person (to find it when erased)
+        self.erased: dict[str, str] = {}    # erased keys -> their hash (the audit and log never keep the key)
         self.flushed_at = time.monotonic()
         self.flush_cost = 0.0
 
@@ -386,7 +389,8 @@ class _Executor:
                 kind = "create" if hashes[res.key][1] else "update"
             if res.ok:
                 if action == "event":  # an event's fate, never its payload (no personal data in state)
-                    meta = {"status": "delivered", "journey": self.journeys.get(rec.key, "")}
+                    meta = {"status": "delivered", "journey": self.journeys.get(rec.key, ""),
+                            "person": self.persons.get(rec.key, "")}
                     s.confirmed.append((rec.key, "delivered", meta, res.destination_id, rec.delivery_id))
                     self.state[rec.key] = StateRow("delivered", res.destination_id, meta, rec.delivery_id)
                 elif action == "upsert":
@@ -402,6 +406,9 @@ class _Executor:
                 tried = Attempt(sent, rec.delivery_id, rec.destination_id) if action != "event" else None
                 s.failures.append((rec.key, kind, res.error_code or "ERROR", res.message or "", tried))
                 s.log.append((rec.key, kind, False, None, res.error_code or "ERROR"))
+        if action == "delete":  # a privacy erasure: audited, and its log rows keyed by hash, in the same write
+            s.erased = {res.key: self.erased.get(res.key) or privacy_hash("person_id", res.key)
+                        for res in results if res.key in by_key}
         self.journal.settled(self.dest_key, self.run_id, s)
         for res in results:
             self.waiting.pop(res.key, None)
@@ -409,6 +416,7 @@ class _Executor:
         self.pending.forgotten += s.forgotten
         self.pending.failures += s.failures
         self.pending.log += s.log
+        self.pending.erased.update(s.erased)
         if time.monotonic() - self.flushed_at >= max(FLUSH_SECONDS, 5 * self.flush_cost):
             self.flush()
         self.summary.sent += len(batch)
@@ -421,10 +429,15 @@ class _Executor:
 
 def run_sync(cfg: SyncConfig, db_path: Path, destination_factory: Callable[[SyncConfig], Destination], *,
              dry_run: bool = False, full_resync: bool = False, force_clear: bool = False,
-             progress: Progress | None = None, erase_keys: Collection[str] = ()) -> RunSummary:
+             progress: Progress | None = None, erase_keys: Collection[str] = (),
+             privacy_only: bool = False) -> RunSummary:
     """One run. A dry run reads and plans only: it writes nothing to the warehouse or the destination and
     creates no file. A real run holds the sync's lock; its run row ends `success`, `partial` (some records
-    failed, within max_failed_share), `failed` (with the reason) or `rate_limit_exhausted`."""
+    failed, within max_failed_share), `failed` (with the reason) or `rate_limit_exhausted`.
+
+    Erased persons (the ledger's, and `erase_keys`) are deleted where they were sent, whatever else the run
+    does; `privacy_only` runs only that and the removals an opt-out or a suppression causes (for a run whose
+    other work is blocked, e.g. by a failed governance check)."""
     started = time.perf_counter()
     store = StateStore(db_path)
     summary = RunSummary(cfg.name, uuid.uuid4().hex, dry_run=dry_run)
@@ -445,18 +458,23 @@ def run_sync(cfg: SyncConfig, db_path: Path, destination_factory: Callable[[Sync
             store.set_run_destination(summary.run_id, dest_key)
         if journal is not None:  # what an earlier run confirmed or left in doubt, before anything is planned
             replay_journal(cfg, store, journal, destination, dest_key)
+            with store.connect() as con:  # state of destinations this run cannot reach keeps no erased person
+                purge_erased_state(con, cfg.name, dest_key)
         snap = store.load(cfg.name, dest_key, cfg.model, cfg.columns, read_only=dry_run)
+        erased = {k: privacy_hash("person_id", k) for k in erase_keys}
         if cfg.mode == "events":
-            _run_events(cfg, store, destination, dest_key, summary, snap, dry_run, full_resync, progress, journal)
+            _run_events(cfg, store, destination, dest_key, summary, snap, dry_run, full_resync, progress, journal,
+                        erased, privacy_only)
             return summary
-        with store.connect(read_only=dry_run) as con:  # erased persons (privacy requests, sync/privacy.py)
-            erased = privacy.erased_keys(con, snap.state)
-        plan = build_plan(cfg, snap, full_resync, set(erase_keys) | set(erased))
-        _summarise_plan(summary, plan)
+        with store.connect(read_only=dry_run) as con:  # erased persons (privacy requests, sync/privacy_ledger.py)
+            erased.update(erased_keys(con, snap.state))
+        plan = build_plan(cfg, snap, full_resync, erased)
         # removals caused by an opt-out or a privacy request are always delivered: the guard counts the others
         with store.connect(read_only=dry_run) as con:
-            driven = privacy.consent_or_privacy_driven(con, [r.key for r in plan.clear + plan.archive], snap.rows,
-                                                       cfg.key)
+            driven = consent_or_privacy_driven(con, [r.key for r in plan.clear + plan.archive], snap.rows, cfg.key)
+        if privacy_only:
+            plan = privacy_subset(plan, driven)
+        _summarise_plan(summary, plan)
         removals = len(plan.clear) + len(plan.archive) - len(driven)
         if removals and not force_clear and removals > cfg.max_clear_share * max(1, len(snap.state)):
             raise MirrorGuardError(
@@ -475,10 +493,7 @@ def run_sync(cfg: SyncConfig, db_path: Path, destination_factory: Callable[[Sync
                 log=[(k, "invalid", False, None, c) for k, c, _ in plan.invalid]))
         if summary.planned:
             destination.prepare(option_values(cfg, plan))
-            _execute(cfg, store, destination, dest_key, summary, plan, snap, progress, journal)
-        if erased and not summary.journaled:
-            with store.connect() as con:
-                privacy.record_erasures(con, cfg.name, summary.run_id, erased)
+            _execute(cfg, store, destination, dest_key, summary, plan, snap, progress, journal, erased)
         _finish_status(cfg, summary)
     except SyncLockedError as exc:
         summary.status = "locked"
@@ -498,6 +513,7 @@ def run_sync(cfg: SyncConfig, db_path: Path, destination_factory: Callable[[Sync
             summary.rate_limited = destination.client.stats.rate_limited
             destination.close()
         summary.duration_s = round(time.perf_counter() - started, 3)
+        summary.error = redact(summary.error) or None  # a URL in a message keeps no query or credentials
         try:
             if summary.journaled:
                 summary.error = (f"the warehouse stayed locked by another process: {summary.journaled} outcomes "
@@ -555,7 +571,7 @@ def replay_journal(cfg: SyncConfig, store: StateStore, journal: Journal, destina
 
 def _run_events(cfg: SyncConfig, store: StateStore, destination: Destination, dest_key: str, summary: RunSummary,
                 snap: Snapshot, dry_run: bool, full_resync: bool, progress: Progress | None,
-                journal: Journal | None) -> None:
+                journal: Journal | None, erase: dict[str, str], privacy_only: bool) -> None:
     """An events sync (sync/events.py): record the fates decided without sending (baseline, not routed,
     consent skips, superseded) in one transaction, then deliver the rest in order, settling confirmations
     as every sync does."""
@@ -563,8 +579,25 @@ def _run_events(cfg: SyncConfig, store: StateStore, destination: Destination, de
 
     if full_resync:
         raise InputError("--full-resync does not apply to an events sync: a delivered event is never sent again")
+    persons: dict[str, list[str]] = {}  # person -> the keys of their delivered events
+    for k, row in snap.state.items():
+        if row.payload.get("person"):
+            persons.setdefault(str(row.payload["person"]), []).append(k)
+    with store.connect(read_only=dry_run) as con:
+        erased = erased_keys(con, persons)
+    erased.update({p: h for p, h in erase.items() if p in persons})
+    if privacy_only:
+        summary.deleted = summary.planned = len(erased)
+        if not dry_run and erased:
+            _erase_event_persons(cfg, store, destination, dest_key, summary, snap, persons, erased)
+        summary.status = "dry_run" if dry_run else summary.status
+        if not dry_run:
+            _finish_status(cfg, summary)
+        return
     plan = plan_events(cfg, snap, bool(getattr(destination, "keeps_latest_event", False)))
-    summary.planned = summary.created = len(plan.deliver)
+    summary.created = len(plan.deliver)
+    summary.deleted = len(erased)
+    summary.planned = summary.created + summary.deleted
     summary.excluded = len(plan.skipped)
     summary.skipped = plan.known + len([d for d in plan.decided if d[1] not in ("skipped", "baseline_marker")])
     summary.in_scope = len(plan.deliver) + len(plan.skipped)
@@ -574,6 +607,8 @@ def _run_events(cfg: SyncConfig, store: StateStore, destination: Destination, de
     if dry_run:
         summary.status = "dry_run"
         return
+    if erased:
+        _erase_event_persons(cfg, store, destination, dest_key, summary, snap, persons, erased)
     store.settle(cfg.name, dest_key, summary.run_id, Settlement(
         confirmed=[(k, fate, meta, None, None) for k, fate, meta in plan.decided],
         forgotten=plan.stale_failures,
@@ -584,7 +619,7 @@ def _run_events(cfg: SyncConfig, store: StateStore, destination: Destination, de
         destination.prepare({})
         ex = _Executor(cfg, store, destination, dest_key, summary.run_id, summary, dict(snap.state), progress,
                        len(plan.deliver), journal)
-        ex.journeys = plan.journeys
+        ex.journeys, ex.persons = plan.journeys, plan.persons
         send = destination.send_events
         try:
             for start in range(0, len(plan.deliver), cfg.batch_size):
@@ -592,6 +627,45 @@ def _run_events(cfg: SyncConfig, store: StateStore, destination: Destination, de
         finally:
             ex.flush()
     _finish_status(cfg, summary)
+
+
+def _erase_event_persons(cfg: SyncConfig, store: StateStore, destination: Destination, dest_key: str,
+                         summary: RunSummary, snap: Snapshot, persons: dict[str, list[str]],
+                         erased: dict[str, str]) -> None:
+    """An erased person's events were delivered: the destination gets the person's erasure (a webhook
+    `delete` of the person, HubSpot's GDPR delete of the contact the events were written to), and once it is
+    confirmed their events' state keeps no person id (so it is sent once)."""
+    records = []
+    for person in sorted(erased):
+        rows = [snap.state[k] for k in sorted(persons[person])]
+        dest_id = next((r.destination_id for r in rows if r.destination_id), None)
+        records.append(OutRecord(person, person, {}, dest_id,
+                                 delivery_id(cfg.name, person, "delete", "", rows[0].delivery_id or rows[0].payload_hash)))
+    send = getattr(destination, "delete", None) or destination.archive
+    out: list[RecordResult] = []
+    for start in range(0, len(records), cfg.batch_size):
+        send_with_split(send, records[start:start + cfg.batch_size], out)
+    s = Settlement(erased={res.key: erased[res.key] for res in out})
+    for res in out:
+        if res.ok:
+            for k in persons[res.key]:
+                row = snap.state[k]
+                meta = {name: v for name, v in row.payload.items() if name != "person"}
+                s.confirmed.append((k, row.payload_hash, meta, row.destination_id, row.delivery_id))
+        else:
+            s.failures.append((res.key, "delete", res.error_code or "ERROR", res.message or "", None))
+        s.log.append((res.key, "delete", res.ok, None, res.error_code))
+    store.settle(cfg.name, dest_key, summary.run_id, s)
+    summary.sent += len(out)
+    summary.succeeded += sum(1 for r in out if r.ok)
+    _count_failures(summary, [(r.key, r.error_code or "ERROR") for r in out if not r.ok])
+
+
+def privacy_subset(plan: Plan, driven: set[str]) -> Plan:
+    """Only what privacy and consent require: erasure deletes and the removals an opt-out or a suppression
+    causes. Nothing is created, updated or merged."""
+    return Plan(delete=plan.delete, archive=[r for r in plan.archive if r.key in driven],
+                clear=[r for r in plan.clear if r.key in driven], in_scope=plan.in_scope, excluded=plan.excluded)
 
 
 def option_values(cfg: SyncConfig, plan: Plan) -> dict[str, set[str]]:
@@ -631,7 +705,7 @@ def _finish_status(cfg: SyncConfig, summary: RunSummary) -> None:
 
 
 def _execute(cfg: SyncConfig, store: StateStore, destination: Destination, dest_key: str, summary: RunSummary,
-             plan: Plan, snap: Snapshot, progress: Progress | None, journal: Journal) -> None:
+             plan: Plan, snap: Snapshot, progress: Progress | None, journal: Journal, erased: dict[str, str]) -> None:
     """Order matters for identity: (1) merges into survivors that already have an object, so the retired
     object frees its email before the survivor's update may take it; (2) archives and clears, so a removed
     person's email is free before someone else's upsert; (3) upserts; (4) merges into survivors that got
@@ -639,6 +713,7 @@ def _execute(cfg: SyncConfig, store: StateStore, destination: Destination, dest_
     state = dict(snap.state)
     ex = _Executor(cfg, store, destination, dest_key, summary.run_id, summary, state, progress, summary.planned,
                    journal)
+    ex.erased = erased
     try:
         _execute_actions(cfg, store, destination, dest_key, summary, plan, ex, state)
     finally:

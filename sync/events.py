@@ -38,6 +38,7 @@ BASELINE_KEY = "__baseline__"
 class EventPlan:
     deliver: list[OutRecord] = field(default_factory=list)        # in order of occurrence
     journeys: dict[str, str] = field(default_factory=dict)         # event id -> journey that routed it
+    persons: dict[str, str] = field(default_factory=dict)          # event id -> its person
     decided: list[tuple[str, str, dict]] = field(default_factory=list)  # event id, fate, state payload
     skipped: list[tuple[str, str]] = field(default_factory=list)   # event id, reason (consent)
     invalid: list[tuple[str, str, str]] = field(default_factory=list)  # key, code, message
@@ -135,6 +136,7 @@ def plan_events(cfg: SyncConfig, snap: Snapshot, keeps_latest: bool = False) -> 
             continue
         plan.deliver.append(OutRecord(key, match_value, props, None, key))
         plan.journeys[key] = journey.name
+        plan.persons[key] = person
     if plan.first_run:
         latest_at = max((_order(r)[0] for r in rows), default="") if not cfg.backfill else ""
         plan.decided.append((BASELINE_KEY, "baseline_marker", {

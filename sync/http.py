@@ -23,6 +23,7 @@ from email.utils import parsedate_to_datetime
 import requests
 from requests.adapters import HTTPAdapter
 
+from sync.redact import redact
 from sync.errors import CircuitOpenError, RateLimitExhausted, TerminalError, TransientError
 
 # hooks a destination may pass: is this response a rate limit? how long does it say to wait? is the limit
@@ -127,6 +128,7 @@ class HttpClient:
         TransientError when retries are exhausted, CircuitOpenError or RateLimitExhausted to stop the run, and
         TerminalError (status = the redirect's code) for a redirect, which is never followed."""
         url = path if path.startswith("http") else f"{self.base_url}{path}"
+        path = redact(path)  # messages name the request without its query or credentials
         last: TransientError | None = None
         for attempt in range(1, self.retry.max_attempts + 1):
             self.bucket.acquire()

@@ -30,6 +30,9 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from sync.privacy_ledger import erasure_log_rows
+from sync.redact import redact
+
 SCHEMA = "cdp_sync"
 RUN_COUNTS = ["planned", "created", "updated", "cleared", "archived", "merged", "deleted", "sent", "succeeded", "failed",
               "invalid", "skipped", "excluded", "requests", "retries", "rate_limited", "duration_s", "error"]
@@ -247,7 +250,7 @@ class StateStore:
     def settle(self, sync_name: str, destination_key: str, run_id: str, s: Settlement) -> None:
         """Advance state for confirmed records, drop forgotten ones, record failures and the action log:
         one transaction, so a crash leaves either all of a batch's outcome or none of it."""
-        if not (s.confirmed or s.forgotten or s.failures or s.log):
+        if not (s.confirmed or s.forgotten or s.failures or s.log or s.erased):
             return
         ts = now()
         with self.connect() as con:
@@ -268,7 +271,7 @@ class StateStore:
                     con.execute(f"delete from {SCHEMA}.sync_failures where sync_name = ? and destination_key = ? "
                                 f"and list_contains(?, record_key)", [sync_name, destination_key, s.forgotten])
                 if s.failures:
-                    df = pd.DataFrame([(sync_name, destination_key, k, a, c, (m or "")[:500], 1, ts, ts, run_id,
+                    df = pd.DataFrame([(sync_name, destination_key, k, a, c, redact(m)[:500], 1, ts, ts, run_id,
                                         t.payload_hash if t else None, t.delivery_id if t else None,
                                         t.destination_id if t else None)
                                        for k, a, c, m, t in s.failures], columns=FAILURE_COLUMNS)
@@ -285,9 +288,13 @@ class StateStore:
                             delivery_id = coalesce(excluded.delivery_id, sync_failures.delivery_id),
                             destination_id = coalesce(excluded.destination_id, sync_failures.destination_id)
                     """)
+                if s.erased:  # the audit and the re-keyed log land with the state change they record
+                    erasure_log_rows(con, sync_name, destination_key, run_id, s.erased, s.log, ts)
                 if s.log:
-                    df = pd.DataFrame([(run_id, sync_name, destination_key, k, a, ok, d, c, ts)
-                                       for k, a, ok, d, c in s.log],
+                    hashed = s.erased
+                    df = pd.DataFrame([(run_id, sync_name, destination_key,
+                                        f"erased:{hashed[k]}" if k in hashed else k, a, ok,
+                                        None if k in hashed else d, c, ts) for k, a, ok, d, c in s.log],
                                       columns=["run_id", "sync_name", "destination_key", "record_key", "action",
                                                "ok", "destination_id", "error_code", "logged_at"])
                     con.register("log_batch", df)
@@ -333,7 +340,8 @@ class StateStore:
         sets = ", ".join(f"{c} = ?" for c in RUN_COUNTS)
         with self.connect() as con:
             con.execute(f"update {SCHEMA}.sync_runs set status = ?, finished_at = ?, {sets} where run_id = ?",
-                        [status, now(), *[counts.get(c) for c in RUN_COUNTS], run_id])
+                        [status, now(), *[redact(counts.get(c)) if c == "error" else counts.get(c) for c in RUN_COUNTS],
+                         run_id])
 
 
 def _has_column(con: duckdb.DuckDBPyConnection, table: str, column: str) -> bool:

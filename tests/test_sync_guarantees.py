@@ -4,8 +4,10 @@ after a failure, secrets in URLs."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -22,7 +24,8 @@ from sync.destinations import make_destination
 from sync.engine import run_sync
 from sync.sandbox import start_sandbox
 from tests.conftest import PROJECT_DIR
-from tests.sync_support import TinyWarehouse, config, hubspot_live, person
+from sync.privacy import deliver_privacy_requests, privacy_hash
+from tests.sync_support import TinyWarehouse, config, erase, hubspot_live, person, stage_event, write_events
 
 
 @pytest.fixture
@@ -231,3 +234,122 @@ def test_a_long_warehouse_lock_keeps_confirmed_writes_in_the_journal(sandbox, tw
     assert tw.sql("select status from cdp_sync.sync_runs where run_id = ?", [first.run_id]) == [("success",)]
     assert tw.sql("select count(*) from cdp_sync.sync_record_log where run_id = ? and ok", [first.run_id]) == [(5,)]
 
+
+
+def webhook_log_text(url: str) -> str:
+    return json.dumps(requests.get(f"{url}/_sandbox/webhook/log", timeout=10).json())
+
+
+def test_an_erasure_confirmed_before_a_429_is_recorded(sandbox, tw):
+    """The GDPR delete is confirmed, then the next request hits HubSpot's daily limit: the audit row is written
+    and the record log keeps no raw person id."""
+    tw.write([person(i) for i in range(1, 6)])
+    assert sync(tw).status == "success"
+    erase(tw, ["p0001"])
+    tw.write([person(i, first_name="Changed") if i == 2 else person(i) for i in range(2, 6)])
+    sandbox.configure(daily_exhausted_after_deletes=1)  # the delete passes; the update after it gets a DAILY 429
+    s = sync(tw)
+    assert s.status == "rate_limit_exhausted", s
+    assert "p0001" not in by_person(sandbox.url), "the delete reached HubSpot"
+    logged = tw.sql("select request_id, person_hash, action from cdp_sync.privacy_destination_log")
+    assert logged == [("req-1", privacy_hash("person_id", "p0001"), "delete")]
+    assert tw.sql("select count(*) from cdp_sync.sync_record_log where record_key = 'p0001'") == [(0,)]
+    assert tw.sql("select count(*) from cdp_sync.sync_state where record_key = 'p0001'") == [(0,)]
+
+
+def test_events_syncs_and_the_webhook_log_forget_an_erased_person(sandbox, tw):
+    tw.write([person(i) for i in range(1, 4)])
+    write_events(tw, [stage_event(1, 3, "active", "2026-01-01 00:00:00", from_stage="prospect")])
+    assert sync(tw, "journey_events_webhook").status == "success"  # the baseline
+    assert sync(tw, "marketing_webhook").status == "success"
+    write_events(tw, [stage_event(1, 3, "active", "2026-01-01 00:00:00", from_stage="prospect"),
+                      stage_event(2, 1, "at_risk", "2026-02-01 00:00:00"),
+                      stage_event(3, 2, "at_risk", "2026-02-01 00:00:00")])
+    delivered = sync(tw, "journey_events_webhook")
+    assert (delivered.status, delivered.succeeded) == ("success", 2)
+    assert "person1@example.com" in webhook_log_text(sandbox.url)
+    erase(tw, ["p0001"])
+    for name in ("marketing_webhook", "journey_events_webhook"):
+        s = sync(tw, name)
+        assert s.status == "success" and s.deleted == 1, (name, s)
+    events = requests.get(f"{sandbox.url}/_sandbox/webhook/events", timeout=10).json()["events"]
+    assert {e["person_id"] for e in events.values()} == {"p0002"}
+    assert "person1@example.com" not in webhook_log_text(sandbox.url), "the receiver's log keeps no erased email"
+    audit = tw.sql("select sync_name from cdp_sync.privacy_destination_log order by 1")
+    assert audit == [("journey_events_webhook",), ("marketing_webhook",)]
+    assert tw.sql("select count(*) from cdp_sync.sync_state where payload like '%p0001%'") == [(0,)]
+    again = sync(tw, "journey_events_webhook")
+    assert (again.deleted, again.planned) == (0, 0), "an erasure is sent once"
+
+
+def test_state_of_a_former_portal_is_cleaned_of_erased_persons(sandbox, tw, monkeypatch):
+    tw.write([person(i) for i in range(1, 4)])
+    assert sync(tw).status == "success"
+    other = start_sandbox()  # the company moved to another portal
+    try:
+        monkeypatch.setenv("HUBSPOT_BASE_URL", other.url)
+        assert sync(tw).status == "success"
+        erase(tw, ["p0002"])
+        assert sync(tw).deleted == 1
+    finally:
+        other.stop()
+    assert tw.sql("select count(*) from cdp_sync.sync_state where record_key = 'p0002' "
+                  "or payload like '%person2@%'") == [(0,)]
+    assert tw.sql("select count(*) from cdp_sync.sync_record_log where record_key = 'p0002'") == [(0,)]
+    assert tw.sql("select count(distinct destination_key) from cdp_sync.sync_state") == [(2,)]
+
+
+def test_privacy_requests_alone_reach_every_destination(sandbox, tw):
+    """The entry point a blocked run calls: erasures and suppression-driven removals go out, nothing else."""
+    names = ("hubspot_contacts", "salesforce_contacts", "marketing_webhook")
+    for name in names:
+        assert sync(tw, name).status == "success"
+    erase(tw, ["p0001"])
+    tw.write([person(2, first_name="Held back"), person(3)])
+    done = deliver_privacy_requests(tw.db_path, {n: config(n) for n in names})
+    assert {n: (s.status, s.deleted, s.sent) for n, s in done.items()} == {n: ("success", 1, 1) for n in names}
+    assert "p0001" not in by_person(sandbox.url) and by_person(sandbox.url)["p0002"][0]["firstname"] == "First2"
+    assert tw.sql("select count(distinct sync_name) from cdp_sync.privacy_destination_log") == [(3,)]
+
+
+class _EchoRejecter(BaseHTTPRequestHandler):
+    """A receiver that rejects every batch and echoes the URL it was called at (token and all)."""
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        body = f"bad batch sent to http://{self.headers.get('Host')}{self.path}".encode()
+        self.send_response(400)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        return
+
+
+def test_urls_in_messages_keep_no_query_or_credentials(tw, monkeypatch):
+    monkeypatch.setenv("CDP_WEBHOOK_SECRET", "s3cret")
+    secrets = ("TOKEN123", "pa55word")
+    with serving(_EchoRejecter) as hook:
+        port = hook.rsplit(":", 1)[1]
+        monkeypatch.setenv("CDP_WEBHOOK_URL", f"http://user:pa55word@127.0.0.1:{port}/hook?token=TOKEN123#x")
+        rejected = sync(tw, "marketing_webhook")
+    assert rejected.failures_by_code == {"HTTP_400": 3}
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()  # nothing listens there: connection errors name the URL
+    monkeypatch.setenv("CDP_WEBHOOK_URL", f"http://user:pa55word@127.0.0.1:{port}/hook?token=TOKEN123")
+    tw.write([person(i, first_name="Other") for i in range(1, 4)])
+    refused = sync(tw, "marketing_webhook")
+    assert set(refused.failures_by_code) == {"TRANSIENT_NETWORK"}, refused
+    stored = tw.sql("select error_message from cdp_sync.sync_failures") + tw.sql("select error from cdp_sync.sync_runs")
+    assert any("127.0.0.1" in (m or "") for (m,) in stored), "the messages still name the host"
+    env = dict(os.environ, CDP_DUCKDB_PATH=str(tw.db_path))
+    cdp = str(Path(sys.executable).with_name("cdp"))
+    printed = [subprocess.run([cdp, "sync", *args], env=env, capture_output=True, text=True, cwd=PROJECT_DIR).stdout
+               for args in (["failures", "marketing_webhook"], ["failures", "marketing_webhook", "--json"],
+                            ["status"])]
+    assert "TRANSIENT_NETWORK" in printed[0]
+    for text in [*printed, *(m or "" for (m,) in stored), str(rejected), str(refused)]:
+        assert not any(s in text for s in secrets), text

@@ -6,7 +6,8 @@ CDP_SANDBOX_HUBSPOT_TOKEN, CDP_SANDBOX_SF_CLIENT_ID / CDP_SANDBOX_SF_CLIENT_SECR
 (defaults are fixed sandbox values). Faults (POST /_sandbox/config): fail_rate (5xx before the write),
 lost_rate (write applied, then the connection is dropped without a response), latency_ms, and
 hubspot_limit (requests per rolling 10 s; 429 with HubSpot's headers past it), hubspot_daily_exhausted
-(429 of policy DAILY), and script (a list of {"status", "headers"} answered, in order, to the next API
+(429 of policy DAILY), daily_exhausted_after_deletes (the DAILY 429 starts after that many GDPR deletes), and
+script (a list of {"status", "headers"} answered, in order, to the next API
 requests before anything else: for breaker and Retry-After tests).
 
 Identity changes follow the real APIs: HubSpot batch/update by id (an email change moves the contact's
@@ -20,8 +21,9 @@ journey stage history. Each sandbox process is its own portal and org
 
 The webhook receiver checks the signature and timestamp, drops a delivery id it has applied, and keeps
 every request with its outcome, rejected ones included (GET /_sandbox/webhook/log), and journey events
-(action `event`) by id (GET /_sandbox/webhook/events). HubSpot `datetime` properties take ISO 8601 or
-Unix milliseconds."""
+(action `event`) by id (GET /_sandbox/webhook/events); an `erase` of a person removes their events and their
+records from the logged requests (a `delete` only leaves the audience). HubSpot `datetime` properties take
+ISO 8601 or Unix milliseconds."""
 
 from __future__ import annotations
 
@@ -63,7 +65,8 @@ class Store:
 
     def reset(self) -> None:
         self.config = {"fail_rate": 0.0, "lost_rate": 0.0, "latency_ms": 0, "hubspot_limit": 0,
-                       "salesforce_limit": 0, "seed": None, "hubspot_daily_exhausted": False, "script": []}
+                       "salesforce_limit": 0, "seed": None, "hubspot_daily_exhausted": False, "script": [],
+                       "daily_exhausted_after_deletes": None}
         self.portal_id = int(os.environ.get("CDP_SANDBOX_PORTAL_ID") or random.randint(10_000_000, 99_999_999))
         self.org_id = "00D" + "".join(random.choice("ABCDEFGHJKLMNPQRSTUVWXYZ0123456789") for _ in range(15))
         self.rng = random.Random()
@@ -623,6 +626,10 @@ class Handler(BaseHTTPRequestHandler):
             STORE.hs_by_email.pop(contact["properties"].get("email", ""), None)
             STORE.hs_history.pop(hs_id, None)  # a permanent delete leaves no property history either
             STORE.stats["hubspot_gdpr_deletes"] = STORE.stats.get("hubspot_gdpr_deletes", 0) + 1
+            left = STORE.config.get("daily_exhausted_after_deletes")
+            if left is not None:  # the daily quota runs out after this many deletes (a 429 right after one)
+                STORE.config["daily_exhausted_after_deletes"] = left - 1
+                STORE.config["hubspot_daily_exhausted"] = left - 1 <= 0
         if self._lose_after():
             return self._drop()
         return self._send(204)
@@ -757,9 +764,11 @@ class Handler(BaseHTTPRequestHandler):
                     entry["accepted"].append(did)
                 if msg.get("action") == "event":
                     STORE.webhook_events[did] = rec
-                elif msg.get("action") in ("delete", "merge"):
+                elif msg.get("action") in ("delete", "merge", "erase"):
                     STORE.webhook.pop(rec["key"], None)
                     STORE.webhook_deleted.add(rec["key"])
+                    if msg.get("action") == "erase":
+                        forget_person(rec["key"], keep=entry)
                 else:
                     STORE.webhook[rec["key"]] = rec
         if self._lose_after():
@@ -767,6 +776,21 @@ class Handler(BaseHTTPRequestHandler):
             return self._drop()
         entry["outcome"] = "applied"
         return self._send(200, {"accepted": len(entry["accepted"]), "replays": len(entry["replays"])})
+
+
+def forget_person(key: str, keep: dict) -> None:
+    """An `erase` reached the receiver: the person's journey events and every logged request record about
+    them go (the request's body is rewritten without them), as a receiver honouring an erasure must. Caller
+    holds the lock; `keep` is the delete request's own log entry."""
+    for did in [d for d, ev in STORE.webhook_events.items() if key in (ev.get("key"), ev.get("person_id"))]:
+        STORE.webhook_events.pop(did)
+    for entry in STORE.webhook_log:
+        if entry is keep:
+            continue
+        records = [r for r in entry["records"] if key not in (r.get("key"), r.get("person_id"))]
+        if len(records) != len(entry["records"]):
+            entry["records"] = records
+            entry["body"] = json.dumps({"action": entry["action"], "records": records, "note": "erased records removed"})
 
 
 def note_outcome(system: str, ok_keys: list[str], failed: list[tuple[str, str, str]]) -> None:
