@@ -68,15 +68,16 @@ def suppressed_keys(con: duckdb.DuckDBPyConnection) -> set[str]:
     return {k for (k,) in con.execute(f"select distinct person_id from main.{SUPPRESSED}").fetchall()}
 
 
-def consent_or_privacy_driven(con: duckdb.DuckDBPyConnection, removal_keys: list[str], rows: list[dict],
-                              key_column: str) -> set[str]:
+def consent_or_privacy_driven(con: duckdb.DuckDBPyConnection, removal_keys: list[str],
+                              opted_out: Iterable[str] = ()) -> set[str]:
     """The removals the mirror guard must not hold back: persons under a suppression request, persons still in
-    the model but opted out (the engine excludes them), and persons whose profile says unsubscribed."""
+    the model but opted out (`opted_out`: the engine excludes them), and persons whose profile says
+    unsubscribed."""
     if not removal_keys:
         return set()
     keys = set(removal_keys)
     driven = keys & suppressed_keys(con)
-    driven |= keys & {str(r.get(key_column)) for r in rows if r.get("email_consent") == "unsubscribed"}
+    driven |= keys & set(opted_out)
     if _has_table(con, "main", "customer_profiles"):
         rest = sorted(keys - driven)
         for i in range(0, len(rest), 5000):

@@ -100,6 +100,8 @@ STATE_COLUMNS = ["sync_name", "destination_key", "record_key", "payload_hash", "
 FAILURE_COLUMNS = ["sync_name", "destination_key", "record_key", "action", "error_code", "error_message", "attempts",
                    "first_failed_at", "last_failed_at", "run_id", "payload_hash", "delivery_id", "destination_id"]
 
+CHUNK_ROWS = 2000  # model rows read at once while planning
+
 # state of a release without destination binding is kept aside (renamed), never reused for a destination
 LEGACY = ["sync_state", "sync_failures"]
 _READY: set[str] = set()
@@ -196,46 +198,7 @@ class StateStore:
              read_only: bool = False) -> Snapshot:
         """The model's rows, this destination's state and open failures, and the person-id merge map."""
         with self.connect(read_only=read_only) as con:
-            tables = {(s, t) for s, t in con.execute(
-                "select table_schema, table_name from information_schema.tables").fetchall()}
-            if not any(t == model and s != SCHEMA for s, t in tables):
-                raise LookupError(f"model {model} is not in the warehouse: run `make build` first")
-            have = {c for (c,) in con.execute(
-                "select column_name from information_schema.columns where table_name = ? and table_schema <> ?",
-                [model, SCHEMA]).fetchall()}
-            missing = [c for c in columns if c not in have]
-            if missing:
-                raise LookupError(f"model {model} has no column {', '.join(missing)} (syncs.yml maps it)")
-            cols = ", ".join(f'"{c}"' for c in columns)
-            cur = con.execute(f'select {cols} from "{model}"')
-            names = [d[0] for d in cur.description]
-            rows = [dict(zip(names, row)) for row in cur.fetchall()]
-            state: dict[str, StateRow] = {}
-            failures: dict[str, tuple[str, int]] = {}
-            attempts: dict[str, Attempt] = {}
-            if (SCHEMA, "sync_state") in tables:
-                did_col = "delivery_id" if _has_column(con, "sync_state", "delivery_id") else "null"
-                for k, h, d, p, did in con.execute(
-                        f"select record_key, payload_hash, destination_id, payload, {did_col} from {SCHEMA}.sync_state "
-                        f"where sync_name = ? and destination_key = ?", [sync_name, destination_key]).fetchall():
-                    state[k] = StateRow(h, d, json.loads(p) if p else {}, did)
-            if (SCHEMA, "sync_failures") in tables and _has_column(con, "sync_failures", "destination_key"):
-                tried = ("payload_hash, delivery_id, destination_id" if _has_column(con, "sync_failures", "delivery_id")
-                         else "null, null, null")
-                for k, c, a, h, did, d in con.execute(
-                        f"select record_key, error_code, attempts, {tried} "
-                        f"from {SCHEMA}.sync_failures where sync_name = ? and destination_key = ?",
-                        [sync_name, destination_key]).fetchall():
-                    failures[k] = (c, a)
-                    if did or d:
-                        attempts[k] = Attempt(h, did, d)
-            merges: dict[str, str] = {}
-            if any(t == "person_id_history" and s != SCHEMA for s, t in tables):
-                for old, new in con.execute(
-                        "select from_person_id, to_person_id from person_id_history where change_type = 'merge' "
-                        "order by changed_at").fetchall():
-                    merges[old] = new
-        return Snapshot(rows, state, failures, merges, attempts)
+            return read_snapshot(con, sync_name, destination_key, model, columns)
 
     def open_failures(self, sync_name: str, destination_key: str | None = None) -> dict[str, int]:
         with self.connect() as con:
@@ -257,7 +220,8 @@ class StateStore:
             con.execute("begin")
             try:
                 if s.confirmed:
-                    df = pd.DataFrame([(sync_name, destination_key, k, h, json.dumps(p, default=str), d, ts, did)
+                    df = pd.DataFrame([(sync_name, destination_key, k, h, p if isinstance(p, str) else
+                                        json.dumps(p, default=str), d, ts, did)
                                        for k, h, p, d, did in s.confirmed], columns=STATE_COLUMNS)
                     con.register("confirmed_batch", df)
                     con.execute(f"insert or replace into {SCHEMA}.sync_state ({', '.join(STATE_COLUMNS)}) "
@@ -342,6 +306,64 @@ class StateStore:
             con.execute(f"update {SCHEMA}.sync_runs set status = ?, finished_at = ?, {sets} where run_id = ?",
                         [status, now(), *[redact(counts.get(c)) if c == "error" else counts.get(c) for c in RUN_COUNTS],
                          run_id])
+
+
+def read_snapshot(con: duckdb.DuckDBPyConnection, sync_name: str, destination_key: str, model: str,
+                  columns: list[str], rows: bool = True, match_key: str | None = None) -> Snapshot:
+    """Everything a run plans from, in one read. `rows=False` leaves the model's rows to `model_chunks`; a
+    `match_key` keeps only that field of each state payload (what removals and merges need), so state costs
+    a few values per record."""
+    tables = {(s, t) for s, t in con.execute("select table_schema, table_name from information_schema.tables").fetchall()}
+    if not any(t == model and s != SCHEMA for s, t in tables):
+        raise LookupError(f"model {model} is not in the warehouse: run `make build` first")
+    have = {c for (c,) in con.execute(
+        "select column_name from information_schema.columns where table_name = ? and table_schema <> ?",
+        [model, SCHEMA]).fetchall()}
+    missing = [c for c in columns if c not in have]
+    if missing:
+        raise LookupError(f"model {model} has no column {', '.join(missing)} (syncs.yml maps it)")
+    data = [row for chunk in model_chunks(con, model, columns) for row in chunk] if rows else []
+    state: dict[str, StateRow] = {}
+    failures: dict[str, tuple[str, int]] = {}
+    attempts: dict[str, Attempt] = {}
+    if (SCHEMA, "sync_state") in tables:
+        did_col = "delivery_id" if _has_column(con, "sync_state", "delivery_id") else "null"
+        payload = "payload" if match_key is None else "json_object(?, json_extract_string(payload, ?))"
+        params = [] if match_key is None else [match_key, f'$."{match_key}"']
+        for k, h, d, p, did in con.execute(
+                f"select record_key, payload_hash, destination_id, {payload}, {did_col} from {SCHEMA}.sync_state "
+                f"where sync_name = ? and destination_key = ?", [*params, sync_name, destination_key]).fetchall():
+            state[k] = StateRow(h, d, {a: b for a, b in json.loads(p).items() if b is not None} if p else {}, did)
+    if (SCHEMA, "sync_failures") in tables and _has_column(con, "sync_failures", "destination_key"):
+        tried = ("payload_hash, delivery_id, destination_id" if _has_column(con, "sync_failures", "delivery_id")
+                 else "null, null, null")
+        for k, c, a, h, did, d in con.execute(
+                f"select record_key, error_code, attempts, {tried} from {SCHEMA}.sync_failures "
+                f"where sync_name = ? and destination_key = ?", [sync_name, destination_key]).fetchall():
+            failures[k] = (c, a)
+            if did or d:
+                attempts[k] = Attempt(h, did, d)
+    merges: dict[str, str] = {}
+    if any(t == "person_id_history" and s != SCHEMA for s, t in tables):
+        for old, new in con.execute("select from_person_id, to_person_id from person_id_history "
+                                    "where change_type = 'merge' order by changed_at").fetchall():
+            merges[old] = new
+    return Snapshot(data, state, failures, merges, attempts)
+
+
+def model_chunks(con: duckdb.DuckDBPyConnection, model: str, columns: list[str],
+                 size: int = CHUNK_ROWS) -> Iterator[list[dict]]:
+    """The model's rows as dicts, `size` at a time."""
+    cur = con.execute(f'select {", ".join(f"{chr(34)}{c}{chr(34)}" for c in columns)} from "{model}"')
+    names = [d[0] for d in cur.description]
+    while chunk := cur.fetchmany(size):
+        yield [dict(zip(names, row)) for row in chunk]
+
+
+def duplicate_keys(con: duckdb.DuckDBPyConnection, model: str, key: str) -> dict[str, int]:
+    """Keys more than one row of the model has, with their count (as text, as planning reads keys)."""
+    return dict(con.execute(f'select cast("{key}" as varchar), count(*) from "{model}" where "{key}" is not null '
+                            f'group by 1 having count(*) > 1').fetchall())
 
 
 def _has_column(con: duckdb.DuckDBPyConnection, table: str, column: str) -> bool:

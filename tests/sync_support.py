@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 import requests
 
 from sync.config import load_syncs
@@ -43,8 +44,10 @@ class TinyWarehouse:
                             "predicted_clv decimal(18, 2), marketing_opt_out varchar, journey_stage varchar, "
                             "next_best_action varchar)")
                 if rows:
-                    con.executemany(f"insert into {model} values ({', '.join('?' * len(COLUMNS))})",
-                                    [[r[c] for c in COLUMNS] for r in rows])
+                    frame = pd.DataFrame([[r[c] for c in COLUMNS] for r in rows], columns=COLUMNS, dtype=object)
+                    con.register("tiny_rows", frame)
+                    con.execute(f"insert into {model} select * from tiny_rows")
+                    con.unregister("tiny_rows")
             con.execute("create or replace table person_id_history (person_id_change_id varchar, from_person_id varchar, "
                         "to_person_id varchar, changed_at timestamp, change_type varchar, records_moved integer, "
                         "reason varchar)")

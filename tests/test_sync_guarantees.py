@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+import tracemalloc
 from collections.abc import Callable
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -21,8 +22,9 @@ import pytest
 import requests
 
 from sync.destinations import make_destination
-from sync.engine import run_sync
+from sync.engine import build_plan, run_sync
 from sync.sandbox import start_sandbox
+from sync.state import Snapshot
 from tests.conftest import PROJECT_DIR
 from sync.privacy import deliver_privacy_requests, privacy_hash
 from tests.sync_support import TinyWarehouse, config, erase, hubspot_live, person, stage_event, write_events
@@ -138,7 +140,7 @@ from pathlib import Path
 
 from sync.config import load_syncs
 from sync.destinations import make_destination
-from sync.engine import run_sync
+from sync.engine import build_plan, run_sync
 
 run_sync(replace(load_syncs()[sys.argv[2]], batch_size=1), Path(sys.argv[1]), make_destination)
 """
@@ -197,7 +199,15 @@ import time
 
 import duckdb
 
-con = duckdb.connect(sys.argv[1])  # a writer (like dbt) holds DuckDB's one write lock while it is open
+deadline = time.monotonic() + 20
+while True:  # the sync opens the file for a moment at each flush: take the lock between two of them
+    try:
+        con = duckdb.connect(sys.argv[1])  # a writer (like dbt) holds DuckDB's one write lock while open
+        break
+    except duckdb.IOException:
+        if time.monotonic() > deadline:
+            raise
+        time.sleep(0.01)
 print("locked", flush=True)
 time.sleep(float(sys.argv[2]))
 con.close()
@@ -353,3 +363,26 @@ def test_urls_in_messages_keep_no_query_or_credentials(tw, monkeypatch):
     assert "TRANSIENT_NETWORK" in printed[0]
     for text in [*printed, *(m or "" for (m,) in stored), str(rejected), str(refused)]:
         assert not any(s in text for s in secrets), text
+
+
+def test_planning_holds_one_chunk_of_rows_and_hands_out_one_batch():
+    chunks = ([person(i) for i in range(start, start + 500)] for start in range(1, 5001, 500))
+    plan = build_plan(config("hubspot_contacts"), Snapshot([], {}, {}), rows=chunks)
+    assert (plan.creates, plan.peak_rows) == (5000, 500)
+    assert [len(b) for b in plan.new.batches(100)] == [100] * 50 and plan.new.peak == 100
+    plan.close()
+
+
+def test_a_run_over_thousands_of_records_never_holds_the_plan(sandbox, tw):
+    """About 4 KB per record were held before (the model's rows, the plan and every payload until the flush);
+    now a chunk of rows, a batch of records and a few values per key."""
+    n = 4000
+    tw.write([person(i) for i in range(1, n + 1)])
+    tracemalloc.start()
+    try:
+        s = sync(tw)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert (s.status, s.created) == ("success", n), s
+    assert peak < 2000 * n, f"{peak / n:.0f} bytes per record"
