@@ -9,10 +9,13 @@ import os
 import sys
 from pathlib import Path
 
+import duckdb
+
 from sync.config import ConfigError, SyncConfig, load_syncs
 from sync.destinations import make_destination
 from sync.engine import RunSummary, run_sync
 from sync.redact import redact
+from sync.state import StateStore
 
 
 def warehouse_path() -> Path:
@@ -97,13 +100,9 @@ def cmd_run(ns: argparse.Namespace) -> int:
 
 def _read(sql: str, params: list | None = None) -> list[tuple] | None:
     """Read the sync tables without creating anything; None when no sync has run in this warehouse."""
-    import duckdb
-
     db = warehouse_path()
     if not db.exists():
         return None
-    from sync.state import StateStore
-
     with StateStore(db).connect(read_only=True) as con:
         have = con.execute("select count(*) from information_schema.tables where table_schema = 'cdp_sync' "
                            "and table_name in ('sync_runs', 'sync_failures')").fetchone()[0]

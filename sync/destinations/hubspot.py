@@ -57,6 +57,7 @@ class HubSpotContacts:
     client: HttpClient
     base_url: str = ""
     name: str = "hubspot"
+    on_delete = "archive"  # a record that left the model: its object is archived (deleted) by default
 
     @classmethod
     def from_env(cls, cfg: SyncConfig) -> HubSpotContacts:
