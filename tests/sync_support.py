@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -11,7 +12,10 @@ import pandas as pd
 import requests
 
 from sync.config import load_syncs
+from sync.destinations import make_destination
+from sync.engine import run_sync
 from sync.privacy import privacy_hash
+from sync.sandbox import start_sandbox
 
 COLUMNS = ["person_id", "email", "first_name", "last_name", "phone", "city", "country", "company", "job_title",
            "lifetime_value", "order_count", "email_consent", "segments", "churn_risk", "predicted_clv",
@@ -62,6 +66,31 @@ class TinyWarehouse:
 
 def config(name: str, **changes):
     return replace(load_syncs()[name], **changes)
+
+
+def sync(tw: TinyWarehouse, name: str = "hubspot_contacts", **cfg_changes):
+    """One real run of a declared sync (with changes to its configuration) against the tiny warehouse."""
+    return run_sync(config(name, **cfg_changes), tw.db_path, make_destination)
+
+
+@contextmanager
+def sandbox_for(monkeypatch):
+    """A CRM sandbox of its own, with the environment pointing every destination at it."""
+    sb = start_sandbox()
+    for k, v in sb.client_env().items():
+        monkeypatch.setenv(k, v)
+    try:
+        yield sb
+    finally:
+        sb.stop()
+
+
+def by_person(url: str) -> dict[str, list[dict]]:
+    """Live HubSpot contacts of the sandbox grouped by cdp_person_id."""
+    out: dict[str, list[dict]] = {}
+    for hs_id, c in hubspot_live(url).items():
+        out.setdefault(c["properties"].get("cdp_person_id", ""), []).append({"id": hs_id, **c["properties"]})
+    return out
 
 
 def hubspot_live(url: str) -> dict[str, dict]:

@@ -21,22 +21,18 @@ from pathlib import Path
 import pytest
 import requests
 
-from sync.destinations import make_destination
-from sync.engine import build_plan, run_sync
+from sync.engine import build_plan
 from sync.sandbox import start_sandbox
 from sync.state import Snapshot
 from tests.conftest import PROJECT_DIR
 from sync.privacy import deliver_privacy_requests, privacy_hash
-from tests.sync_support import TinyWarehouse, config, erase, hubspot_live, person, stage_event, write_events
+from tests.sync_support import TinyWarehouse, by_person, config, sandbox_for, sync, erase, person, stage_event, write_events
 
 
 @pytest.fixture
 def sandbox(monkeypatch):
-    sb = start_sandbox()
-    for k, v in sb.client_env().items():
-        monkeypatch.setenv(k, v)
-    yield sb
-    sb.stop()
+    with sandbox_for(monkeypatch) as sb:
+        yield sb
 
 
 @pytest.fixture
@@ -44,10 +40,6 @@ def tw(tmp_path: Path) -> TinyWarehouse:
     w = TinyWarehouse(tmp_path / "warehouse.duckdb")
     w.write([person(i) for i in range(1, 4)])
     return w
-
-
-def sync(tw: TinyWarehouse, name: str = "hubspot_contacts", **cfg_changes):
-    return run_sync(config(name, **cfg_changes), tw.db_path, make_destination)
 
 
 def webhook_state(url: str) -> dict:
@@ -144,13 +136,6 @@ from sync.engine import build_plan, run_sync
 
 run_sync(replace(load_syncs()[sys.argv[2]], batch_size=1), Path(sys.argv[1]), make_destination)
 """
-
-
-def by_person(url: str) -> dict[str, list[dict]]:
-    out: dict[str, list[dict]] = {}
-    for hs_id, c in hubspot_live(url).items():
-        out.setdefault(c["properties"].get("cdp_person_id", ""), []).append({"id": hs_id, **c["properties"]})
-    return out
 
 
 def kill_after(sandbox, tw: TinyWarehouse, sync_name: str, sent: Callable[[], bool]) -> None:

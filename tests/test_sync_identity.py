@@ -13,16 +13,13 @@ from sync.engine import run_sync
 from sync.lock import SyncLock
 from sync.sandbox import Sandbox, start_sandbox
 from sync.state import StateStore
-from tests.sync_support import TinyWarehouse, config, hubspot_live, person
+from tests.sync_support import TinyWarehouse, by_person, config, sandbox_for, sync, hubspot_live, person
 
 
 @pytest.fixture
 def sandbox(monkeypatch):
-    sb = start_sandbox()
-    for k, v in sb.client_env().items():
-        monkeypatch.setenv(k, v)
-    yield sb
-    sb.stop()
+    with sandbox_for(monkeypatch) as sb:
+        yield sb
 
 
 @pytest.fixture
@@ -30,17 +27,6 @@ def tw(tmp_path: Path) -> TinyWarehouse:
     w = TinyWarehouse(tmp_path / "warehouse.duckdb")
     w.write([person(i) for i in range(1, 6)])
     return w
-
-
-def sync(tw: TinyWarehouse, name: str = "hubspot_contacts", **cfg_changes):
-    return run_sync(config(name, **cfg_changes), tw.db_path, make_destination)
-
-
-def by_person(url: str) -> dict[str, list[dict]]:
-    out: dict[str, list[dict]] = {}
-    for hs_id, c in hubspot_live(url).items():
-        out.setdefault(c["properties"].get("cdp_person_id", ""), []).append({"id": hs_id, **c["properties"]})
-    return out
 
 
 def sf_records(sb: Sandbox) -> dict[str, dict]:
