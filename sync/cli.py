@@ -9,9 +9,13 @@ import os
 import sys
 from pathlib import Path
 
+import duckdb
+
 from sync.config import ConfigError, SyncConfig, load_syncs
 from sync.destinations import make_destination
 from sync.engine import RunSummary, run_sync
+from sync.redact import redact
+from sync.state import StateStore
 
 
 def warehouse_path() -> Path:
@@ -67,9 +71,17 @@ def cmd_list(ns: argparse.Namespace) -> int:
     syncs = _load()
     if syncs is None:
         return 2
-    for cfg in syncs.values():
-        print(f"{cfg.name:20s} {cfg.destination:11s} {cfg.mode:11s} {cfg.model:36s} {cfg.description}")
+    rows = [(cfg.name, cfg.destination, cfg.mode, cfg.model, cfg.description) for cfg in syncs.values()]
+    print_table(("sync", "destination", "mode", "model", "description"), rows)
     return 0
+
+
+def print_table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+    """Columns as wide as their longest value (the last one is left free), with a header line."""
+    widths = [max(len(str(v)) for v in col) for col in zip(header, *rows)]
+    for row in (header, *rows):
+        cells = [str(v).ljust(w) for v, w in zip(row[:-1], widths)] + [str(row[-1])]
+        print("  ".join(cells).rstrip())
 
 
 def cmd_run(ns: argparse.Namespace) -> int:
@@ -96,13 +108,9 @@ def cmd_run(ns: argparse.Namespace) -> int:
 
 def _read(sql: str, params: list | None = None) -> list[tuple] | None:
     """Read the sync tables without creating anything; None when no sync has run in this warehouse."""
-    import duckdb
-
     db = warehouse_path()
     if not db.exists():
         return None
-    from sync.state import StateStore
-
     with StateStore(db).connect(read_only=True) as con:
         have = con.execute("select count(*) from information_schema.tables where table_schema = 'cdp_sync' "
                            "and table_name in ('sync_runs', 'sync_failures')").fetchone()[0]
@@ -128,15 +136,17 @@ def cmd_status(ns: argparse.Namespace) -> int:
     open_by_sync: dict[str, list[str]] = {}
     for name, code, n in failures:
         open_by_sync.setdefault(name, []).append(f"{code} {n}")
-    print(f"{'sync':20s} {'last run':20s} {'status':21s} {'ok':>7s} {'failed':>7s}  open failures by code")
+    rows, errors = [], {}
     for name in syncs:
         r = last.get(name)
         when = r[2].strftime("%Y-%m-%d %H:%M:%S") if r else "never"
-        status = r[1] if r else "-"
         ok, bad = (r[5] or 0, r[6] or 0) if r else (0, 0)
-        print(f"{name:20s} {when:20s} {status:21s} {ok:>7d} {bad:>7d}  {', '.join(open_by_sync.get(name, [])) or '-'}")
+        rows.append((name, when, r[1] if r else "-", str(ok), str(bad), ", ".join(open_by_sync.get(name, [])) or "-"))
         if r and r[7]:
-            print(f"{'':20s} error: {r[7]}")
+            errors[name] = redact(r[7])
+    print_table(("sync", "last run", "status", "ok", "failed", "open failures by code"), rows)
+    for name, error in errors.items():
+        print(f"{name}: error: {error}")
     return 0
 
 
@@ -147,7 +157,8 @@ def cmd_failures(ns: argparse.Namespace) -> int:
             "destination_key"]
     rows = _read(f"select {', '.join(cols)} from cdp_sync.sync_failures where sync_name = ? "
                  f"order by error_code, record_key", [ns.name]) or []
-    records = [dict(zip(cols, r)) for r in rows]
+    # rows written by an older release may hold a full URL: shown without query or credentials
+    records = [{**dict(zip(cols, r)), "error_message": redact(r[3])} for r in rows]
     if ns.json:
         print(json.dumps(records, default=str, indent=2))
         return 0
@@ -162,20 +173,28 @@ def cmd_failures(ns: argparse.Namespace) -> int:
 
 
 def add_sync_parser(sub: argparse._SubParsersAction) -> None:
-    s = sub.add_parser("sync", help="reverse-ETL syncs to CRMs (sync/syncs.yml)")
-    ssub = s.add_subparsers(dest="sync_command", required=True)
-    ls = ssub.add_parser("list", help="list the declared syncs")
+    s = sub.add_parser("sync", help="reverse-ETL syncs to CRMs (sync/syncs.yml; docs/sync-reference.md)",
+                       description="Syncs declared in sync/syncs.yml (CDP_SYNCS_FILE), against the warehouse "
+                                   "CDP_DUCKDB_PATH names.")
+    ssub = s.add_subparsers(dest="sync_command", required=True, metavar="COMMAND")
+    ls = ssub.add_parser("list", help="list the declared syncs", description="The declared syncs, one a line.")
     ls.set_defaults(func=cmd_list)
-    run = ssub.add_parser("run", help="run one sync")
-    run.add_argument("name")
-    run.add_argument("--dry-run", action="store_true", help="show what would be created, updated, cleared")
+    run = ssub.add_parser("run", help="run one sync", description="Run one sync: plan, send what changed, "
+                          "print a summary; exits non-zero unless the run succeeded.")
+    run.add_argument("name", help="the sync's name in syncs.yml (see `cdp sync list`)")
+    run.add_argument("--dry-run", action="store_true",
+                     help="plan only: show what would be created, updated, merged, archived and cleared; "
+                          "nothing is sent or written")
     run.add_argument("--full-resync", action="store_true", help="send every record, changed or not")
-    run.add_argument("--force-clear", action="store_true", help="allow mirror mode past max_clear_share")
+    run.add_argument("--force-clear", action="store_true",
+                     help="allow archives and clears past the sync's max_clear_share")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.set_defaults(func=cmd_run)
-    st = ssub.add_parser("status", help="last run of each sync and its open failures by code")
+    st = ssub.add_parser("status", help="last run of each sync and its open failures by code",
+                         description="The last run of each sync and its open failures by code.")
     st.set_defaults(func=cmd_status)
-    fl = ssub.add_parser("failures", help="the records of one sync that are failing")
-    fl.add_argument("name")
+    fl = ssub.add_parser("failures", help="the records of one sync that are failing",
+                         description="The failing records of one sync: key, action, code, message, attempts.")
+    fl.add_argument("name", help="the sync's name in syncs.yml (see `cdp sync list`)")
     fl.add_argument("--json", action="store_true", help="print the rows as JSON")
     fl.set_defaults(func=cmd_failures)

@@ -1,4 +1,5 @@
-"""Sync declarations (sync/syncs.yml) as typed objects, validated against a JSON Schema before use.
+"""Sync declarations (sync/syncs.yml) as typed objects, validated against their JSON Schema
+(sync/config_schema.py) before use.
 
 Every problem is reported with the file, line and column of the offending key or value (unknown keys,
 wrong types, unknown destination or model, `max_clear_share` outside 0-1), all at once, as a ConfigError;
@@ -13,70 +14,11 @@ from pathlib import Path
 import jsonschema
 import yaml
 
+from sync.config_schema import ANY, EVENT_COLUMNS, EVENT_KINDS, JOURNEY_FIELD, SCHEMA
+from sync.destinations.registry import default_on_delete, resolve
+
 DEFAULT_CONFIG = Path(__file__).with_name("syncs.yml")
 PROJECT_DIR = Path(__file__).resolve().parents[1]
-MODES = ("upsert", "update_only", "mirror", "events")
-ON_DELETE = ("archive", "clear", "keep")
-# typed custom properties: number (money, counts), date (YYYY-MM-DD), multi_select (values joined by ";")
-PROPERTY_TYPES = ("string", "number", "date", "datetime", "multi_select")  # datetime: ISO 8601 UTC
-PURPOSES = ("operational", "marketing")
-# events syncs (mode: events): what a journey routes, and the columns every events model has
-EVENT_KINDS = ("stage_changed", "segment_entered", "segment_exited")
-EVENT_COLUMNS = ("person_id", "event_type", "from_stage", "to_stage", "segment_name", "occurred_at", "email_consent")
-JOURNEY_FIELD = "journey"  # pseudo column a `fields` entry may name: the matching journey's name
-ANY = "any"
-
-_JOURNEY_SCHEMA = {
-    "type": "object",
-    "additionalProperties": False,
-    "required": ["name", "event"],
-    "properties": {
-        "name": {"type": "string", "pattern": "^[a-z][a-z0-9_]*$"},
-        "description": {"type": "string"},
-        "event": {"enum": list(EVENT_KINDS)},
-        "from_stage": {"type": "string"},
-        "to_stage": {"type": "string"},
-        "segment": {"type": "string"},
-        "fields": {"type": "array", "minItems": 1, "items": {"type": "string"}},
-    },
-}
-
-_SYNC_SCHEMA = {
-    "type": "object",
-    "additionalProperties": False,
-    "required": ["name", "model", "destination", "object", "key", "match_key", "fields"],
-    "properties": {
-        "name": {"type": "string", "pattern": "^[a-z][a-z0-9_]*$"},
-        "description": {"type": "string"},
-        "model": {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$"},
-        "destination": {"type": "string"},  # resolved below: sync/destinations/<name>.py or package.module:Class
-        "object": {"type": "string"},
-        "key": {"type": "string"},
-        "match_key": {"type": "string"},
-        "mode": {"enum": list(MODES)},
-        "on_delete": {"enum": list(ON_DELETE)},
-        "batch_size": {"type": "integer", "minimum": 1, "maximum": 10000},
-        "rate_limit": {"type": "number", "minimum": 0},
-        "rate_limit_budget_s": {"type": "number", "minimum": 0},
-        "exclude_opted_out": {"type": "boolean"},
-        "max_clear_share": {"type": "number", "minimum": 0, "maximum": 1},
-        "max_failed_share": {"type": "number", "minimum": 0, "maximum": 1},
-        "bulk_threshold": {"type": "integer", "minimum": 0},
-        "fields": {"type": "object", "minProperties": 1, "additionalProperties": {"type": "string"}},
-        "custom_properties": {"type": "array", "items": {"type": "string"}},
-        "property_types": {"type": "object", "additionalProperties": {"enum": list(PROPERTY_TYPES)}},
-        "custom_property_types": {"type": "object", "additionalProperties": {"enum": list(PROPERTY_TYPES)}},
-        "purpose": {"enum": list(PURPOSES)},
-        "backfill": {"type": "boolean"},
-        "journeys": {"type": "array", "minItems": 1, "items": _JOURNEY_SCHEMA},
-    },
-}
-SCHEMA = {
-    "type": "object",
-    "additionalProperties": False,
-    "required": ["syncs"],
-    "properties": {"syncs": {"type": "array", "items": _SYNC_SCHEMA}},
-}
 
 
 class ConfigError(ValueError):
@@ -146,7 +88,7 @@ class SyncConfig:
             return self.on_delete
         if self.mode == "mirror":
             return "clear"
-        return "archive" if self.destination in ("hubspot", "salesforce") else "keep"
+        return default_on_delete(self.destination)  # the destination's own default (a CRM archives)
 
     @property
     def columns(self) -> list[str]:
@@ -234,8 +176,6 @@ def _check_events(entry: dict, i: int, root: yaml.Node | None, path: Path,
         return problems
     if not isinstance(journeys, list):
         return problems
-    from sync.destinations import resolve  # here, not at the top: destinations import this module
-
     dest = entry.get("destination")
     cls = resolve(dest) if isinstance(dest, str) else None
     if cls is not None and not hasattr(cls, "send_events"):
@@ -319,8 +259,6 @@ def parse_syncs(text: str, path: Path, models: set[str] | None = None,
             seen.add(name)
         destination = entry.get("destination")
         if isinstance(destination, str):
-            from sync.destinations import resolve  # here, not at the top: destinations import this module
-
             if resolve(destination) is None:
                 node = _node_at(root, ["syncs", i, "destination"])
                 problems.append((node.start_mark.line, f"{_where(path, node)}: unknown destination {destination!r} "

@@ -1,380 +1,55 @@
-"""The sync engine: plan, send in batches, advance state only for what the destination confirmed, record
-failures for retry on the next run, log every action, finish the run row whatever happens.
-
-Planning (pure, `build_plan`) compares the model with this destination's state:
-- bad input is not sent: null and duplicate keys, a missing match value, a match value two records share
-  become failures with a code (duplicate keys count as present, so they are never archived);
-- new records are created (matched by the destination's match key first), known ones are updated through
-  the destination id they got, unchanged ones are skipped unless they have an open failure (the outcome
-  of their last write is unknown, so they are sent again whatever their hash);
-- records that left the model follow the identity graph: a person id retired by a merge
-  (person_id_history) is merged into its survivor's object; any other is archived, cleared or kept per
-  `on_delete`. Archives and clears beyond `max_clear_share` of the state stop the run (MirrorGuardError).
-
-Execution: upserts first (so a survivor has its object), then merges, then archives and clears. A batch
-the destination rejects as a whole is split in halves (at most log2(batch) levels, and not at all when
-the error is about the request rather than a record); what a destination confirmed is settled (state,
-failures, record log) in short transactions about once a second, also when a later half or batch fails."""
+"""A sync run's lifecycle: lock, run row, destination identity, journal replay, planning, execution, and a
+run row that ends whatever happens. The parts live beside it: planning (`planning`), sending in batches
+(`batching`, `execution`), settling confirmations (`settlement`, `journal`), merges (`merges`), events
+syncs (`events`), counts (`summary`) and value helpers (`values`)."""
 
 from __future__ import annotations
 
-import hashlib
-import json
-import math
-import os
 import time
 import uuid
-from collections import Counter
 from collections.abc import Callable, Collection
-from dataclasses import dataclass, field, replace
-from decimal import Decimal
 from pathlib import Path
 
-from sync import privacy
+import duckdb
+
+from sync.batching import send_with_split
 from sync.config import SyncConfig
-from sync.destinations.base import Destination, OutRecord, RecordResult
-from sync.errors import (
-    AuthError,
-    InputError,
-    MirrorGuardError,
-    RateLimitExhausted,
-    SyncError,
-    SyncLockedError,
-    TerminalError,
-    TransientError,
-)
+from sync.destinations.base import Destination, OutRecord
+from sync.errors import MirrorGuardError, RateLimitExhausted, SyncError, SyncLockedError
+from sync.events import run_events
+from sync.execution import execute
+from sync.journal import IN_DOUBT, Journal
 from sync.lock import SyncLock
-from sync.state import Settlement, Snapshot, StateRow, StateStore
+from sync.planning import Plan, build_plan, privacy_subset
+from sync.privacy_ledger import consent_or_privacy_driven, erased_keys, privacy_hash, purge_erased_state
+from sync.redact import redact
+from sync.settlement import Progress
+from sync.state import Attempt, Settlement, StateStore, duplicate_keys, is_lock_error, model_chunks, read_snapshot
+from sync.summary import RunSummary, count_failures, finish_status
+from sync.values import delivery_id, payload_hash, to_text
 
-Progress = Callable[[int, int], None]
-FLUSH_SECONDS = float(os.environ.get("CDP_SYNC_FLUSH_SECONDS", "1.0"))
-Send = Callable[[list[OutRecord]], list[RecordResult]]
-
-
-def to_text(value: object) -> str:
-    """Destination values are strings; a missing value is "" (which clears the field)."""
-    if value is None:
-        return ""
-    if isinstance(value, Decimal):
-        return f"{value:.2f}"
-    if isinstance(value, float):
-        return f"{value:.2f}"
-    return str(value)
-
-
-def format_value(value: object, kind: str) -> str:
-    """A model value as the destination's typed property expects it: dates as YYYY-MM-DD, numbers plain,
-    multi-select values joined by ";" (the model already joins segments so)."""
-    if kind == "date" and hasattr(value, "date") and callable(value.date):
-        return value.date().isoformat()
-    if kind == "date" and hasattr(value, "isoformat"):
-        return value.isoformat()
-    return to_text(value)
-
-
-def payload_hash(payload: dict[str, str]) -> str:
-    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
-
-
-def delivery_id(sync_name: str, key: str, action: str, new_hash: str, previous_hash: str | None) -> str:
-    """Same id for every resend of one change; a new id for the next change (even back to an old value)."""
-    raw = f"{sync_name}|{key}|{action}|{new_hash}|{previous_hash or ''}"
-    return hashlib.sha256(raw.encode()).hexdigest()[:32]
-
-
-@dataclass
-class Upsert:
-    record: OutRecord
-    hash: str
-    new: bool
-
-
-@dataclass
-class Plan:
-    upserts: list[Upsert] = field(default_factory=list)
-    clear: list[OutRecord] = field(default_factory=list)
-    archive: list[OutRecord] = field(default_factory=list)
-    merge: list[tuple[str, str]] = field(default_factory=list)  # retired key, survivor key
-    delete: list[OutRecord] = field(default_factory=list)  # privacy erasure: removed, never sent again
-    unchanged: int = 0
-    excluded: int = 0
-    kept: int = 0
-    in_scope: int = 0   # records of the model the sync covers (not excluded)
-    stale_failures: list[str] = field(default_factory=list)  # open failures of keys no longer anywhere
-    invalid: list[tuple[str, str, str]] = field(default_factory=list)  # key, code, message
-
-    @property
-    def create(self) -> list[Upsert]:
-        return [u for u in self.upserts if u.new]
-
-    @property
-    def update(self) -> list[Upsert]:
-        return [u for u in self.upserts if not u.new]
-
-
-@dataclass
-class RunSummary:
-    sync_name: str
-    run_id: str
-    status: str = "running"
-    dry_run: bool = False
-    destination_key: str | None = None
-    planned: int = 0
-    created: int = 0
-    updated: int = 0
-    cleared: int = 0
-    archived: int = 0
-    merged: int = 0
-    deleted: int = 0
-    sent: int = 0
-    succeeded: int = 0
-    failed: int = 0
-    invalid: int = 0
-    skipped: int = 0
-    excluded: int = 0
-    in_scope: int = 0
-    requests: int = 0
-    retries: int = 0
-    rate_limited: int = 0
-    duration_s: float = 0.0
-    error: str | None = None
-    retryable: bool = True
-    failures_by_code: Counter = field(default_factory=Counter)
-    failure_samples: dict[str, list[str]] = field(default_factory=dict)
-    plan_samples: dict[str, list[str]] = field(default_factory=dict)  # a few keys per planned action
-
-    @property
-    def failed_share(self) -> float:
-        return self.failed / max(1, self.in_scope)
-
-    def as_counts(self) -> dict[str, object]:
-        return {k: getattr(self, k) for k in (
-            "planned", "created", "updated", "cleared", "archived", "merged", "deleted", "sent", "succeeded", "failed",
-            "invalid", "skipped", "excluded", "requests", "retries", "rate_limited", "duration_s", "error")}
-
-
-def resolve_survivor(key: str, merges: dict[str, str]) -> str:
-    """Follow merges (retired id -> survivor id) to the id that is current now."""
-    seen = {key}
-    while key in merges and merges[key] not in seen:
-        key = merges[key]
-        seen.add(key)
-    return key
-
-
-def build_plan(cfg: SyncConfig, snap: Snapshot, full_resync: bool = False, erase: Collection[str] = ()) -> Plan:
-    """`erase`: keys to remove from the destination for a privacy request (never sent again, deleted where
-    they were sent, never counted by the removal guard)."""
-    plan = Plan()
-    erase = set(erase)
-    keys = Counter(to_text(row.get(cfg.key)) for row in snap.rows)
-    seen_match: set[str] = set()
-    fields = list(cfg.fields.items())
-    dated = {dest for dest, _ in fields if cfg.property_type(dest) == "date"}
-    present: set[str] = set()       # keys in the model (valid or not): never archived
-    current: set[str] = set()       # keys whose record is in the destination's future (sent or unchanged)
-    for i, row in enumerate(snap.rows):
-        key = to_text(row.get(cfg.key))
-        if not key:
-            plan.invalid.append((f"(null key, row {i + 1})", "NULL_KEY", f"{cfg.key} is null"))
-            continue
-        present.add(key)
-        if key in erase:
-            continue
-        if cfg.exclude_opted_out and row.get("email_consent") == "unsubscribed":
-            plan.excluded += 1
-            present.discard(key)  # an opted-out person leaves the audience like one who left the model
-            continue
-        plan.in_scope += 1
-        if keys[key] > 1:
-            plan.invalid.append((key, "DUPLICATE_KEY", f"{keys[key]} rows of {cfg.model} have this {cfg.key}"))
-            continue
-        payload = {dest: (format_value(row[col], "date") if dest in dated else to_text(row[col])) for dest, col in fields}
-        match_value = payload.get(cfg.match_key) or to_text(row.get(cfg.match_key))
-        if not match_value:
-            plan.invalid.append((key, "MISSING_MATCH_KEY", f"no value for {cfg.match_key}"))
-            continue
-        if match_value.lower() in seen_match:
-            plan.invalid.append((key, "DUPLICATE_MATCH_KEY", f"another record has {cfg.match_key} = this value"))
-            continue
-        seen_match.add(match_value.lower())
-        current.add(key)
-        h = payload_hash(payload)
-        previous = snap.state.get(key)
-        if previous is None:
-            if cfg.mode != "update_only":
-                rec = OutRecord(key, match_value, payload, None, delivery_id(cfg.name, key, "upsert", h, None))
-                plan.upserts.append(Upsert(rec, h, True))
-        elif full_resync or previous.payload_hash != h or key in snap.failures:
-            rec = OutRecord(key, match_value, payload, previous.destination_id,
-                            delivery_id(cfg.name, key, "upsert", h, previous.payload_hash))
-            plan.upserts.append(Upsert(rec, h, False))
-        else:
-            plan.unchanged += 1
-    for key, old in snap.state.items():
-        if key in erase:
-            plan.delete.append(OutRecord(key, old.payload.get(cfg.match_key) or key, {}, old.destination_id,
-                                         delivery_id(cfg.name, key, "delete", "", old.payload_hash)))
-            continue
-        if key in present:
-            continue
-        survivor = resolve_survivor(key, snap.merges)
-        if survivor != key and survivor in current:
-            plan.merge.append((key, survivor))
-            continue
-        match_value = old.payload.get(cfg.match_key) or key
-        if cfg.removal == "archive":
-            plan.archive.append(OutRecord(key, match_value, {}, old.destination_id,
-                                          delivery_id(cfg.name, key, "archive", "", old.payload_hash)))
-        elif cfg.removal == "clear":
-            cleared = {dest: (old.payload.get(dest, "") if dest == cfg.match_key else "") for dest in cfg.fields}
-            plan.clear.append(OutRecord(key, match_value, cleared, old.destination_id,
-                                        delivery_id(cfg.name, key, "clear", "", old.payload_hash)))
-        else:
-            plan.kept += 1
-    invalid_keys = {k for k, _, _ in plan.invalid}
-    plan.stale_failures = sorted(set(snap.failures) - present - invalid_keys - set(snap.state))
-    return plan
-
-
-def failed(batch: list[OutRecord], code: str, message: str) -> list[RecordResult]:
-    return [RecordResult(r.key, False, None, code, message) for r in batch]
-
-
-def _attempt(send: Send, batch: list[OutRecord], out: list[RecordResult]) -> TerminalError | None:
-    """One request: results go to `out`; a whole-batch rejection is returned for the caller to split."""
-    try:
-        out.extend(send(batch))
-    except AuthError:
-        raise
-    except TransientError as exc:  # retries ran out: the outcome is unknown, the records are tried next run
-        out.extend(failed(batch, f"TRANSIENT_{exc.status or 'NETWORK'}", str(exc)))
-    except TerminalError as exc:
-        return exc
-    return None
-
-
-def send_with_split(send: Send, batch: list[OutRecord], out: list[RecordResult]) -> None:
-    """Send a batch; one the destination rejects as a whole is split in halves to isolate the bad records,
-    at most log2(len(batch)) levels deep, and not at all when the error is about the request (batch_wide)
-    or when both halves are rejected with the parent's very error. Every result lands in `out` as soon as
-    it is known, so a later exception never loses a confirmed half."""
-    err = _attempt(send, batch, out)
-    if err is not None:
-        _split(send, batch, err, out, 0, math.ceil(math.log2(len(batch))) if len(batch) > 1 else 0)
-
-
-def _split(send: Send, batch: list[OutRecord], err: TerminalError, out: list[RecordResult], depth: int,
-           max_depth: int) -> None:
-    code = f"HTTP_{err.status or 'ERROR'}"
-    if len(batch) == 1 or err.batch_wide or depth >= max_depth:
-        out.extend(failed(batch, code, str(err)))
-        return
-    mid = len(batch) // 2
-    halves = [batch[:mid], batch[mid:]]
-    errors = [_attempt(send, half, out) for half in halves]
-    if all(e is not None and str(e) == str(err) for e in errors) and len(batch) > 2:
-        out.extend(failed(batch, code, str(err)))  # the same rejection either way: not about one record
-        return
-    for half, e in zip(halves, errors):
-        if e is not None:
-            _split(send, half, e, out, depth + 1, max_depth)
-
-
-class _Executor:
-    """Sends planned actions and settles each batch's outcome (state, failures, log) right away."""
-
-    def __init__(self, cfg: SyncConfig, store: StateStore, destination: Destination, dest_key: str, run_id: str,
-                 summary: RunSummary, state: dict[str, StateRow], progress: Progress | None, total: int):
-        self.cfg, self.store, self.destination, self.dest_key = cfg, store, destination, dest_key
-        self.run_id, self.summary, self.state, self.progress = run_id, summary, state, progress
-        self.total, self.done = total, 0
-        self.pending = Settlement()
-        self.journeys: dict[str, str] = {}  # events syncs: event id -> the journey that routed it
-        self.flushed_at = time.monotonic()
-        self.flush_cost = 0.0
-
-    def run(self, action: str, send: Send, batch: list[OutRecord], hashes: dict[str, tuple[str, bool]] | None = None,
-            bulk: bool = False) -> None:
-        out: list[RecordResult] = []
-        try:
-            if bulk:
-                try:
-                    out.extend(send(batch))
-                except TransientError as exc:
-                    out.extend(failed(batch, f"TRANSIENT_{exc.status or 'NETWORK'}", str(exc)))
-                except TerminalError as exc:
-                    if isinstance(exc, AuthError):
-                        raise
-                    out.extend(failed(batch, f"HTTP_{exc.status or 'ERROR'}", str(exc)))
-            else:
-                send_with_split(send, batch, out)
-        finally:
-            self.settle(action, batch, out, hashes or {})
-
-    def flush(self) -> None:
-        """Write what the destination confirmed since the last flush, in one short transaction. Writing
-        about once a second (not per batch) keeps the warehouse's cost per record low; a crash loses at
-        most that second's bookkeeping, and re-sending those records is harmless (upserts by id or match
-        key, idempotent archives, merges checked, webhook replays dropped by delivery id)."""
-        pending, self.pending = self.pending, Settlement()
-        started = time.monotonic()
-        self.store.settle(self.cfg.name, self.dest_key, self.run_id, pending)
-        self.flushed_at = time.monotonic()
-        self.flush_cost = self.flushed_at - started  # the next flush waits five times this: at most ~20% overhead
-
-    def settle(self, action: str, batch: list[OutRecord], results: list[RecordResult],
-               hashes: dict[str, tuple[str, bool]]) -> None:
-        by_key = {r.key: r for r in batch}
-        s = Settlement()
-        for res in results:
-            rec = by_key.get(res.key)
-            if rec is None:
-                continue
-            kind = action
-            if action == "upsert":
-                kind = "create" if hashes[res.key][1] else "update"
-            if res.ok:
-                if action == "event":  # an event's fate, never its payload (no personal data in state)
-                    meta = {"status": "delivered", "journey": self.journeys.get(rec.key, "")}
-                    s.confirmed.append((rec.key, "delivered", meta, res.destination_id))
-                    self.state[rec.key] = StateRow("delivered", res.destination_id, meta)
-                elif action == "upsert":
-                    dest_id = res.destination_id or rec.destination_id
-                    s.confirmed.append((rec.key, hashes[rec.key][0], rec.properties, dest_id))
-                    self.state[rec.key] = StateRow(hashes[rec.key][0], dest_id, rec.properties)
-                else:
-                    s.forgotten.append(rec.key)
-                    self.state.pop(rec.key, None)
-                s.log.append((rec.key, kind, True, res.destination_id, None))
-            else:
-                s.failures.append((rec.key, kind, res.error_code or "ERROR", res.message or ""))
-                s.log.append((rec.key, kind, False, None, res.error_code or "ERROR"))
-        self.pending.confirmed += s.confirmed
-        self.pending.forgotten += s.forgotten
-        self.pending.failures += s.failures
-        self.pending.log += s.log
-        if time.monotonic() - self.flushed_at >= max(FLUSH_SECONDS, 5 * self.flush_cost):
-            self.flush()
-        self.summary.sent += len(batch)
-        self.summary.succeeded += sum(1 for r in results if r.ok)
-        _count_failures(self.summary, [(r.key, r.error_code or "ERROR") for r in results if not r.ok])
-        self.done += len(batch)
-        if self.progress:
-            self.progress(self.done, self.total)
+__all__ = ["RunSummary", "build_plan", "delivery_id", "payload_hash", "replay_journal", "run_sync",
+           "send_with_split", "to_text"]
 
 
 def run_sync(cfg: SyncConfig, db_path: Path, destination_factory: Callable[[SyncConfig], Destination], *,
              dry_run: bool = False, full_resync: bool = False, force_clear: bool = False,
-             progress: Progress | None = None, erase_keys: Collection[str] = ()) -> RunSummary:
+             progress: Progress | None = None, erase_keys: Collection[str] = (),
+             privacy_only: bool = False) -> RunSummary:
     """One run. A dry run reads and plans only: it writes nothing to the warehouse or the destination and
     creates no file. A real run holds the sync's lock; its run row ends `success`, `partial` (some records
-    failed, within max_failed_share), `failed` (with the reason) or `rate_limit_exhausted`."""
+    failed, within max_failed_share), `failed` (with the reason) or `rate_limit_exhausted`.
+
+    Erased persons (the ledger's, and `erase_keys`) are deleted where they were sent, whatever else the run
+    does; `privacy_only` runs only that and the removals an opt-out or a suppression causes (for a run whose
+    other work is blocked, e.g. by a failed governance check)."""
     started = time.perf_counter()
     store = StateStore(db_path)
     summary = RunSummary(cfg.name, uuid.uuid4().hex, dry_run=dry_run)
     destination: Destination | None = None
     lock: SyncLock | None = None
+    journal = None if dry_run else Journal.for_sync(db_path, cfg.name)
+    plan: Plan | None = None
     run_started = False
     try:
         if not dry_run:
@@ -387,25 +62,33 @@ def run_sync(cfg: SyncConfig, db_path: Path, destination_factory: Callable[[Sync
         summary.destination_key = dest_key
         if run_started:
             store.set_run_destination(summary.run_id, dest_key)
-        snap = store.load(cfg.name, dest_key, cfg.model, cfg.columns, read_only=dry_run)
+        if journal is not None:  # what an earlier run confirmed or left in doubt, before anything is planned
+            replay_journal(cfg, store, journal, destination, dest_key)
+            with store.connect() as con:  # state of destinations this run cannot reach keeps no erased person
+                purge_erased_state(con, cfg.name, dest_key)
+        erased = {k: privacy_hash("person_id", k) for k in erase_keys}
         if cfg.mode == "events":
-            _run_events(cfg, store, destination, dest_key, summary, snap, dry_run, full_resync, progress)
+            snap = store.load(cfg.name, dest_key, cfg.model, cfg.columns, read_only=dry_run)
+            run_events(cfg, store, destination, dest_key, summary, snap, dry_run, full_resync, progress, journal,
+                       erased, privacy_only)
             return summary
-        with store.connect(read_only=dry_run) as con:  # erased persons (privacy requests, sync/privacy.py)
-            erased = privacy.erased_keys(con, snap.state)
-        plan = build_plan(cfg, snap, full_resync, set(erase_keys) | set(erased))
+        with store.connect(read_only=dry_run) as con:  # one read: state, then the model in chunks
+            snap = read_snapshot(con, cfg.name, dest_key, cfg.model, cfg.columns, rows=False, match_key=cfg.match_key)
+            erased.update(erased_keys(con, snap.state))  # erased persons (privacy requests)
+            plan = build_plan(cfg, snap, full_resync, erased, rows=model_chunks(con, cfg.model, cfg.columns),
+                              duplicates=duplicate_keys(con, cfg.model, cfg.key))
+            # removals caused by an opt-out or a privacy request are always delivered: the guard counts the others
+            driven = consent_or_privacy_driven(con, [r.key for r in plan.clear + plan.archive], plan.opted_out)
+        if privacy_only:
+            plan = privacy_subset(plan, driven)
         _summarise_plan(summary, plan)
-        # removals caused by an opt-out or a privacy request are always delivered: the guard counts the others
-        with store.connect(read_only=dry_run) as con:
-            driven = privacy.consent_or_privacy_driven(con, [r.key for r in plan.clear + plan.archive], snap.rows,
-                                                       cfg.key)
         removals = len(plan.clear) + len(plan.archive) - len(driven)
         if removals and not force_clear and removals > cfg.max_clear_share * max(1, len(snap.state)):
             raise MirrorGuardError(
                 f"the run would {cfg.removal} {removals} of {len(snap.state)} synced records, more than "
                 f"max_clear_share={cfg.max_clear_share} ({len(driven)} more removals are consent or privacy "
                 f"driven and not held back); check the model, or run with --force-clear")
-        _count_failures(summary, [(k, c) for k, c, _ in plan.invalid])
+        count_failures(summary, [(k, c) for k, c, _ in plan.invalid])
         summary.invalid = len(plan.invalid)
         if dry_run:
             summary.status = "dry_run"
@@ -413,15 +96,12 @@ def run_sync(cfg: SyncConfig, db_path: Path, destination_factory: Callable[[Sync
         if plan.invalid or plan.stale_failures:
             store.settle(cfg.name, dest_key, summary.run_id, Settlement(
                 forgotten=plan.stale_failures,
-                failures=[(k, "input", c, m) for k, c, m in plan.invalid],
+                failures=[(k, "input", c, m, None) for k, c, m in plan.invalid],
                 log=[(k, "invalid", False, None, c) for k, c, _ in plan.invalid]))
         if summary.planned:
-            destination.prepare(option_values(cfg, plan))
-            _execute(cfg, store, destination, dest_key, summary, plan, snap, progress)
-        if erased:
-            with store.connect() as con:
-                privacy.record_erasures(con, cfg.name, summary.run_id, erased)
-        _finish_status(cfg, summary)
+            destination.prepare(plan.options)
+            execute(cfg, store, destination, dest_key, summary, plan, snap, progress, journal, erased)
+        finish_status(cfg, summary)
     except SyncLockedError as exc:
         summary.status = "locked"
         summary.error = str(exc)
@@ -434,198 +114,81 @@ def run_sync(cfg: SyncConfig, db_path: Path, destination_factory: Callable[[Sync
         summary.error = f"{type(exc).__name__}: {exc}"
         summary.retryable = getattr(exc, "retryable", True) and isinstance(exc, SyncError)
     finally:
+        if plan is not None:
+            plan.close()
         if destination is not None:
             summary.requests = destination.client.stats.requests
             summary.retries = destination.client.stats.retries
             summary.rate_limited = destination.client.stats.rate_limited
             destination.close()
         summary.duration_s = round(time.perf_counter() - started, 3)
+        summary.error = redact(summary.error) or None  # a URL in a message keeps no query or credentials
         try:
+            if summary.journaled:
+                summary.error = (f"the warehouse stayed locked by another process: {summary.journaled} outcomes "
+                                 f"the destination confirmed wait in the sync's journal; the next run writes them "
+                                 f"first")
             if run_started:
-                store.finish_run(summary.run_id, summary.status, summary.as_counts())
+                _finish_run(store, journal, summary)
         finally:
+            if journal is not None:
+                journal.close()
             if lock is not None:
                 lock.release()
     return summary
 
 
-def _run_events(cfg: SyncConfig, store: StateStore, destination: Destination, dest_key: str, summary: RunSummary,
-                snap: Snapshot, dry_run: bool, full_resync: bool, progress: Progress | None) -> None:
-    """An events sync (sync/events.py): record the fates decided without sending (baseline, not routed,
-    consent skips, superseded) in one transaction, then deliver the rest in order, settling confirmations
-    as every sync does."""
-    from sync.events import plan_events  # sync.events imports this module's helpers
-
-    if full_resync:
-        raise InputError("--full-resync does not apply to an events sync: a delivered event is never sent again")
-    plan = plan_events(cfg, snap, bool(getattr(destination, "keeps_latest_event", False)))
-    summary.planned = summary.created = len(plan.deliver)
-    summary.excluded = len(plan.skipped)
-    summary.skipped = plan.known + len([d for d in plan.decided if d[1] not in ("skipped", "baseline_marker")])
-    summary.in_scope = len(plan.deliver) + len(plan.skipped)
-    summary.invalid = len(plan.invalid)
-    summary.plan_samples = {"create": [r.key for r in plan.deliver[:3]], "skip": [k for k, _ in plan.skipped[:3]]}
-    _count_failures(summary, [(k, c) for k, c, _ in plan.invalid])
-    if dry_run:
-        summary.status = "dry_run"
-        return
-    store.settle(cfg.name, dest_key, summary.run_id, Settlement(
-        confirmed=[(k, fate, meta, None) for k, fate, meta in plan.decided],
-        forgotten=plan.stale_failures,
-        failures=[(k, "input", c, m) for k, c, m in plan.invalid],
-        log=[(k, "skip", True, None, reason) for k, reason in plan.skipped]
-        + [(k, "invalid", False, None, c) for k, c, _ in plan.invalid]))
-    if plan.deliver:
-        destination.prepare({})
-        ex = _Executor(cfg, store, destination, dest_key, summary.run_id, summary, dict(snap.state), progress,
-                       len(plan.deliver))
-        ex.journeys = plan.journeys
-        send = destination.send_events
+def _finish_run(store: StateStore, journal: Journal | None, summary: RunSummary) -> None:
+    """End the run row; while the warehouse stays locked, the journal keeps it for the next run to write."""
+    if not summary.journaled or journal is None:
         try:
-            for start in range(0, len(plan.deliver), cfg.batch_size):
-                ex.run("event", send, plan.deliver[start:start + cfg.batch_size])
-        finally:
-            ex.flush()
-    _finish_status(cfg, summary)
+            store.finish_run(summary.run_id, summary.status, summary.as_counts())
+            return
+        except duckdb.Error as exc:
+            if journal is None or not is_lock_error(exc):
+                raise
+    journal.finish(summary.run_id, summary.status, summary.as_counts())
 
 
-def option_values(cfg: SyncConfig, plan: Plan) -> dict[str, set[str]]:
-    """Every value a multi-select property will receive in this run (its options must exist first)."""
-    out: dict[str, set[str]] = {}
-    for prop in cfg.fields:
-        if cfg.property_type(prop) == "multi_select":
-            out[prop] = {v for u in plan.upserts for v in u.record.properties.get(prop, "").split(";") if v}
-    return out
+def replay_journal(cfg: SyncConfig, store: StateStore, journal: Journal, destination: Destination,
+                   dest_key: str) -> int:
+    """Write what an earlier run's journal holds: its confirmed outcomes, then each write it left in doubt as
+    an open IN_DOUBT failure carrying the attempt (so the record is sent again whatever the model now says,
+    a re-send of the same state keeping its delivery id). A lost create is looked up first where the
+    destination can (`locate`: by the match value it was sent with), so the next write goes to the object
+    it made, by id: an email changed since never leaves a second object. Returns the writes in doubt."""
+    replay = journal.read()
+    if replay.empty:
+        return 0
+    for dk, run_id, settlement in replay.outcomes:
+        store.settle(cfg.name, dk, run_id, settlement)
+    lost = [i for i in replay.in_doubt if i.destination_key == dest_key and not i.destination_id and i.match_value]
+    locate = getattr(destination, "locate", None)
+    found = locate([OutRecord(i.key, i.match_value or "", {}) for i in lost]) if lost and locate else {}
+    by_run: dict[tuple[str, str], Settlement] = {}
+    for i in replay.in_doubt:
+        s = by_run.setdefault((i.destination_key, i.run_id), Settlement())
+        s.failures.append((i.key, i.action, IN_DOUBT, "the run ended before the destination's answer was recorded",
+                           Attempt(i.sent_hash, i.delivery_id, i.destination_id or found.get(i.key))))
+    for (dk, run_id), settlement in by_run.items():
+        store.settle(cfg.name, dk, run_id, settlement)
+    for run_id, status, counts in replay.finished:
+        store.finish_run(run_id, status, counts)
+    journal.compact([])
+    return len(replay.in_doubt)
 
 
 def _summarise_plan(summary: RunSummary, plan: Plan) -> None:
     summary.excluded = plan.excluded
     summary.skipped = plan.unchanged
     summary.in_scope = plan.in_scope
-    summary.created, summary.updated = len(plan.create), len(plan.update)
+    summary.created, summary.updated = plan.creates, plan.updates
     summary.cleared, summary.archived, summary.merged = len(plan.clear), len(plan.archive), len(plan.merge)
     summary.deleted = len(plan.delete)
-    summary.planned = len(plan.upserts) + len(plan.clear) + len(plan.archive) + len(plan.merge) + len(plan.delete)
-    summary.plan_samples = {"create": [u.record.key for u in plan.create[:3]],
-                            "update": [u.record.key for u in plan.update[:3]],
+    summary.planned = (plan.creates + plan.updates + len(plan.clear) + len(plan.archive) + len(plan.merge)
+                       + len(plan.delete))
+    summary.plan_samples = {"create": plan.new.samples[:3] if plan.creates else [],
+                            "update": plan.known.samples[:3] if plan.updates else [],
                             "clear": [r.key for r in plan.clear[:3]],
                             "archive": [r.key for r in plan.archive[:3]],
                             "merge": [f"{a}->{b}" for a, b in plan.merge[:3]]}
-
-
-def _finish_status(cfg: SyncConfig, summary: RunSummary) -> None:
-    if summary.failed == 0:
-        summary.status = "success"
-    elif summary.failed_share <= cfg.max_failed_share:
-        summary.status = "partial"
-    else:
-        summary.status = "failed"
-        summary.error = (f"{summary.failed} of {summary.in_scope} records failed ({summary.failed_share:.1%}), "
-                         f"more than max_failed_share={cfg.max_failed_share:.0%}")
-        summary.retryable = any(c.startswith("TRANSIENT") for c in summary.failures_by_code)
-
-
-def _execute(cfg: SyncConfig, store: StateStore, destination: Destination, dest_key: str, summary: RunSummary,
-             plan: Plan, snap: Snapshot, progress: Progress | None) -> None:
-    """Order matters for identity: (1) merges into survivors that already have an object, so the retired
-    object frees its email before the survivor's update may take it; (2) archives and clears, so a removed
-    person's email is free before someone else's upsert; (3) upserts; (4) merges into survivors that got
-    their object in (3)."""
-    state = dict(snap.state)
-    ex = _Executor(cfg, store, destination, dest_key, summary.run_id, summary, state, progress, summary.planned)
-    try:
-        _execute_actions(cfg, store, destination, dest_key, summary, plan, ex, state)
-    finally:
-        ex.flush()
-
-
-def _execute_actions(cfg: SyncConfig, store: StateStore, destination: Destination, dest_key: str,
-                     summary: RunSummary, plan: Plan, ex: _Executor, state: dict[str, StateRow]) -> None:
-    hashes = {u.record.key: (u.hash, u.new) for u in plan.upserts}
-    # privacy deletes first: the destination's own erasure call where it has one, else archive
-    send_delete = getattr(destination, "delete", None) or destination.archive
-    for start in range(0, len(plan.delete), cfg.batch_size):
-        ex.run("delete", send_delete, plan.delete[start:start + cfg.batch_size])
-    removing = {r.key for r in plan.archive + plan.clear + plan.delete} | {a for a, _ in plan.merge}
-    ready = [(a, b) for a, b in plan.merge if state.get(b) and state[b].destination_id]
-    _merge(cfg, store, destination, dest_key, summary, ex, state, ready, final=False)
-    for action, records in (("archive", plan.archive), ("clear", plan.clear)):
-        send = destination.archive if action == "archive" else destination.clear
-        # an object another current record now owns (it took the same email) is released, not removed
-        owned = {row.destination_id for k, row in state.items() if k not in removing and row.destination_id}
-        shared = [r for r in records if r.destination_id and r.destination_id in owned]
-        if shared:
-            ex.settle(action, shared, [RecordResult(r.key, True, None) for r in shared], {})
-        records = [r for r in records if r not in shared]
-        for start in range(0, len(records), cfg.batch_size):
-            ex.run(action, send, records[start:start + cfg.batch_size])
-    # known records (by destination id, which a merge may have changed) and new ones go in separate batches
-    upserts = [replace(u.record, destination_id=state[u.record.key].destination_id)
-               if not u.new and state.get(u.record.key) else u.record for u in plan.upserts]
-    known = [r for r in upserts if r.destination_id]
-    new = [r for r in upserts if not r.destination_id]
-    bulk = getattr(destination, "bulk_upsert", None)
-    if bulk and cfg.bulk_threshold and len(upserts) >= cfg.bulk_threshold:
-        ex.run("upsert", bulk, known + new, hashes, bulk=True)
-    else:
-        for group in (known, new):
-            for start in range(0, len(group), cfg.batch_size):
-                ex.run("upsert", destination.upsert, group[start:start + cfg.batch_size], hashes)
-    done = {a for a, _ in ready}
-    _merge(cfg, store, destination, dest_key, summary, ex, state, [(a, b) for a, b in plan.merge if a not in done],
-           final=True)
-
-
-def _merge(cfg: SyncConfig, store: StateStore, destination: Destination, dest_key: str, summary: RunSummary,
-           ex: _Executor, state: dict[str, StateRow], merges: list[tuple[str, str]], final: bool) -> None:
-    """Fold each retired person's object into its survivor's; one whose survivor has no object yet waits
-    (a failure row, retried next run)."""
-    pairs: list[tuple[OutRecord, OutRecord]] = []
-    waiting: list[tuple[str, str, str]] = []
-    same: list[OutRecord] = []
-    for retired, survivor in merges:
-        old, target = state.get(retired), state.get(survivor)
-        rec = OutRecord(retired, (old.payload.get(cfg.match_key) if old else None) or retired, {},
-                        old.destination_id if old else None,
-                        delivery_id(cfg.name, retired, "merge", survivor, old.payload_hash if old else None))
-        if target is None or not target.destination_id:
-            waiting.append((retired, "SURVIVOR_NOT_SYNCED", f"waits for {survivor} to reach the destination"))
-        elif rec.destination_id == target.destination_id:
-            same.append(rec)  # the survivor took over the same object (matched by email): nothing to merge
-        else:
-            pairs.append((rec, OutRecord(survivor, target.payload.get(cfg.match_key) or survivor, {},
-                                         target.destination_id)))
-    if waiting and final:
-        store.settle(cfg.name, dest_key, summary.run_id, Settlement(
-            failures=[(k, "merge", c, m) for k, c, m in waiting], log=[(k, "merge", False, None, c) for k, c, _ in waiting]))
-        _count_failures(summary, [(k, c) for k, c, _ in waiting])
-    if same:
-        ex.settle("merge", same, [RecordResult(r.key, True, r.destination_id) for r in same], {})
-    merged_ids: dict[str, str] = {}  # a destination may give the merged object a new id: the survivor follows
-    for start in range(0, len(pairs), cfg.batch_size):
-        chunk = pairs[start:start + cfg.batch_size]
-        survivors = {a.key: b for a, b in chunk}
-
-        def send_merge(batch: list[OutRecord], _s: dict[str, OutRecord] = survivors) -> list[RecordResult]:
-            results = destination.merge([(r, _s[r.key]) for r in batch])
-            for res in results:
-                if res.ok and res.destination_id and res.destination_id != _s[res.key].destination_id:
-                    merged_ids[_s[res.key].key] = res.destination_id
-            return results
-
-        ex.run("merge", send_merge, [a for a, _ in chunk])
-    if merged_ids:
-        ex.flush()  # the survivors' pending confirmations first, then their new ids
-    for survivor, new_id in merged_ids.items():
-        row = state[survivor]
-        state[survivor] = StateRow(row.payload_hash, new_id, row.payload)
-        store.set_destination_id(cfg.name, dest_key, survivor, new_id)
-
-
-def _count_failures(summary: RunSummary, failures: list[tuple[str, str]]) -> None:
-    summary.failed += len(failures)
-    for key, code in failures:
-        summary.failures_by_code[code] += 1
-        samples = summary.failure_samples.setdefault(code, [])
-        if len(samples) < 3:
-            samples.append(key)

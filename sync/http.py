@@ -23,7 +23,8 @@ from email.utils import parsedate_to_datetime
 import requests
 from requests.adapters import HTTPAdapter
 
-from sync.errors import CircuitOpenError, RateLimitExhausted, TransientError
+from sync.redact import redact
+from sync.errors import CircuitOpenError, RateLimitExhausted, TerminalError, TransientError
 
 # hooks a destination may pass: is this response a rate limit? how long does it say to wait? is the limit
 # final for this run (a daily quota)?
@@ -124,15 +125,19 @@ class HttpClient:
 
     def request(self, method: str, path: str, **kwargs) -> requests.Response:
         """Send with retries. Returns the final response for non-retryable statuses; raises
-        TransientError when retries are exhausted, CircuitOpenError or RateLimitExhausted to stop the run."""
+        TransientError when retries are exhausted, CircuitOpenError or RateLimitExhausted to stop the run, and
+        TerminalError (status = the redirect's code) for a redirect, which is never followed."""
         url = path if path.startswith("http") else f"{self.base_url}{path}"
+        path = redact(path)  # messages name the request without its query or credentials
         last: TransientError | None = None
         for attempt in range(1, self.retry.max_attempts + 1):
             self.bucket.acquire()
             self.stats.requests += 1
             limited = False
             try:
-                resp = self.session.request(method, url, timeout=self.timeout, **kwargs)
+                # never follow a redirect: a POST would become a bodiless GET that looks delivered, or (307/308)
+                # its body, personal data and signature included, would go to whatever host the answer names
+                resp = self.session.request(method, url, timeout=self.timeout, allow_redirects=False, **kwargs)
             except (requests.ConnectionError, requests.Timeout) as exc:
                 last = TransientError(f"{type(exc).__name__} on {method} {path}")
                 self.breaker.failure()
@@ -152,6 +157,11 @@ class HttpClient:
                     self.breaker.failure()
                 else:
                     self.breaker.success()
+                    if resp.is_redirect or 300 <= resp.status_code < 400:
+                        resp.close()
+                        raise TerminalError(f"HTTP {resp.status_code}: the destination answered with a redirect, "
+                                            f"which is never followed (check the configured URL)", resp.status_code,
+                                            batch_wide=True)
                     return resp
             if attempt < self.retry.max_attempts:
                 self.stats.retries += 1

@@ -1,131 +1,33 @@
-"""Privacy requests on the sync side (README "Privacy requests").
+"""Privacy requests on the sync side (README "Privacy requests"): the entry point that takes erasures and
+suppressions to every destination, and the ledger helpers other packages use.
 
-The warehouse keeps erased persons only as salted hashes (`main.privacy_erased_identifiers`, built by dbt).
-A sync's state still knows the person ids it sent; a state key whose salted hash is in that ledger is an
-erased person: `run_sync` deletes it where it was sent (HubSpot GDPR delete, Salesforce Collections DELETE,
-a signed webhook `delete`), retried like any record until confirmed. Each confirmation lands in
-`cdp_sync.privacy_destination_log` (request id, person hash, sync, destination, when), and the person id
-in `cdp_sync.sync_record_log` is replaced by its hash (its destination id blanked), so no table keeps the
-erased person's id."""
+`deliver_privacy_requests` runs, for every declared sync, only what privacy and consent require: the
+persons erased by a request are deleted where they were sent (HubSpot GDPR delete, Salesforce Collections
+DELETE, a signed webhook `delete`; events syncs delete the person too), and suppressed or opted-out persons
+are removed. Nothing else is created, updated or merged, so it may run when a failed check blocks the rest
+of the syncs. Each confirmed delete is audited in `cdp_sync.privacy_destination_log` in the same transaction
+that drops the person's state, and the record log keeps only the person's hash."""
 
 from __future__ import annotations
 
-import hashlib
-import os
-from collections.abc import Iterable
-from datetime import UTC, datetime
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
-import duckdb
+from sync.config import SyncConfig, load_syncs
+from sync.destinations import make_destination
+from sync.destinations.base import Destination
+from sync.engine import RunSummary, run_sync
+from sync.privacy_ledger import DEFAULT_SALT, destination_log, erased_keys, privacy_hash, suppressed_keys
 
-SCHEMA = "cdp_sync"
-LEDGER = "privacy_erased_identifiers"
-SUPPRESSED = "privacy_suppressed_persons"
-# the sandbox default of dbt's var privacy_salt (dbt_project.yml): the two must hash alike
-DEFAULT_SALT = "cdp-sandbox-only-salt"
-
-DDL = f"""
-create schema if not exists {SCHEMA};
-create table if not exists {SCHEMA}.privacy_destination_log (
-    request_id varchar,
-    person_hash varchar not null,
-    sync_name varchar not null,
-    destination_key varchar not null,
-    action varchar not null,
-    run_id varchar not null,
-    confirmed_at timestamp not null
-);
-"""
+__all__ = ["DEFAULT_SALT", "deliver_privacy_requests", "destination_log", "erased_keys", "privacy_hash",
+           "suppressed_keys"]
 
 
-def privacy_hash(identifier_type: str, value: str, salt: str | None = None) -> str:
-    """sha256(salt|type|value) in hex: the same as dbt's privacy_hash macro."""
-    salt = os.environ.get("CDP_PRIVACY_SALT", DEFAULT_SALT) if salt is None else salt
-    return hashlib.sha256(f"{salt}|{identifier_type}|{value}".encode()).hexdigest()
-
-
-def _has_table(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    return bool(con.execute("select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-                            [schema, table]).fetchone()[0])
-
-
-def erased_keys(con: duckdb.DuckDBPyConnection, keys: Iterable[str]) -> dict[str, str]:
-    """The keys (person ids) that belong to erased persons, with their person hash."""
-    if not _has_table(con, "main", LEDGER):
-        return {}
-    erased = {h for (h,) in con.execute(
-        f"select distinct identifier_hash from main.{LEDGER} where identifier_type = 'person_id'").fetchall()}
-    if not erased:
-        return {}
-    hashed = {k: privacy_hash("person_id", k) for k in keys}
-    return {k: h for k, h in hashed.items() if h in erased}
-
-
-def suppressed_keys(con: duckdb.DuckDBPyConnection) -> set[str]:
-    """Person ids under a suppression request (they leave every sync model; their removal is privacy driven)."""
-    if not _has_table(con, "main", SUPPRESSED):
-        return set()
-    return {k for (k,) in con.execute(f"select distinct person_id from main.{SUPPRESSED}").fetchall()}
-
-
-def consent_or_privacy_driven(con: duckdb.DuckDBPyConnection, removal_keys: list[str], rows: list[dict],
-                              key_column: str) -> set[str]:
-    """The removals the mirror guard must not hold back: persons under a suppression request, persons still in
-    the model but opted out (the engine excludes them), and persons whose profile says unsubscribed."""
-    if not removal_keys:
-        return set()
-    keys = set(removal_keys)
-    driven = keys & suppressed_keys(con)
-    driven |= keys & {str(r.get(key_column)) for r in rows if r.get("email_consent") == "unsubscribed"}
-    if _has_table(con, "main", "customer_profiles"):
-        rest = sorted(keys - driven)
-        for i in range(0, len(rest), 5000):
-            chunk = rest[i:i + 5000]
-            driven |= {k for (k,) in con.execute(
-                "select person_id from main.customer_profiles where email_consent = 'unsubscribed' "
-                "and person_id in (select unnest(?))", [chunk]).fetchall()}
-    return driven
-
-
-def record_erasures(con: duckdb.DuckDBPyConnection, sync_name: str, run_id: str, erased: dict[str, str]) -> int:
-    """After a run: confirmations of this run's deletes into privacy_destination_log; erased person ids in the
-    record log replaced by their hashes. Returns the number of confirmations."""
-    if not erased:
-        return 0
-    con.execute(DDL)
-    confirmed = con.execute(
-        f"select record_key, destination_key from {SCHEMA}.sync_record_log "
-        f"where run_id = ? and sync_name = ? and action = 'delete' and ok", [run_id, sync_name]).fetchall()
-    now = datetime.now(UTC).replace(tzinfo=None)
-    rows = []
-    for key, dest in confirmed:
-        person_hash = erased.get(key)
-        if person_hash is None:
-            continue
-        requests = [r for (r,) in con.execute(
-            f"select distinct request_id from main.{LEDGER} where identifier_type = 'person_id' and identifier_hash = ?",
-            [person_hash]).fetchall()] or [None]
-        rows += [(req, person_hash, sync_name, dest, "delete", run_id, now) for req in requests]
-    if rows:
-        con.executemany(f"insert into {SCHEMA}.privacy_destination_log values (?, ?, ?, ?, ?, ?, ?)", rows)
-    for key, person_hash in erased.items():
-        con.execute(f"update {SCHEMA}.sync_record_log set record_key = ?, destination_id = null "
-                    f"where record_key = ? and sync_name = ?",
-                    [f"erased:{person_hash}", key, sync_name])
-    return len(rows)
-
-
-def destination_log(db_path: Path) -> list[tuple]:
-    """The audit: each request with its status and its per-destination confirmations (no PII)."""
-    with duckdb.connect(str(db_path), read_only=True) as con:
-        if not _has_table(con, "main", "privacy_request_log"):
-            return []
-        has_dest = _has_table(con, SCHEMA, "privacy_destination_log")
-        dest = (f"left join (select request_id, sync_name, destination_key, min(confirmed_at) as confirmed_at "
-                f"from {SCHEMA}.privacy_destination_log group by all) d on d.request_id = l.request_id"
-                if has_dest else "left join (select null as request_id, null as sync_name, null as destination_key, "
-                                 "null as confirmed_at) d on false")
-        return con.execute(
-            "select l.request_id, l.request_type, l.received_at, l.status, l.persons_matched, l.records_matched, "
-            f"d.sync_name, d.destination_key, d.confirmed_at from main.privacy_request_log l {dest} "
-            "order by l.received_at, l.request_id, d.sync_name").fetchall()
+def deliver_privacy_requests(db_path: Path, syncs: Mapping[str, SyncConfig] | None = None,
+                             destination_factory: Callable[[SyncConfig], Destination] = make_destination
+                             ) -> dict[str, RunSummary]:
+    """Erasures and privacy- or consent-driven removals, to every destination of `syncs` (default: every
+    sync of syncs.yml), and nothing else. One summary per sync; a sync whose run fails does not stop the
+    others."""
+    syncs = load_syncs() if syncs is None else syncs
+    return {name: run_sync(cfg, Path(db_path), destination_factory, privacy_only=True) for name, cfg in syncs.items()}

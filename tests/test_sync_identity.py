@@ -13,16 +13,13 @@ from sync.engine import run_sync
 from sync.lock import SyncLock
 from sync.sandbox import Sandbox, start_sandbox
 from sync.state import StateStore
-from tests.sync_support import TinyWarehouse, config, hubspot_live, person
+from tests.sync_support import TinyWarehouse, by_person, config, sandbox_for, sync, hubspot_live, person
 
 
 @pytest.fixture
 def sandbox(monkeypatch):
-    sb = start_sandbox()
-    for k, v in sb.client_env().items():
-        monkeypatch.setenv(k, v)
-    yield sb
-    sb.stop()
+    with sandbox_for(monkeypatch) as sb:
+        yield sb
 
 
 @pytest.fixture
@@ -30,17 +27,6 @@ def tw(tmp_path: Path) -> TinyWarehouse:
     w = TinyWarehouse(tmp_path / "warehouse.duckdb")
     w.write([person(i) for i in range(1, 6)])
     return w
-
-
-def sync(tw: TinyWarehouse, name: str = "hubspot_contacts", **cfg_changes):
-    return run_sync(config(name, **cfg_changes), tw.db_path, make_destination)
-
-
-def by_person(url: str) -> dict[str, list[dict]]:
-    out: dict[str, list[dict]] = {}
-    for hs_id, c in hubspot_live(url).items():
-        out.setdefault(c["properties"].get("cdp_person_id", ""), []).append({"id": hs_id, **c["properties"]})
-    return out
 
 
 def sf_records(sb: Sandbox) -> dict[str, dict]:
@@ -126,7 +112,8 @@ def test_state_is_bound_to_its_destination(sandbox, tw, monkeypatch):
     # a real portal's state survives a sandbox reset (what `make run` does when it starts a new sandbox)
     store = StateStore(tw.db_path)
     with store.connect() as con:
-        con.execute("insert into cdp_sync.sync_state values ('hubspot_contacts', 'hubspot:portal-42', 'p0001', 'h', "
+        con.execute("insert into cdp_sync.sync_state (sync_name, destination_key, record_key, payload_hash, payload, "
+                    "destination_id, last_synced_at) values ('hubspot_contacts', 'hubspot:portal-42', 'p0001', 'h', "
                     "'{}', '7', now()::timestamp)")
     store.reset("hubspot_contacts")
     assert tw.sql("select destination_key from cdp_sync.sync_state") == [("hubspot:portal-42",)]

@@ -3,11 +3,15 @@ breaker and the rate-limit budget (over real HTTP to the sandbox's scripted answ
 
 from __future__ import annotations
 
+import ast
+import os
+import threading
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
+import requests
 
 from sync.config import ConfigError, parse_syncs
 from sync.destinations.base import OutRecord, RecordResult
@@ -16,6 +20,7 @@ from sync.engine import build_plan, delivery_id, payload_hash, send_with_split
 from sync.errors import AuthError, CircuitOpenError, RateLimitExhausted, TerminalError, TransientError
 from sync.http import HttpClient, RetryPolicy, TokenBucket, parse_retry_after
 from sync.sandbox import start_sandbox
+from sync.sandbox.server import serve
 from sync.state import Snapshot, StateRow
 from tests.sync_support import config, person
 
@@ -228,3 +233,40 @@ def test_syncs_yml_errors_name_their_line(tmp_path: Path):
     assert "unknown key 'colour'" in lines[3] and "not of type 'integer'" in lines[4]
     with pytest.raises(ConfigError, match=r"syncs.yml:\d+:\d+: not valid YAML"):
         parse_syncs("syncs:\n  - name: [a\n", tmp_path / "syncs.yml")
+
+
+# --- layout -----------------------------------------------------------------------------------------
+SYNC_DIR = Path(__file__).resolve().parents[1] / "sync"
+
+
+def test_sync_files_stay_small_and_import_at_the_top():
+    """One concern per file (under 400 lines), and no import hidden in a function (a cycle stays visible)."""
+    for path in SYNC_DIR.rglob("*.py"):
+        assert len(path.read_text().splitlines()) <= 400, path
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                inner = [n for n in ast.walk(node) if isinstance(n, ast.Import | ast.ImportFrom)]
+                assert not inner, f"{path}:{inner[0].lineno} imports inside {node.name}()"
+
+
+def test_a_destination_declares_its_own_removal():
+    assert config("hubspot_contacts").removal == "archive" and config("salesforce_contacts").removal == "archive"
+    assert config("marketing_webhook", mode="upsert").removal == "keep"
+    assert config("marketing_webhook").removal == "clear", "mirror mode clears"
+
+
+def test_each_sandbox_server_has_its_own_store():
+    first, second = serve(), serve()
+    threads = [threading.Thread(target=s.serve_forever, daemon=True) for s in (first, second)]
+    for t in threads:
+        t.start()
+    try:
+        url = f"http://127.0.0.1:{first.server_address[1]}"
+        requests.post(f"{url}/_sandbox/config", json={"latency_ms": 5}, timeout=5)
+        assert first.store.config["latency_ms"] == 5 and second.store.config["latency_ms"] == 0
+        assert first.store.portal_id != second.store.portal_id or os.environ.get("CDP_SANDBOX_PORTAL_ID")
+    finally:
+        for s in (first, second):
+            s.shutdown()
+            s.server_close()

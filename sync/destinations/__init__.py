@@ -1,42 +1,10 @@
-"""Destinations by name, found by convention rather than an if-chain: `destination: <name>` in syncs.yml is
-the module `sync.destinations.<name>`, whose `DESTINATION` is a class with `from_env(cfg)` (see base.py for
-the protocol). A destination kept outside this package is named `package.module:Class`. So a new
+"""Destinations: one module per destination (`hubspot`, `salesforce`, `webhook`), each with a `DESTINATION`
+class behind the protocol in base.py, found by name through the registry (registry.py). So a new
 destination is a module, its `syncs.yml` entry and its sync model. Each reads its base URL and credentials
 from environment variables."""
 
 from __future__ import annotations
 
-import importlib
-import re
+from sync.destinations.registry import default_on_delete, make_destination, resolve
 
-from sync.config import SyncConfig
-from sync.destinations.base import Destination
-
-_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
-_DOTTED = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
-
-
-def resolve(name: str) -> type | None:
-    """The destination class `name` stands for, or None when there is none (unknown name, missing module or
-    attribute). Errors raised while importing an existing module propagate: they are bugs, not typos."""
-    if _NAME.match(name):
-        module_name, attr = f"sync.destinations.{name}", "DESTINATION"
-    elif _DOTTED.match(name):
-        module_name, _, attr = name.partition(":")
-    else:
-        return None
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name and (module_name == exc.name or module_name.startswith(exc.name + ".")):
-            return None
-        raise
-    return getattr(module, attr, None)
-
-
-def make_destination(cfg: SyncConfig) -> Destination:
-    cls = resolve(cfg.destination)
-    if cls is None:
-        raise LookupError(f"unknown destination {cfg.destination!r} in sync {cfg.name}: no module "
-                          f"sync/destinations/{cfg.destination}.py with DESTINATION, nor a package.module:Class")
-    return cls.from_env(cfg)
+__all__ = ["default_on_delete", "make_destination", "resolve"]

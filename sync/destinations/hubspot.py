@@ -6,6 +6,7 @@ and used (batch/update by id), so a changed email updates the same contact. Publ
   inputs, values are strings; 200 with results, 207 Multi-Status with per-input errors (context.ids),
   400 when the batch is invalid (e.g. an unknown property), 429 with policyName and X-HubSpot-RateLimit-*;
 - POST /crm/v3/objects/contacts/batch/archive: 204, idempotent;
+- POST /crm/v3/objects/contacts/batch/read with idProperty email: the contacts a lost create may have made;
 - POST /crm/v3/objects/contacts/merge {primaryObjectId, objectIdToMerge}: 200 with the merged contact;
 - GET /crm/v3/objects/contacts/{id}: a merged-away id answers with the contact it was merged into;
 - POST /crm/v3/properties/contacts creates a property; 409 means it already exists.
@@ -56,6 +57,7 @@ class HubSpotContacts:
     client: HttpClient
     base_url: str = ""
     name: str = "hubspot"
+    on_delete = "archive"  # a record that left the model: its object is archived (deleted) by default
 
     @classmethod
     def from_env(cls, cfg: SyncConfig) -> HubSpotContacts:
@@ -116,8 +118,9 @@ class HubSpotContacts:
                 raise TerminalError(f"adding options to {prop}: HTTP {resp.status_code} {resp.text[:200]}",
                                     resp.status_code)
 
-    def _batch(self, verb: str, inputs: list[dict]) -> dict:
-        resp = self.client.request("POST", f"/crm/v3/objects/{self.cfg.object}/batch/{verb}", json={"inputs": inputs})
+    def _batch(self, verb: str, inputs: list[dict], **extra: object) -> dict:
+        resp = self.client.request("POST", f"/crm/v3/objects/{self.cfg.object}/batch/{verb}",
+                                   json={"inputs": inputs, **extra})
         self._check_auth(resp)
         if resp.status_code == 400:
             body = _json(resp) or {}
@@ -183,6 +186,22 @@ class HubSpotContacts:
 
     def clear(self, records: list[OutRecord]) -> list[RecordResult]:
         return self.upsert(records)
+
+    def locate(self, records: list[OutRecord]) -> dict[str, str]:
+        """The contact ids of records by their match value (batch/read with idProperty email, at most 100
+        inputs a request): where a create whose answer was lost put the contact. Emails not found are left
+        out (HubSpot answers 207 with their errors)."""
+        found: dict[str, str] = {}
+        for start in range(0, len(records), 100):
+            chunk = records[start:start + 100]
+            by_email = {r.match_value.lower(): r.key for r in chunk}
+            payload = self._batch("read", [{"id": r.match_value} for r in chunk], idProperty=self.cfg.match_key,
+                                  properties=[self.cfg.match_key])
+            for item in payload.get("results", []):
+                key = by_email.get(str(item.get("properties", {}).get(self.cfg.match_key, "")).lower())
+                if key and item.get("id"):
+                    found[key] = str(item["id"])
+        return found
 
     # the contact properties hold the latest event only: the engine never sends an event older than one
     # already delivered for the same person (it is confirmed as superseded instead)

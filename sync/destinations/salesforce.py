@@ -51,6 +51,7 @@ class SalesforceObjects:
     client_id: str
     client_secret: str = field(repr=False)
     name: str = "salesforce"
+    on_delete = "archive"  # a record that left the model: its object is archived (deleted) by default
     instance_url: str | None = None
     org_id: str | None = None
 

@@ -5,8 +5,9 @@ Every record carries a `delivery_id` that is unique per record change and the sa
 change (a resend after a lost response included), so a receiver drops replays by remembering ids. Actions:
 `upsert`; `delete` (the person left the audience); `merge` (the record `key` was merged into `merged_into`);
 `event` (an events sync: each record is one journey event whose `delivery_id` is its event id, delivered
-once in effect); `erase` is reserved for privacy erasure. A sync may have its own endpoint:
-CDP_WEBHOOK_URL_<SYNC NAME IN CAPITALS> (e.g. CDP_WEBHOOK_URL_JOURNEY_EVENTS_WEBHOOK) wins over CDP_WEBHOOK_URL."""
+once in effect); `erase` (a privacy erasure: the receiver must forget the person, `key`, everywhere). A sync
+may have its own endpoint: CDP_WEBHOOK_URL_<SYNC NAME IN CAPITALS> (e.g. CDP_WEBHOOK_URL_JOURNEY_EVENTS_WEBHOOK)
+wins over CDP_WEBHOOK_URL."""
 
 from __future__ import annotations
 
@@ -83,7 +84,12 @@ class SignedWebhook:
         delivery ids it has already applied, so a resend after a lost response is harmless)."""
         self._post("event", [self._item(r) for r in records])
         return [RecordResult(r.key, True, None) for r in records]
-    delete = clear  # privacy erasure: the same signed `delete` event
+
+    def delete(self, records: list[OutRecord]) -> list[RecordResult]:
+        """Privacy erasure: a signed `erase` of each person (the receiver forgets them: their record, their
+        journey events and whatever it logged about them), unlike `delete`, which only leaves the audience."""
+        self._post("erase", [{"key": r.match_value, "delivery_id": r.delivery_id} for r in records])
+        return [RecordResult(r.key, True, r.match_value) for r in records]
 
     def merge(self, pairs: list[tuple[OutRecord, OutRecord]]) -> list[RecordResult]:
         self._post("merge", [{"key": a.match_value, "delivery_id": a.delivery_id, "merged_into": b.match_value}

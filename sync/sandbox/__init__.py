@@ -12,7 +12,7 @@ from pathlib import Path
 
 import requests
 
-from sync.sandbox.server import hubspot_token, sf_client, webhook_secret
+from sync.sandbox.store import hubspot_token, sf_client, webhook_secret
 
 
 @dataclass
