@@ -285,3 +285,14 @@ def test_phone_decisions_against_libphonenumber_both_ways(tmp_path):
     assert ours[f"ph{len(sample) - 3}"] is None, "+44 20 1234 has 6 national digits: rejected"
     assert ours[f"ph{len(sample) - 2}"] == "+442079460958"
     assert counts["both keep, same"] > 0.5 * len(sample)
+
+
+@pytest.mark.parametrize(("as_of", "instant"), [("2026-03-01T12:30:00Z", "2026-03-01 12:30:00"),
+                                                ("2026-03-01T12:30:00+02:00", "2026-03-01 10:30:00")])
+def test_as_of_with_a_utc_offset_means_that_instant(tmp_path, monkeypatch, as_of, instant):
+    """CDP_AS_OF with `Z` or an offset compiles, and names the instant in UTC."""
+    from tests.conftest import dbt
+
+    monkeypatch.setenv("CDP_AS_OF", as_of)
+    proc = dbt(tmp_path / "raw", tmp_path / "w.duckdb", "compile", "--inline", "select {{ cdp_as_of_literal() }}")
+    assert f"cast('{instant}.000000' as timestamp)" in proc.stdout, proc.stdout[-2000:]
