@@ -28,6 +28,7 @@ class RawSource:
     identifiers: dict[str, str] = field(default_factory=dict)
     attributes: dict[str, str] = field(default_factory=dict)
     optional: bool = False  # the file may be absent (privacy_requests): staged as empty
+    relation: str | None = None  # schema.table: a warehouse relation a loader keeps, instead of files
 
     @property
     def file_name(self) -> str:
