@@ -294,10 +294,12 @@ def test_phone_decisions_against_libphonenumber_both_ways(tmp_path):
                                                 ("2026-03-01T12:30:00+02:00", "2026-03-01 10:30:00")])
 def test_as_of_with_a_utc_offset_means_that_instant(tmp_path, monkeypatch, as_of, instant):
     """CDP_AS_OF with `Z` or an offset compiles, and names the instant in UTC."""
-    from tests.conftest import dbt
-
     monkeypatch.setenv("CDP_AS_OF", as_of)
-    proc = dbt(tmp_path / "raw", tmp_path / "w.duckdb", "compile", "--inline", "select {{ cdp_as_of_literal() }}")
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    for name, header in RAW_FILES.items():  # a source with no data yet: its header row only
+        (raw / f"{name}.csv").write_text(",".join(header) + "\n", encoding="utf-8")
+    proc = dbt(raw, tmp_path / "w.duckdb", "compile", "--inline", "select {{ cdp_as_of_literal() }}")
     assert f"cast('{instant}.000000' as timestamp)" in proc.stdout, proc.stdout[-2000:]
 
 
@@ -341,6 +343,7 @@ def test_timestamps_outside_the_horizon_are_quarantined_and_change_nothing(tmp_p
                                                exclude=("model_fitted_at",)) for name in ("clean", "planted"))
         assert con.execute(f"select count(*) from ({clean_rows})").fetchone()[0] > 0, table
         assert differences(con, clean_rows, planted_rows) == [], table
+    con.close()
 
     # once the load is within the horizon of a row quarantined for being ahead of it (here: a wider horizon), an
     # incremental run stages it, as a full build would

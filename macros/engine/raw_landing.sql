@@ -55,8 +55,11 @@
         {%- endif -%}
         {%- do hashes.append(content_hash) -%}
     {%- endfor -%}
+    {#- a single file the source was before is not one of its deliveries -#}
     {%- set statements = ["delete from raw.raw_deliveries where source_name = " ~ cdp_sql_literal(name)
-                          ~ " and status not in ('read', 'repeat')"] -%}
+                          ~ " and status not in ('read', 'repeat')",
+                          "delete from raw.raw_rejects where source_name = " ~ cdp_sql_literal(name)
+                          ~ " and file_name = " ~ cdp_sql_literal(name ~ '.csv')] -%}
     {%- set read = [] -%}
     {%- for d in deliveries -%}
         {%- if d.state == 'touched' -%}

@@ -81,6 +81,9 @@
     {%- for s in var('raw_sources') -%}
         {%- set name = s.source_name -%}
         {%- if s.get('relation') -%}
+            {#- a loader's relation has no files: nothing read from files before counts for it -#}
+            {%- do statements.append("delete from raw.raw_rejects where source_name = " ~ cdp_sql_literal(name)) -%}
+            {%- do statements.append("delete from raw.raw_deliveries where source_name = " ~ cdp_sql_literal(name)) -%}
             {%- do statements.append("create or replace view raw." ~ name ~ " as select " ~ raw_columns_as_text(s.raw_columns)
                                      ~ " from " ~ s.relation ~ " as raw_scan") -%}
         {%- else -%}
