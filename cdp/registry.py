@@ -30,6 +30,7 @@ class RawSource:
     orders: dict[str, str] = field(default_factory=dict)  # amount, ordered_at, is_revenue: SQL over stg_ columns
     persons_by: dict[str, str] = field(default_factory=dict)  # identifier type -> staged column (no identifiers)
     optional: bool = False  # the file may be absent (privacy_requests): staged as empty
+    relation: str | None = None  # schema.table: a warehouse relation a loader keeps, instead of files
 
     @property
     def file_name(self) -> str:

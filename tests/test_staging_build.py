@@ -8,14 +8,17 @@ import csv
 import importlib.util
 import json
 import random
+import shutil
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 
 import duckdb
 import phonenumbers
 import pytest
 
-from datagen.sample_data import RAW_FILES
-from tests.conftest import PROJECT_DIR, Warehouse, read_csv_rows
+from datagen.sample_data import RAW_FILES, generate
+from tests.compare import comparable, differences, person_keys_view
+from tests.conftest import PROJECT_DIR, Warehouse, build_warehouse, dbt, read_csv_rows
 
 KEYS = {
     "crm_contacts": ("contact_id", "stg_crm__contacts", "crm_contact_id"),
@@ -285,3 +288,66 @@ def test_phone_decisions_against_libphonenumber_both_ways(tmp_path):
     assert ours[f"ph{len(sample) - 3}"] is None, "+44 20 1234 has 6 national digits: rejected"
     assert ours[f"ph{len(sample) - 2}"] == "+442079460958"
     assert counts["both keep, same"] > 0.5 * len(sample)
+
+
+@pytest.mark.parametrize(("as_of", "instant"), [("2026-03-01T12:30:00Z", "2026-03-01 12:30:00"),
+                                                ("2026-03-01T12:30:00+02:00", "2026-03-01 10:30:00")])
+def test_as_of_with_a_utc_offset_means_that_instant(tmp_path, monkeypatch, as_of, instant):
+    """CDP_AS_OF with `Z` or an offset compiles, and names the instant in UTC."""
+    monkeypatch.setenv("CDP_AS_OF", as_of)
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    for name, header in RAW_FILES.items():  # a source with no data yet: its header row only
+        (raw / f"{name}.csv").write_text(",".join(header) + "\n", encoding="utf-8")
+    proc = dbt(raw, tmp_path / "w.duckdb", "compile", "--inline", "select {{ cdp_as_of_literal() }}")
+    assert f"cast('{instant}.000000' as timestamp)" in proc.stdout, proc.stdout[-2000:]
+
+
+def test_timestamps_outside_the_horizon_are_quarantined_and_change_nothing(tmp_path):
+    """One order dated 9999-12-31 and one dated 1066, both of an existing buyer: a build with them has the same
+    as-of instant, predictions and profiles as a build without them; both rows are quarantined with their reason
+    and counted."""
+    clean = tmp_path / "clean"
+    generate(300, 5, clean)
+    planted = tmp_path / "planted"
+    shutil.copytree(clean, planted)
+    orders = read_csv_rows(planted / "shop_orders.csv")
+    buyer = next(r for r in orders if r["customer_id"].strip() and r["status"].strip().lower() == "paid")
+    with (planted / "shop_orders.csv").open("a", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(buyer), lineterminator="\n")
+        writer.writerow({**buyer, "order_id": "O-future", "ordered_at": "9999-12-31T23:59:59Z"})
+        writer.writerow({**buyer, "order_id": "O-past", "ordered_at": "1066-10-14"})
+        soon = (datetime.now(UTC) + timedelta(days=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        writer.writerow({**buyer, "order_id": "O-soon", "ordered_at": soon})
+    without = build_warehouse(clean, tmp_path / "clean.duckdb")
+    with_them = build_warehouse(planted, tmp_path / "planted.duckdb")
+
+    assert dict(with_them.sql("select source_record_id, quarantine_reason from quarantine "
+                              "where source_record_id in ('O-future', 'O-past', 'O-soon')")) == {
+        "O-future": "out_of_range_ordered_at", "O-past": "out_of_range_ordered_at", "O-soon": "out_of_range_ordered_at"}
+    counts = "select rows_loaded, rows_quarantined from source_row_counts where source_name = 'shop_orders'"
+    (loaded, quarantined), (loaded_before, quarantined_before) = with_them.sql(counts)[0], without.sql(counts)[0]
+    assert (loaded, quarantined) == (loaded_before + 3, quarantined_before + 3)
+
+    con = duckdb.connect()
+    for name, wh in (("clean", without), ("planted", with_them)):
+        con.execute(f"attach '{wh.db_path}' as {name} (read_only)")
+        for table in ("person_records", "customer_profiles", "customer_predictions", "predictive_model_parameters"):
+            con.execute(f"create view {name}_{table} as select * from {name}.main.{table}")
+        person_keys_view(con, name)
+    assert con.execute("select max(as_of_at) from planted_customer_profiles").fetchone() == \
+        con.execute("select max(as_of_at) from clean_customer_profiles").fetchone()
+    for table, person in (("customer_profiles", "person_id"), ("customer_predictions", "person_id"),
+                          ("predictive_model_parameters", None)):
+        clean_rows, planted_rows = (comparable(con, f"{name}_{table}", person_column=person, prefix=name,
+                                               exclude=("model_fitted_at",)) for name in ("clean", "planted"))
+        assert con.execute(f"select count(*) from ({clean_rows})").fetchone()[0] > 0, table
+        assert differences(con, clean_rows, planted_rows) == [], table
+    con.close()
+
+    # once the load is within the horizon of a row quarantined for being ahead of it (here: a wider horizon), an
+    # incremental run stages it, as a full build would
+    dbt(planted, with_them.db_path, "run", "--select", "base_shop__orders",
+        vars={"timestamp_horizon": {"earliest": "1900-01-01", "days_after_load": 5}})
+    assert with_them.sql("select _row_fate from base_shop__orders where shop_order_id in ('O-soon', 'O-future') "
+                         "order by shop_order_id") == [("quarantined",), ("staged",)]

@@ -16,7 +16,8 @@
     {%- else -%}
         {%- set parsed = dt.datetime.fromisoformat(raw.replace('Z', '+00:00')) -%}
         {%- if parsed.tzinfo is not none -%}
-            {%- set parsed = parsed.astimezone(dt.timezone.utc).replace(tzinfo=none) -%}
+            {#- dbt's modules.datetime has no timezone: pytz's utc is the same instant's zone -#}
+            {%- set parsed = parsed.astimezone(modules.pytz.utc).replace(tzinfo=none) -%}
         {%- endif -%}
     {%- endif -%}
     {{ return(parsed.strftime('%Y-%m-%d %H:%M:%S.%f')) }}

@@ -7,7 +7,7 @@
 
     1. pre-hook `delete_changed_raw_keys()`: compare raw rows with stored rows by (key, raw-row hash,
        number of copies); delete the stored rows of every key where they differ (new version, new copy,
-       changed or vanished row);
+       changed or vanished row), and of every key with a row outside the timestamp horizon (horizon.sql);
     2. the model's `raw_rows_to_stage()` filter: stage the raw rows whose key is not stored (after the
        delete: the changed keys and the new ones).
 
@@ -89,6 +89,10 @@
             on stored_counts._key = raw_counts._key and stored_counts._hash = raw_counts._hash
         where raw_counts.copies is null or stored_counts.copies is null
             or raw_counts.copies <> stored_counts.copies
+        union all
+        {# outside the timestamp horizon at their last staging: the horizon moves with the load #}
+        select coalesce({{ key_column }}, '') from {{ this }}
+        where _quarantine_reason like '{{ out_of_horizon_reason_prefix() }}%'
     )
     {%- else -%}
     select 1

@@ -33,3 +33,12 @@
 {% macro raw_row_hash(columns, alias='source') -%}
     {{ cdp_md5(cdp_json_object(columns, alias)) }}
 {%- endmacro %}
+
+{#- True when the raw row (its JSON, column raw_row) holds a NUL byte: no field of the contract carries one, so
+    the line is corrupt and is quarantined (reason nul_byte) rather than staged with a truncated value. JSON
+    writes NUL as the six characters \u0000 on every engine; the literal is engine-specific. -#}
+{% macro raw_row_has_nul_byte(raw_row) -%}
+    (instr({{ raw_row }}, {{ adapter.dispatch('cdp_json_nul_literal', 'cdp')() }}) > 0)
+{%- endmacro %}
+{% macro default__cdp_json_nul_literal() -%}'\u0000'{%- endmacro %}
+{% macro spark__cdp_json_nul_literal() -%}'\\u0000'{%- endmacro %}

@@ -1,5 +1,6 @@
 {#- Every raw row that could not be used, with its source, the raw row exactly as delivered and the reason.
-    Rebuilt on each run: one filtered scan per base table (0.3-0.6 s at 100,000 persons), and a row removed
+    A line the CSV reader could not split (raw.raw_rejects) is kept by place, not content: its raw_row is
+    {file_name, line, error_type}, and its reason malformed_line_<the reader's error>. Rebuilt on each run: one filtered scan per base table (0.3-0.6 s at 100,000 persons), and a row removed
     upstream or erased leaves no stored trace that an incremental scope could find without the same scan. -#}
 with
 {% for s in staged_sources() %}
@@ -15,11 +16,22 @@ with
 ),
 {% endfor %}
 
+rejected_lines as (
+    select
+        rejects.source_name,
+        cast(null as {{ cdp_type_string() }}) as source_record_id,
+        'malformed_line_' || lower(replace(rejects.error_type, ' ', '_')) as quarantine_reason,
+        {{ cdp_json_object(['file_name', 'line', 'error_type'], 'rejects') }} as raw_row,
+        {{ cdp_md5(cdp_json_object(['file_name', 'line', 'error_type'], 'rejects')) }} as raw_row_hash
+    from {{ source('raw_files', 'raw_rejects') }} as rejects
+),
+
 unioned as (
     {% for s in staged_sources() %}
     select * from {{ s.source_name }}
-    {% if not loop.last %}union all{% endif %}
+    union all
     {% endfor %}
+    select * from rejected_lines
 ),
 
 final as (

@@ -37,9 +37,12 @@ checked as (
     select
         *,
         {{ first_failing_reason([
+            (raw_row_has_nul_byte('_raw_row'), 'nul_byte'),
             ('crm_contact_id is null', 'missing_key'),
             (is_unparseable('raw_updated_at', 'updated_at'), 'unparseable_updated_at'),
+            (is_out_of_horizon('updated_at'), 'out_of_range_updated_at'),
             (is_unparseable('raw_created_at', 'created_at'), 'unparseable_created_at'),
+            (is_out_of_horizon('created_at'), 'out_of_range_created_at'),
         ]) }} as _quarantine_reason
     from typed
 ),

@@ -23,9 +23,11 @@ checked as (
     select
         *,
         {{ first_failing_reason([
+            (raw_row_has_nul_byte('_raw_row'), 'nul_byte'),
             ('email is null', 'missing_usable_email'),
             ("coalesce(consent_status, '') not in ('subscribed', 'unsubscribed')", 'unknown_status'),
             ('updated_at is null', 'unparseable_updated_at'),
+            (is_out_of_horizon('updated_at'), 'out_of_range_updated_at'),
         ]) }} as _quarantine_reason
     from typed
 ),

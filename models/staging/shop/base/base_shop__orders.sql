@@ -38,6 +38,7 @@ checked as (
     select
         *,
         {{ first_failing_reason([
+            (raw_row_has_nul_byte('_raw_row'), 'nul_byte'),
             ('shop_order_id is null', 'missing_key'),
             ("coalesce(order_status, '') not in ('placed', 'paid', 'shipped', 'refunded', 'cancelled')",
              'unknown_status'),
@@ -45,6 +46,7 @@ checked as (
             ('total_amount < 0', 'negative_total_amount'),
             ('not has_known_currency', 'unknown_currency'),
             ('ordered_at is null', 'unparseable_ordered_at'),
+            (is_out_of_horizon('ordered_at'), 'out_of_range_ordered_at'),
         ]) }} as _quarantine_reason
     from typed
 ),

@@ -34,11 +34,14 @@ checked as (
     select
         *,
         {{ first_failing_reason([
+            (raw_row_has_nul_byte('_raw_row'), 'nul_byte'),
             ('support_ticket_id is null', 'missing_key'),
             ("coalesce(ticket_status, '') not in ('new', 'open', 'pending', 'on-hold', 'solved', 'closed')",
              'unknown_status'),
             ('created_at is null', 'unparseable_created_at'),
+            (is_out_of_horizon('created_at'), 'out_of_range_created_at'),
             (is_unparseable('raw_solved_at', 'solved_at'), 'unparseable_solved_at'),
+            (is_out_of_horizon('solved_at'), 'out_of_range_solved_at'),
             (is_unparseable('raw_satisfaction_score', 'satisfaction_score')
              ~ ' or satisfaction_score not between 1 and 5', 'invalid_satisfaction_score'),
         ]) }} as _quarantine_reason

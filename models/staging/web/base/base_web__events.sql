@@ -27,9 +27,11 @@ checked as (
     select
         *,
         {{ first_failing_reason([
+            (raw_row_has_nul_byte('_raw_row'), 'nul_byte'),
             ('web_event_id is null', 'missing_key'),
             ("coalesce(event_type, '') not in ('page', 'track', 'identify')", 'unknown_event_type'),
             ('occurred_at is null', 'unparseable_occurred_at'),
+            (is_out_of_horizon('occurred_at'), 'out_of_range_occurred_at'),
         ]) }} as _quarantine_reason
     from typed
 ),
