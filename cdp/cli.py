@@ -12,6 +12,7 @@ from pathlib import Path
 from cdp.dbt_args import dbt_command
 from cdp.first_erasure import build_graph_if_erasures_need_it
 from cdp.raw_data import ensure_raw_data
+from cdp.segment_rules import refuse_bad_segments
 from cdp.settings import SAMPLE_PERSONS, SAMPLE_SEED, Settings, load_settings
 
 
@@ -40,6 +41,8 @@ def cmd_generate(ns: argparse.Namespace) -> int:
 
 def cmd_build(ns: argparse.Namespace) -> int:
     settings = load_settings(ns.target)
+    if refuse_bad_segments(settings.project_dir):
+        return 2
     ensure_raw_data(settings)
     rc = build_graph_if_erasures_need_it(db_path=settings.duckdb_path, raw_dir=settings.raw_dir,
                                          target=settings.target, dbt_executable=_dbt_executable(),

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 from cdp.crm_sandbox import use_crm_sandbox_if_no_credentials
 from cdp.raw_data import ensure_raw_data
+from cdp.segment_rules import refuse_bad_segments
 from cdp.report import (format_table, identity_summary, journey_summary, load_summary, prediction_summary, query,
                         table_exists)
 from cdp.settings import Settings
@@ -22,6 +23,8 @@ def run_pipeline(settings: Settings, verbose: bool = False) -> int:
     from cdp.instance import project_instance
     from cdp.progress import progress_logger
 
+    if refuse_bad_segments(settings.project_dir):
+        return 2
     ensure_raw_data(settings)
     sandbox = use_crm_sandbox_if_no_credentials(settings)
     if sandbox:

@@ -1,6 +1,13 @@
 {#- One row per person and segment. Segments are declared in var segments (name, description, condition)
     over profile traits and prediction columns (churn_risk, predicted_clv, ...). Rebuilt in full on each run: the
-    conditions read traits that move with the as-of instant and predictions fitted over every buyer. -#}
+    conditions read traits that move with the as-of instant and predictions fitted over every buyer. Names and
+    conditions are checked before they are rendered (macros/profiles/segment_rules.sql). -#}
+{%- set prediction_columns = ['p_alive', 'churn_risk', 'expected_orders', 'expected_order_value', 'predicted_clv',
+                              'prediction_basis'] -%}
+{%- if execute -%}
+    {%- set trait_columns = adapter.get_columns_in_relation(ref('int_profiles_traited')) | map(attribute='name') | list -%}
+    {%- do cdp_check_segments(trait_columns + prediction_columns if trait_columns else []) -%}
+{%- endif %}
 with traits as (
     select * from {{ ref('int_profiles_traited') }}
 ),
