@@ -21,16 +21,21 @@ def _metadata(outcome: SuiteOutcome) -> dict:
     failed = [o for o in outcome.outcomes if not o.success]
     metadata: dict = {"gx_results": dg.MetadataValue.md(outcome.markdown()),
                       "expectations": len(outcome.outcomes), "failed": len(failed)}
+    for o in outcome.outcomes:  # each measured value against its threshold, e.g. email_valid_rate: 0.898 < 0.90
+        if o.comparison:
+            metadata[f"observed_{o.column}"] = o.comparison
     for page in outcome.docs:
         metadata[f"gx_data_docs_{page.stem}"] = dg.MetadataValue.url(page.resolve().as_uri())
     return metadata
 
 
 def _description(outcome: SuiteOutcome) -> str:
+    """What failed, each measured value against its threshold: `1 expectation(s) failed: email_valid_rate
+    0.898 < 0.90`."""
     failed = [o for o in outcome.outcomes if not o.success]
     if outcome.success:
         return "all expectations met"
-    return f"{len(failed)} expectation(s) failed: " + ", ".join(f"{o.expectation}({o.column})" for o in failed)
+    return f"{len(failed)} expectation(s) failed: {outcome.failures()}"
 
 
 def _result(outcome: SuiteOutcome, asset_key: dg.AssetKey | None = None, check_name: str | None = None):
