@@ -5,6 +5,7 @@ failing values (PII) are stored or shown. Dagster-free, so it is testable on its
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -127,7 +128,8 @@ def validate(name: str, frame: pd.DataFrame, expectations: list, docs_dir: Path 
 
 
 def write_data_docs(result, path: Path) -> Path:
-    """A GX Data Docs validation page for one result, rendered by GX's own renderer and page view."""
+    """A GX Data Docs validation page for one result, rendered by GX's own renderer and page view, made to
+    work offline (offline_page)."""
     from great_expectations.render.renderer import ValidationResultsPageRenderer
     from great_expectations.render.view import DefaultJinjaPageView
 
@@ -136,8 +138,33 @@ def write_data_docs(result, path: Path) -> Path:
                     "unexpected_list", "unexpected_index_list"):
             r.result.pop(key, None)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(DefaultJinjaPageView().render(ValidationResultsPageRenderer().render(result)), encoding="utf-8")
+    page = DefaultJinjaPageView().render(ValidationResultsPageRenderer().render(result))
+    path.write_text(offline_page(page), encoding="utf-8")
     return path
+
+
+# GX's page loads Bootstrap, jQuery, Vega and Font Awesome from CDNs: offline (and on a machine that must not
+# call out) it renders unstyled and makes requests to third parties. The validation page needs none of their
+# scripts (no charts, tables are static), so they are dropped and a small stylesheet (GX's own default
+# styles, which it ships, and a few rules in Bootstrap's place) is inlined instead.
+EXTERNAL_TAG = re.compile(r"<link\b[^>]*\bhref=[\"'](?:https?:)?//[^>]*>|<link\b[^>]*favicon[^>]*>|"
+                          r"<script\b[^>]*\bsrc=[\"'](?:https?:)?//[^>]*>\s*</script>", re.IGNORECASE)
+BASE_STYLE = """
+body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, Arial, sans-serif; margin: 1rem 2rem; color: #212529; }
+table { border-collapse: collapse; margin: 0.5rem 0; } td, th { border: 1px solid #dee2e6; padding: 0.3rem 0.6rem; }
+.collapse:not(.show) { display: block; } .badge { padding: 0.1rem 0.4rem; border-radius: 0.25rem; background: #e9ecef; }
+.container-fluid, .row, .col-12 { display: block; width: 100%; } .d-none { display: none; }
+"""
+
+
+def offline_page(html: str) -> str:
+    """GX's page without CDN stylesheets and scripts, with the inlined stylesheet."""
+    import great_expectations
+
+    styles = Path(great_expectations.__file__).parent / "render/view/static/styles/data_docs_default_styles.css"
+    css = BASE_STYLE + (styles.read_text(encoding="utf-8") if styles.exists() else "")
+    html = EXTERNAL_TAG.sub("", html)
+    return html.replace("</head>", f"<style>{css}</style>\n</head>", 1)
 
 
 def bounded(frame: pd.DataFrame, column: str, minimum: float | None = None, maximum: float | None = None) -> list:

@@ -4,10 +4,18 @@ warehouse of base_ tables stands in for a build: the suites read only their fate
 
 from __future__ import annotations
 
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import duckdb
 import pytest
+import requests
 
 from cdp.governance_suites import staging_suites
 from cdp.registry import load_registry
@@ -57,3 +65,49 @@ def test_numbers_read_as_configured(value, expected):
     from cdp.governance_suites import number
 
     assert number(value) == expected
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_data_docs_work_offline_and_are_served_over_http(tmp_path, monkeypatch):
+    """No stylesheet or script from a CDN in the page; the check links it at an http address on loopback,
+    where `cdp docs --gx` serves it, and Chromium renders it from there with the measured value."""
+    state = tmp_path / "state"
+    db = tmp_path / "warehouse.duckdb"
+    base_tables(db, {"crm_contacts": 898})
+    port = free_port()
+    monkeypatch.setenv("CDP_GX_DOCS_PORT", str(port))
+    crm = staging_suites(db, docs_dir=state / "gx_docs")["crm_contacts"]
+    html = crm.docs[0].read_text(encoding="utf-8")
+    assert "Great Expectations" in html and "<style>" in html
+    assert re.findall(r"<(?:link|script)\b[^>]*(?:href|src)=[\"']?(?:https?:)?//[^>]*>", html) == []
+    link = _metadata(crm)["gx_data_docs_staging_crm_contacts"].value
+    assert link == f"http://127.0.0.1:{port}/staging_crm_contacts.html"
+
+    env = dict(os.environ, CDP_STATE_DIR=str(state), CDP_GX_DOCS_PORT=str(port))
+    server = subprocess.Popen([str(Path(sys.executable).with_name("cdp")), "docs", "--gx"], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if requests.get(link, timeout=2).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            assert server.poll() is None and time.monotonic() < deadline, "cdp docs --gx did not serve"
+            time.sleep(0.3)
+        chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+        assert chromium, "chromium is installed by `make chromium` (Debian package chromium)"
+        flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 f"--user-data-dir={tmp_path / 'profile'}"]
+        dom = subprocess.run([chromium, *flags, "--dump-dom", link], capture_output=True, text=True, timeout=120).stdout
+        assert "email_valid_rate" in dom and "0.898" in dom
+    finally:
+        server.terminate()
+        server.wait(10)
