@@ -12,9 +12,13 @@ from pathlib import Path
 
 from cdp.build_progress import run_with_progress
 from cdp.dbt_args import dbt_command
+from cdp.erasure_rewrite import rewrite_after_erasure
 from cdp.first_erasure import build_graph_if_erasures_need_it
+from cdp.privacy_enforcement import enforce_privacy
 from cdp.raw_data import ensure_raw_data
 from cdp.scaffold import ScaffoldError, SourceSpec, scaffold_source
+from cdp.segment_rules import refuse_bad_segments
+from cdp.warehouse_lock import wait_for_warehouse
 from cdp.settings import SAMPLE_PERSONS, SAMPLE_SEED, Settings, load_settings
 
 
@@ -47,6 +51,11 @@ def cmd_generate(ns: argparse.Namespace) -> int:
 
 def cmd_build(ns: argparse.Namespace) -> int:
     settings = load_settings(ns.target)
+    if refuse_bad_segments(settings.project_dir):
+        return 2
+    if settings.target == "duckdb" and (busy := wait_for_warehouse(settings.duckdb_path, print)):
+        print(busy, file=sys.stderr)
+        return 1
     ensure_raw_data(settings)
     rc = build_graph_if_erasures_need_it(db_path=settings.duckdb_path, raw_dir=settings.raw_dir,
                                          target=settings.target, dbt_executable=_dbt_executable(),
@@ -56,7 +65,15 @@ def cmd_build(ns: argparse.Namespace) -> int:
     # a production build: dbt's unit tests check the SQL's logic on fixtures and run in `make test` (CI)
     rc = run_dbt(settings, "build", "--exclude-resource-type", "unit_test", full_refresh=ns.full_refresh,
                  select=ns.select or (), progress=not ns.verbose)
-    if settings.target == "duckdb" and settings.duckdb_path.exists():
+    if rc != 0:  # whatever failed, privacy requests still reach the warehouse's tables
+        enforce_privacy(settings.duckdb_path, settings.project_dir, settings.target, settings.dbt_env,
+                        _dbt_executable(), print, destinations=False)
+    if settings.target == "duckdb" and (rewritten := rewrite_after_erasure(settings.duckdb_path)):
+        print(rewritten)
+    if rc != 0:  # the tables hold what the last good build left, not this build's result
+        print(f"\ndbt build failed (exit code {rc}): no summary (the warehouse's tables are the previous "
+              "build's where this one stopped)")
+    elif settings.target == "duckdb" and settings.duckdb_path.exists():
         from cdp.report import identity_summary, journey_summary, load_summary, prediction_summary, table_exists
 
         if table_exists(settings.duckdb_path, "source_row_counts"):
@@ -80,6 +97,16 @@ def cmd_run(ns: argparse.Namespace) -> int:
 
 def cmd_docs(ns: argparse.Namespace) -> int:
     settings = load_settings()
+    if ns.gx:  # the GX Data Docs pages the governance checks link, over http until Ctrl-C
+        from cdp.docs_server import serve_gx_docs
+
+        server = serve_gx_docs(settings.gx_docs_dir, background=False)
+        print(f"GX Data Docs: http://127.0.0.1:{server.server_address[1]}/ (folder {settings.gx_docs_dir})", flush=True)
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            server.server_close()
+        return 0
     ensure_raw_data(settings)
     rc = run_dbt(settings, "docs", "generate")
     print(f"dbt docs site: {settings.project_dir / 'target' / 'index.html'}")
@@ -103,9 +130,17 @@ def cmd_sandbox(ns: argparse.Namespace) -> int:
 def cmd_ui(ns: argparse.Namespace) -> int:
     """The Dagster UI (webserver and daemon for schedules and sensors) on loopback only. It has no
     authentication: keep it on 127.0.0.1; --read-only gives viewers a UI that cannot launch runs."""
+    from cdp.docs_server import serve_gx_docs
     from cdp.ui import serve_ui
 
-    return serve_ui(load_settings(), port=ns.port, read_only=ns.read_only)
+    settings = load_settings()
+    try:  # the Data Docs pages the governance checks link in the UI
+        docs = serve_gx_docs(settings.gx_docs_dir)
+        print(f"GX Data Docs: http://127.0.0.1:{docs.server_address[1]}/", flush=True)
+    except OSError as exc:
+        print(f"GX Data Docs not served ({exc.strerror}); "
+              "set CDP_GX_DOCS_PORT to a free port", file=sys.stderr)
+    return serve_ui(settings, port=ns.port, read_only=ns.read_only)
 
 
 def cmd_predict_backtest(ns: argparse.Namespace) -> int:
@@ -189,7 +224,9 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("-v", "--verbose", action="store_true", help="also print Dagster's event log")
     r.set_defaults(func=cmd_run)
 
-    d = sub.add_parser("docs", help="generate the dbt docs site")
+    d = sub.add_parser("docs", help="generate the dbt docs site (or, with --gx, serve the GX Data Docs)")
+    d.add_argument("--gx", action="store_true",
+                   help="serve the GX Data Docs pages on http://127.0.0.1:$CDP_GX_DOCS_PORT (default 3001)")
     d.set_defaults(func=cmd_docs)
 
     u = sub.add_parser("ui", help="the Dagster UI on 127.0.0.1")

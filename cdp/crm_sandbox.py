@@ -62,7 +62,7 @@ def use_crm_sandbox_if_no_credentials(settings: Settings, start: bool = True) ->
     run time, never at import). `start=False` only reuses a sandbox that answers (a dry run starts nothing)."""
     if any(os.environ.get(v) for v in REAL_CRM_VARIABLES):
         return None
-    from sync.config import load_syncs
+    from sync.config import declared_entries
 
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     sb = running_sandbox(settings)
@@ -78,8 +78,8 @@ def use_crm_sandbox_if_no_credentials(settings: Settings, start: bool = True) ->
         if settings.duckdb_path.exists():
             # a new sandbox is an empty CRM: what the warehouse remembers sending no longer holds
             store = StateStore(settings.duckdb_path)
-            for name in load_syncs():
-                store.reset(name)
+            for entry in declared_entries():  # the names as written, even in a file that is otherwise wrong
+                store.reset(entry["name"])
             store.close()
     os.environ.update(sb.client_env())
     return SandboxInUse(url=sb.url, pid=sb.process.pid if started else None, started_now=started)

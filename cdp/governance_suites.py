@@ -5,6 +5,7 @@ failing values (PII) are stored or shown. Dagster-free, so it is testable on its
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,7 +16,8 @@ import pandas as pd
 
 @dataclass(frozen=True)
 class Thresholds:
-    """Thresholds an operator may tune through the environment (read when a suite runs)."""
+    """Thresholds an operator may tune through the environment (read when a suite runs): CDP_GX_<NAME> for
+    every source, CDP_GX_<NAME>__<SOURCE> for one (CDP_GX_EMAIL_VALID_RATE_MIN__SHOP_ORDERS=0.85)."""
 
     email_valid_rate_min: float
     phone_valid_rate_min: float
@@ -23,11 +25,22 @@ class Thresholds:
     person_records_max: int
 
     @classmethod
-    def from_env(cls) -> Thresholds:
-        return cls(email_valid_rate_min=float(os.environ.get("CDP_GX_EMAIL_VALID_RATE_MIN", "0.90")),
-                   phone_valid_rate_min=float(os.environ.get("CDP_GX_PHONE_VALID_RATE_MIN", "0.75")),
-                   quarantine_share_max=float(os.environ.get("CDP_GX_QUARANTINE_SHARE_MAX", "0.05")),
-                   person_records_max=int(os.environ.get("CDP_GX_PERSON_RECORDS_MAX", "500")))
+    def from_env(cls, source: str | None = None) -> Thresholds:
+        def get(name: str, default: str) -> str:
+            scoped = f"CDP_GX_{name}__{source.upper()}" if source else None
+            return os.environ.get(scoped or "", "") or os.environ.get(f"CDP_GX_{name}", default)
+
+        return cls(email_valid_rate_min=float(get("EMAIL_VALID_RATE_MIN", "0.90")),
+                   phone_valid_rate_min=float(get("PHONE_VALID_RATE_MIN", "0.75")),
+                   quarantine_share_max=float(get("QUARANTINE_SHARE_MAX", "0.05")),
+                   person_records_max=int(get("PERSON_RECORDS_MAX", "500")))
+
+
+def number(value: object) -> str:
+    """A measured value or threshold as people read it: 0.898, 0.90, 500."""
+    if isinstance(value, float) and not value.is_integer():
+        return f"{value:.2f}" if round(value, 2) == value else f"{value:.3f}"
+    return str(int(value)) if isinstance(value, float) else str(value)
 
 
 @dataclass(frozen=True)
@@ -37,6 +50,23 @@ class ExpectationOutcome:
     success: bool
     element_count: int | None
     unexpected_count: int | None
+    observed: object = None        # the measured value (minimum or maximum of the column), where one is measured
+    minimum: float | None = None   # the expectation's bounds
+    maximum: float | None = None
+
+    @property
+    def comparison(self) -> str:
+        """The measured value against the threshold it broke or kept: `0.898 < 0.90`, `12 <= 500`."""
+        if self.observed is None or (self.minimum is None and self.maximum is None):
+            return ""
+        value = number(self.observed)
+        if self.minimum is not None and self.observed < self.minimum:
+            return f"{value} < {number(self.minimum)}"
+        if self.maximum is not None and self.observed > self.maximum:
+            return f"{value} > {number(self.maximum)}"
+        if self.minimum is not None:
+            return f"{value} >= {number(self.minimum)}"
+        return f"{value} <= {number(self.maximum)}"
 
 
 @dataclass(frozen=True)
@@ -48,12 +78,18 @@ class SuiteOutcome:
     docs: list[Path] = field(default_factory=list)  # GX Data Docs pages (HTML) of the validations
 
     def markdown(self) -> str:
-        lines = ["| expectation | column | result | rows | unexpected |", "| --- | --- | --- | --- | --- |"]
+        lines = ["| expectation | column | result | observed vs threshold | rows | unexpected |",
+                 "| --- | --- | --- | --- | --- | --- |"]
         for o in self.outcomes:
-            lines.append(f"| {o.expectation} | {o.column} | {'pass' if o.success else 'FAIL'} | "
+            lines.append(f"| {o.expectation} | {o.column} | {'pass' if o.success else 'FAIL'} | {o.comparison} | "
                          f"{o.element_count if o.element_count is not None else ''} | "
                          f"{o.unexpected_count if o.unexpected_count is not None else ''} |")
         return "\n".join(lines)
+
+    def failures(self) -> str:
+        """The failed expectations in one line: `email_valid_rate 0.898 < 0.90; ...`."""
+        return "; ".join(f"{o.column or o.expectation} {o.comparison or 'failed'}".strip()
+                         for o in self.outcomes if not o.success)
 
 
 def read_frame(db_path: Path, sql: str) -> pd.DataFrame:
@@ -79,15 +115,21 @@ def validate(name: str, frame: pd.DataFrame, expectations: list, docs_dir: Path 
     for e in expectations:
         suite.add_expectation(e)
     result = batch.validate(suite, result_format="SUMMARY")
+    for r in result.results:  # numpy scalars as Python numbers: GX's Data Docs renderer refuses numpy's
+        if hasattr(r.result.get("observed_value"), "item"):
+            r.result["observed_value"] = r.result["observed_value"].item()
     outcomes = [ExpectationOutcome(
         r.expectation_config.type, str(r.expectation_config.kwargs.get("column", "")), bool(r.success),
-        r.result.get("element_count"), r.result.get("unexpected_count")) for r in result.results]
+        r.result.get("element_count"), r.result.get("unexpected_count"), r.result.get("observed_value"),
+        r.expectation_config.kwargs.get("min_value"), r.expectation_config.kwargs.get("max_value"))
+        for r in result.results]
     docs = [write_data_docs(result, docs_dir / f"{name}.html")] if docs_dir is not None else []
     return SuiteOutcome(name, bool(result.success), outcomes, docs=docs)
 
 
 def write_data_docs(result, path: Path) -> Path:
-    """A GX Data Docs validation page for one result, rendered by GX's own renderer and page view."""
+    """A GX Data Docs validation page for one result, rendered by GX's own renderer and page view, made to
+    work offline (offline_page)."""
     from great_expectations.render.renderer import ValidationResultsPageRenderer
     from great_expectations.render.view import DefaultJinjaPageView
 
@@ -96,8 +138,45 @@ def write_data_docs(result, path: Path) -> Path:
                     "unexpected_list", "unexpected_index_list"):
             r.result.pop(key, None)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(DefaultJinjaPageView().render(ValidationResultsPageRenderer().render(result)), encoding="utf-8")
+    page = DefaultJinjaPageView().render(ValidationResultsPageRenderer().render(result))
+    path.write_text(offline_page(page), encoding="utf-8")
     return path
+
+
+# GX's page loads Bootstrap, jQuery, Vega and Font Awesome from CDNs: offline (and on a machine that must not
+# call out) it renders unstyled and makes requests to third parties. The validation page needs none of their
+# scripts (no charts, tables are static), so they are dropped and a small stylesheet (GX's own default
+# styles, which it ships, and a few rules in Bootstrap's place) is inlined instead.
+EXTERNAL_TAG = re.compile(r"<link\b[^>]*\bhref=[\"'](?:https?:)?//[^>]*>|<link\b[^>]*favicon[^>]*>|"
+                          r"<script\b[^>]*\bsrc=[\"'](?:https?:)?//[^>]*>\s*</script>", re.IGNORECASE)
+BASE_STYLE = """
+body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, Arial, sans-serif; margin: 1rem 2rem; color: #212529; }
+table { border-collapse: collapse; margin: 0.5rem 0; } td, th { border: 1px solid #dee2e6; padding: 0.3rem 0.6rem; }
+.collapse:not(.show) { display: block; } .badge { padding: 0.1rem 0.4rem; border-radius: 0.25rem; background: #e9ecef; }
+.container-fluid, .row, .col-12 { display: block; width: 100%; } .d-none { display: none; }
+"""
+
+
+def offline_page(html: str) -> str:
+    """GX's page without CDN stylesheets and scripts, with the inlined stylesheet."""
+    import great_expectations
+
+    styles = Path(great_expectations.__file__).parent / "render/view/static/styles/data_docs_default_styles.css"
+    css = BASE_STYLE + (styles.read_text(encoding="utf-8") if styles.exists() else "")
+    html = EXTERNAL_TAG.sub("", html)
+    return html.replace("</head>", f"<style>{css}</style>\n</head>", 1)
+
+
+def bounded(frame: pd.DataFrame, column: str, minimum: float | None = None, maximum: float | None = None) -> list:
+    """An expectation on the column's smallest (with a minimum) or largest value, which GX records as the
+    observed value (shown in results and Data Docs); none when the column holds no value (nothing measured:
+    a source without phones has no phone rate)."""
+    import great_expectations as gx
+
+    if column not in frame or not frame[column].notna().any():
+        return []
+    kind = gx.expectations.ExpectColumnMinToBeBetween if minimum is not None else gx.expectations.ExpectColumnMaxToBeBetween
+    return [kind(column=column, min_value=minimum, max_value=maximum)]
 
 
 STAGING_SQL = """
@@ -134,21 +213,18 @@ def staging_suites(db_path: Path, previous_rows: dict[str, int] | None = None, p
            if "phone" in s.quality else "0 as phones_normalised, 0 as phones_invalid ")
         + f"from {s.base}" for s in registry.values())
     frame = read_frame(db_path, STAGING_SQL.format(unions=unions))
-    limits = Thresholds.from_env()
     outcomes = {}
     for source_name in registry:
+        limits = Thresholds.from_env(source_name)
         rows = frame[frame["source_name"] == source_name].reset_index(drop=True)
-        expectations = [
-            gx.expectations.ExpectColumnValuesToBeBetween(column="email_valid_rate", min_value=limits.email_valid_rate_min),
-            gx.expectations.ExpectColumnValuesToBeBetween(column="phone_valid_rate", min_value=limits.phone_valid_rate_min),
-            gx.expectations.ExpectColumnValuesToBeBetween(column="quarantine_share", max_value=limits.quarantine_share_max),
-        ]
-        if registry[source_name].optional:  # privacy requests: a few rows; bad ones show in privacy_request_log
-            expectations = expectations[:2]
-        elif previous_rows and source_name in previous_rows:
+        expectations = [*bounded(rows, "email_valid_rate", minimum=limits.email_valid_rate_min),
+                        *bounded(rows, "phone_valid_rate", minimum=limits.phone_valid_rate_min)]
+        if not registry[source_name].optional:  # privacy requests: bad ones show in privacy_request_log
+            expectations += bounded(rows, "quarantine_share", maximum=limits.quarantine_share_max)
+        if not registry[source_name].optional and previous_rows and source_name in previous_rows:
             rows["row_change"] = rows["rows_loaded"] / previous_rows[source_name]
             # a source may grow, but not shrink by half or explode tenfold between runs
-            expectations.append(gx.expectations.ExpectColumnValuesToBeBetween(
+            expectations.append(gx.expectations.ExpectColumnMinToBeBetween(
                 column="row_change", min_value=0.5, max_value=10))
         outcome = validate(f"staging_{source_name}", rows, expectations, docs_dir)
         outcomes[source_name] = SuiteOutcome(outcome.suite, outcome.success, outcome.outcomes,
@@ -175,9 +251,8 @@ def identity_suite(db_path: Path, docs_dir: Path | None = None) -> SuiteOutcome:
         from customer_profiles p""")
     records = read_frame(db_path, "select source_name || '|' || source_record_id as record from person_records")
     outcome = validate("identity", frame, docs_dir=docs_dir, expectations=[
-        gx.expectations.ExpectColumnValuesToBeBetween(column="record_count",
-                                                      max_value=Thresholds.from_env().person_records_max),
-        gx.expectations.ExpectColumnValuesToBeBetween(column="mapped", min_value=1),
+        *bounded(frame, "record_count", maximum=Thresholds.from_env().person_records_max),
+        *bounded(frame, "mapped", minimum=1),
     ])
     mapped_once = validate("identity_records", records, [gx.expectations.ExpectColumnValuesToBeUnique(column="record")],
                            docs_dir)
@@ -193,7 +268,7 @@ def profiles_suite(db_path: Path, docs_dir: Path | None = None) -> SuiteOutcome:
     profiles = validate("profiles", frame, docs_dir=docs_dir, expectations=[
         gx.expectations.ExpectColumnValuesToBeUnique(column="person_id"),
         gx.expectations.ExpectColumnValuesToNotBeNull(column="person_id"),
-        gx.expectations.ExpectColumnValuesToBeBetween(column="lifetime_value", min_value=0),
+        *bounded(frame, "lifetime_value", minimum=0),
         gx.expectations.ExpectColumnValuesToBeInSet(column="email_consent",
                                                     value_set=["subscribed", "unsubscribed", "unknown"]),
     ])

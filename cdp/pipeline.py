@@ -8,12 +8,18 @@ from __future__ import annotations
 import contextlib
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 
 from cdp.crm_sandbox import use_crm_sandbox_if_no_credentials
+from cdp.erasure_rewrite import rewrite_after_erasure
+from cdp.privacy_enforcement import enforce_privacy
+from cdp.progress import DBT_STEPS
 from cdp.raw_data import ensure_raw_data
 from cdp.report import (format_table, identity_summary, journey_summary, load_summary, prediction_summary, query,
                         table_exists)
+from cdp.segment_rules import refuse_bad_segments
 from cdp.settings import Settings
+from sync.config import ConfigError, load_syncs
 
 
 def run_pipeline(settings: Settings, verbose: bool = False) -> int:
@@ -22,8 +28,16 @@ def run_pipeline(settings: Settings, verbose: bool = False) -> int:
     from cdp.instance import project_instance
     from cdp.progress import progress_logger
 
+    if refuse_bad_segments(settings.project_dir):
+        return 2
     ensure_raw_data(settings)
-    sandbox = use_crm_sandbox_if_no_credentials(settings)
+    try:
+        load_syncs()
+        sandbox = use_crm_sandbox_if_no_credentials(settings)
+    except ConfigError as exc:  # the sync assets fail with the whole message; the build and checks still run
+        sandbox = None
+        print(f"error: {str(exc).strip().splitlines()[0]} (the syncs will not run; no CRM sandbox started)",
+              flush=True)
     if sandbox:
         print(f"no CRM credentials set: syncing to the local CRM sandbox at {sandbox.url}/", flush=True)
 
@@ -54,7 +68,22 @@ def run_pipeline(settings: Settings, verbose: bool = False) -> int:
         result = job.execute_in_process(instance=instance, run_config=run_config, raise_on_error=False)
 
     db = settings.duckdb_path
-    if table_exists(db, "source_row_counts"):
+    materialized = {e.asset_key.path[-1] for e in result.get_asset_materialization_events()}
+    from orchestration.sync_assets import sync_assets
+
+    sync_keys = sorted(key.path[-1] for a in sync_assets for key in a.keys)
+    not_run = [name for name in sync_keys if name not in materialized]
+    if not result.success or not_run:  # whatever failed, privacy requests still reach every destination
+        print("\nthe run did not complete: applying privacy requests on their own", flush=True)
+        enforce_privacy(db, settings.project_dir, settings.target, settings.dbt_env,
+                        str(Path(sys.executable).with_name("dbt")), print)
+    if settings.target == "duckdb" and (rewritten := rewrite_after_erasure(db)):
+        print(rewritten)
+    built = {e.step_key for e in result.all_events if e.event_type_value == "STEP_SUCCESS"} >= set(DBT_STEPS)
+    if not built:
+        print("\nthe dbt build did not complete: no summary (where it stopped, the warehouse's tables are the "
+              "previous build's)")
+    elif table_exists(db, "source_row_counts"):
         print("\nRows per source (loaded = staged + superseded + duplicates + quarantined + after_as_of):")
         print(load_summary(db))
         print("\nIdentity:")
@@ -64,16 +93,16 @@ def run_pipeline(settings: Settings, verbose: bool = False) -> int:
         print("\nJourneys:")
         print(journey_summary(db))
     checks = [(e.asset_check_evaluation_data.asset_key.path[-1], e.asset_check_evaluation_data.check_name,
-               "pass" if e.asset_check_evaluation_data.passed else "FAIL")
+               "pass" if e.asset_check_evaluation_data.passed else "FAIL",
+               (e.asset_check_evaluation_data.description or "").partition(": ")[2])
               for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"
               and e.asset_check_evaluation_data.check_name.startswith("gx_")]
     if checks:
         failed_checks = [c for c in checks if c[2] == "FAIL"]
         print(f"\nGovernance checks (Great Expectations): {len(checks) - len(failed_checks)} passed, "
-              f"{len(failed_checks)} failed; Data Docs (HTML) in {settings.gx_docs_dir}")
+              f"{len(failed_checks)} failed; Data Docs: `cdp docs --gx` (or `cdp ui`) serves {settings.gx_docs_dir}")
         if failed_checks:
-            print(format_table(["asset", "check", "result"], failed_checks))
-    materialized = {e.asset_key.path[-1] for e in result.get_asset_materialization_events()}
+            print(format_table(["asset", "check", "result", "observed vs threshold"], failed_checks))
     if table_exists(db, "sync_runs", schema="cdp_sync"):
         cols, rows = query(db, """
             select sync_name, status, planned, sent, succeeded, failed, skipped, retries, duration_s
@@ -84,10 +113,6 @@ def run_pipeline(settings: Settings, verbose: bool = False) -> int:
             print("\nSyncs (latest run of each):")
             print(format_table(cols, rows))
     failed_steps = [e.step_key for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
-    from orchestration.sync_assets import sync_assets
-
-    sync_keys = sorted(key.path[-1] for a in sync_assets for key in a.keys)
-    not_run = [name for name in sync_keys if name not in materialized]
     if failed_steps:
         print(f"\nfailed steps: {', '.join(failed_steps)}")
     if not_run:

@@ -1,6 +1,8 @@
 -- Blocking check on the prediction models (a failing test stops what depends on them, the CRM models
 -- among them): every fit converged, converged parameters finite and inside var prediction_parameter_ranges,
--- probabilities within 0-1, expected orders and values not negative.
+-- probabilities within 0-1, expected orders and values not negative. A BG/NBD at its no-dropout boundary
+-- (fit_status boundary_no_dropout: a = 0, b null for infinity) is a result; its r and alpha are held to
+-- the ranges.
 -- In Dagster it is an asset check of predictive_model_parameters.
 {{ config(meta={'dagster': {'ref': {'name': 'predictive_model_parameters'}}}) }}
 {%- set ranges = var('prediction_parameter_ranges') %}
@@ -16,6 +18,12 @@ bad_parameters as (
     select model || '.' || parameter || ': ' || fit_status as problem
     from parameters
     where fit_status = 'not_converged'
+        or (fit_status = 'boundary_no_dropout' and parameter in ('r', 'alpha') and (value is null or not (
+            {%- for name in ['r', 'alpha'] %}
+            (parameter = '{{ name }}' and value > {{ ranges.bg_nbd[name][0] }} and value < {{ ranges.bg_nbd[name][1] }})
+            {%- if not loop.last %} or{% endif %}
+            {%- endfor %}
+        )))
         or (fit_status = 'converged' and (value is null or not (
             {%- for model_name, params in ranges.items() %}
             {%- for name, bounds in params.items() %}

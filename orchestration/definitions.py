@@ -8,7 +8,7 @@ import dagster as dg
 
 from orchestration.automation import alert_on_failure, daily_schedule, full_pipeline, raw_files_sensor
 from orchestration.dbt_assets import build_dbt_assets, raw_source_assets
-from orchestration.governance import build_governance_checks
+from orchestration.governance import build_governance_checks, privacy_after_failed_run, privacy_requests_job
 from orchestration.prediction_assets import prediction_backtest
 from orchestration.report_assets import run_report
 from orchestration.resources import build_resources
@@ -20,8 +20,8 @@ def defs() -> dg.Definitions:
     return dg.Definitions(
         assets=[*raw_source_assets(), *build_dbt_assets(), run_report, prediction_backtest, *sync_assets],
         asset_checks=build_governance_checks(),
-        jobs=[full_pipeline],
+        jobs=[full_pipeline, privacy_requests_job],
         schedules=[daily_schedule],
-        sensors=[raw_files_sensor, alert_on_failure],
+        sensors=[raw_files_sensor, alert_on_failure, privacy_after_failed_run],
         resources=build_resources(),
     )

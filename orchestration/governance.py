@@ -3,15 +3,20 @@ suite on every source's base_ model (from the source registry), the identity sui
 profile suite on customer_profiles. All are blocking: a failing staging check holds back the second dbt
 step (identity, profiles, CRM models: staging is its own step) and so every sync; the identity and profile
 checks hold back the syncs, which depend on their assets. Each result links its GX Data Docs page (HTML,
-written under the state folder)."""
+written under the state folder, served over http on loopback by `cdp ui` and `cdp docs --gx`)."""
 
 import json
+import os
 
 import dagster as dg
 
+from cdp.docs_server import gx_docs_url
 from cdp.governance_suites import SuiteOutcome, identity_suite, profiles_suite, staging_suites
+from cdp.privacy_enforcement import enforce_privacy
 from cdp.registry import load_registry
-from orchestration.resources import WarehouseResource
+from cdp.settings import load_settings
+from orchestration.automation import full_pipeline
+from orchestration.resources import WarehouseResource, dbt_executable
 
 STAGING_DESCRIPTION = ("Email validity and phone E.164 rates, quarantine share, rows against the previous run "
                        "(Great Expectations on this source's base_ model).")
@@ -21,16 +26,21 @@ def _metadata(outcome: SuiteOutcome) -> dict:
     failed = [o for o in outcome.outcomes if not o.success]
     metadata: dict = {"gx_results": dg.MetadataValue.md(outcome.markdown()),
                       "expectations": len(outcome.outcomes), "failed": len(failed)}
+    for o in outcome.outcomes:  # each measured value against its threshold, e.g. email_valid_rate: 0.898 < 0.90
+        if o.comparison:
+            metadata[f"observed_{o.column}"] = o.comparison
     for page in outcome.docs:
-        metadata[f"gx_data_docs_{page.stem}"] = dg.MetadataValue.url(page.resolve().as_uri())
+        metadata[f"gx_data_docs_{page.stem}"] = dg.MetadataValue.url(gx_docs_url(page))
     return metadata
 
 
 def _description(outcome: SuiteOutcome) -> str:
+    """What failed, each measured value against its threshold: `1 expectation(s) failed: email_valid_rate
+    0.898 < 0.90`."""
     failed = [o for o in outcome.outcomes if not o.success]
     if outcome.success:
         return "all expectations met"
-    return f"{len(failed)} expectation(s) failed: " + ", ".join(f"{o.expectation}({o.column})" for o in failed)
+    return f"{len(failed)} expectation(s) failed: {outcome.failures()}"
 
 
 def _result(outcome: SuiteOutcome, asset_key: dg.AssetKey | None = None, check_name: str | None = None):
@@ -89,3 +99,27 @@ def gx_privacy(warehouse: WarehouseResource):
 
 def build_governance_checks() -> list[dg.AssetChecksDefinition]:
     return [build_staging_check(), gx_identity_quality, gx_profile_quality, gx_privacy]
+
+
+@dg.op(description="Apply privacy requests on their own (cdp/privacy_enforcement.py): the privacy models, the "
+                   "warehouse purge and privacy-only syncs that send deletes and archives and nothing else.")
+def apply_privacy_requests(context: dg.OpExecutionContext, warehouse: WarehouseResource) -> None:
+    settings = load_settings()
+    done = enforce_privacy(warehouse.path, settings.project_dir, warehouse.target,
+                           {**os.environ, **settings.dbt_variables, **warehouse.dbt_variables()}, dbt_executable(),
+                           context.log.info)
+    if not done:
+        raise dg.Failure("privacy requests were not all applied: see the log; the next run retries")
+
+
+@dg.job(name="privacy_requests", description="Erasure and suppression on their own, after a run that failed.")
+def privacy_requests_job() -> None:
+    apply_privacy_requests()
+
+
+@dg.run_failure_sensor(monitored_jobs=[full_pipeline], request_job=privacy_requests_job,
+                       default_status=dg.DefaultSensorStatus.RUNNING,
+                       description="After a failed full_pipeline run, privacy requests still reach the warehouse "
+                                   "and every destination.")
+def privacy_after_failed_run(context: dg.RunFailureSensorContext):
+    return dg.RunRequest(run_key=f"privacy-after-{context.dagster_run.run_id}")

@@ -12,6 +12,7 @@ Notation (per person, one time unit throughout, weeks in this project):
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,6 +48,7 @@ class FitResult:
     n: int
     std_errors: dict[str, float]
     message: str
+    no_dropout: bool = False  # BG/NBD at its boundary a -> 0, b -> infinity: the NBD (Poisson-Gamma) limit
 
 
 def _f(v: ArrayLike) -> Array:
@@ -153,10 +155,63 @@ def fit_bgnbd(x: ArrayLike, t_x: ArrayLike, T: ArrayLike,
     return FitResult(BgNbdParams(*map(float, theta)), ok, ll, len(x), se, msg)
 
 
+# BG/NBD's dropout probability p ~ Beta(a, b) has mean a / (a + b). Below this the estimate has run to the
+# boundary a -> 0, b -> infinity (nobody drops out), where the optimiser stops anywhere along a flat ridge.
+NO_DROPOUT_MEAN_P = 1e-3
+
+
+def fit_nbd(x: ArrayLike, T: ArrayLike, start: tuple[float, float] = (1.0, 1.0)) -> FitResult:
+    """Maximum-likelihood NBD (Poisson purchases at a Gamma(r, alpha) distributed rate, nobody drops out):
+    the limit of BG/NBD as a -> 0 or b -> infinity, with the same r and alpha. Per person the likelihood is
+    Gamma(r + x) / Gamma(r) * alpha^r / (alpha + T)^(r + x) (the BG/NBD's first term with the beta ratio 1)."""
+    x, T = _f(x), _f(T)
+    ux, inv = np.unique(x, return_inverse=True)
+    inv = inv.ravel()
+    n = float(len(x))
+    scale = float(np.mean(T)) if len(T) else 1.0
+
+    def neg_ll_grad(log_theta: Array) -> tuple[float, Array]:
+        r, alpha = np.exp(log_theta)
+        if not np.all(np.isfinite([r, alpha])):
+            return 1e300, np.zeros(2)
+        log_aT = np.log(alpha + T)
+        rx = r + x
+        ll = (special.gammaln(r + ux) - special.gammaln(r))[inv].sum() + n * r * np.log(alpha) - (rx * log_aT).sum()
+        if not np.isfinite(ll):
+            return 1e300, np.zeros(2)
+        d_r = (special.digamma(r + ux) - special.digamma(r))[inv].sum() + n * np.log(alpha) - log_aT.sum()
+        d_alpha = n * r / alpha - (rx / (alpha + T)).sum()
+        return -float(ll), -np.array([d_r * r, d_alpha * alpha])
+
+    theta, ok, ll, se, msg = _fit(neg_ll_grad, ["r", "alpha"], np.array([start[0], start[1] * scale]))
+    return FitResult(BgNbdParams(float(theta[0]), float(theta[1]), 0.0, math.inf), ok, ll, len(x),
+                     {**se, "a": float("nan"), "b": float("nan")}, msg, no_dropout=True)
+
+
+def fit_bgnbd_or_no_dropout(x: ArrayLike, t_x: ArrayLike, T: ArrayLike) -> FitResult:
+    """The BG/NBD fit, or, when its likelihood's maximum lies on the boundary a -> 0, b -> infinity (nobody
+    in the data drops out), the no-dropout limit it tends to: the NBD fit, whose likelihood is the supremum
+    the BG/NBD optimiser approaches (it stops on a flat ridge, converged or not, with a and b anywhere along
+    it). The limit is taken only when the BG/NBD estimate failed or sits at the boundary, and the NBD
+    explains the data at least as well (log-likelihood within a relative 1e-7)."""
+    bg = fit_bgnbd(x, t_x, T)
+    r, alpha, a, b = bg.params.r, bg.params.alpha, bg.params.a, bg.params.b
+    usable = bg.converged and all(math.isfinite(v) for v in (r, alpha, a, b, bg.log_likelihood))
+    if usable and a / (a + b) >= NO_DROPOUT_MEAN_P:
+        return bg
+    nbd = fit_nbd(x, T)
+    tolerance = 1e-7 * abs(nbd.log_likelihood) + 1e-6
+    if nbd.converged and (not usable or nbd.log_likelihood >= bg.log_likelihood - tolerance):
+        return nbd
+    return bg
+
+
 def p_alive(params: BgNbdParams, x: ArrayLike, t_x: ArrayLike, T: ArrayLike) -> Array:
     """P(still active at T | x, t_x, T), FHL (2005) equation 11; 1 for persons without repeat purchases."""
     r, alpha, a, b = params.r, params.alpha, params.a, params.b
     x, t_x, T = _f(x), _f(t_x), _f(T)
+    if a == 0.0:  # the no-dropout limit: everybody stays active
+        return np.ones_like(x)
     with np.errstate(divide="ignore", invalid="ignore"):
         log_ratio = np.log(a) - np.log(np.maximum(b + x - 1, 1e-300)) + (r + x) * (
             np.log(alpha + T) - np.log(alpha + t_x))
@@ -185,10 +240,13 @@ def churn_risk(params: BgNbdParams, x: ArrayLike, t_x: ArrayLike, T: ArrayLike, 
 def expected_transactions(params: BgNbdParams, x: ArrayLike, t_x: ArrayLike, T: ArrayLike,
                           horizon: float) -> Array:
     """E[transactions in (T, T + horizon] | x, t_x, T], FHL (2005) equation 10. The Gauss hypergeometric
-    term depends on (x, T) only: it is evaluated once per distinct pair."""
+    term depends on (x, T) only: it is evaluated once per distinct pair. In the no-dropout limit (a = 0) it is
+    the Poisson-Gamma expectation h (r + x) / (alpha + T)."""
     r, alpha, a, b = params.r, params.alpha, params.a, params.b
     x, t_x, T = _f(x), _f(t_x), _f(T)
     kh = float(horizon)
+    if a == 0.0:
+        return kh * (r + x) / (alpha + T)
     kx, kT, inv = _pairs(x, T)
     z = kh / (alpha + kT + kh)
     hyp = special.hyp2f1(r + kx, b + kx, a + b + kx - 1, z)

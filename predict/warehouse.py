@@ -20,6 +20,7 @@ DAYS_PER_WEEK = 7.0
 WEEKS_PER_YEAR = 365.25 / 7.0
 PARAMETER_COLUMNS = ["model", "parameter", "value", "time_unit", "fitted_on_persons", "as_of", "std_error",
                      "fit_status"]
+USABLE_FITS = ("converged", "boundary_no_dropout")  # fit statuses whose parameters score persons
 PREDICTION_COLUMNS = ["person_id", "p_alive", "churn_risk", "expected_orders", "horizon_days",
                       "expected_order_value", "predicted_clv", "predicted_next_order_at", "model_fitted_at",
                       "prediction_basis"]
@@ -64,14 +65,15 @@ class Fitted:
 
 
 def fit(summary: pd.DataFrame, min_persons: int = 20) -> Fitted:
-    """BG/NBD on every buyer; Gamma-Gamma on repeat buyers with a positive mean repeat value. A model with
-    fewer than `min_persons` persons to fit on is not fitted (None)."""
+    """BG/NBD on every buyer (or its no-dropout limit, when nobody in the data drops out); Gamma-Gamma on
+    repeat buyers with a positive mean repeat value. A model with fewer than `min_persons` persons to fit on
+    is not fitted (None)."""
     bg = None
     # rows in an order that depends on the values only (not on person ids, which differ between builds), so
     # the sums in the likelihood and therefore the fit are bit-identical for the same order days
     summary = summary.sort_values(["x", "t_x", "T", "m_x"], kind="stable", na_position="first")
     if len(summary) >= min_persons and (summary["x"] > 0).sum() > 0:
-        bg = m.fit_bgnbd(summary["x"], summary["t_x"], summary["T"])
+        bg = m.fit_bgnbd_or_no_dropout(summary["x"], summary["t_x"], summary["T"])
     repeat = summary[(summary["x"] > 0) & (summary["m_x"] > 0)]
     gg = m.fit_gamma_gamma(repeat["x"], repeat["m_x"]) if len(repeat) >= min_persons else None
     total_days = float(summary["n_days"].sum()) if len(summary) else 0.0
@@ -86,17 +88,23 @@ def _status(result: m.FitResult | None, ranges: dict[str, list[float]] | None = 
     alike). Such a model is not used for scoring (the population mean order value stands in for
     Gamma-Gamma; without BG/NBD every figure is null with basis insufficient_data), and the run summary shows
     the status; the blocking check (data-tests/assert_predictions_sane.sql) fails only on not_converged and
-    on converged values out of range, so a degenerate fit on a small data set does not stop the build."""
+    on converged values out of range, so a degenerate fit on a small data set does not stop the build.
+
+    A BG/NBD whose maximum lies at a -> 0, b -> infinity (nobody drops out) is `boundary_no_dropout`: a
+    result, the no-dropout model (predict.models.fit_nbd), scored with p_alive = 1; only its r and alpha are
+    held to the ranges."""
     if result is None:
         return "insufficient_data"
     values = vars(result.params)
+    if result.no_dropout:
+        values = {"r": values["r"], "alpha": values["alpha"]}
     if not (result.converged and all(math.isfinite(v) for v in values.values())):
         return "not_converged"
     for name, value in values.items():
         low, high = (ranges or {}).get(name, (-math.inf, math.inf))
         if not low < value < high:
             return "outside_sane_range"
-    return "converged"
+    return "boundary_no_dropout" if result.no_dropout else "converged"
 
 
 def parameter_rows(fitted: Fitted, as_of: datetime | pd.Timestamp, n_bgnbd: int, n_gg: int,
@@ -108,18 +116,23 @@ def parameter_rows(fitted: Fitted, as_of: datetime | pd.Timestamp, n_bgnbd: int,
         status = _status(result, (ranges or {}).get(model))
         for name in names:
             value = getattr(result.params, name) if result else None
+            value = None if value is not None and math.isinf(value) else value  # b of the no-dropout limit
             se = result.std_errors.get(name) if result else None
             rows.append([model, name, value, unit, n, pd.Timestamp(as_of), se, status])
     return pd.DataFrame(rows, columns=PARAMETER_COLUMNS)
 
 
 def params_from_rows(rows: pd.DataFrame) -> tuple[m.BgNbdParams | None, m.GammaGammaParams | None]:
-    """Parameters back from predictive_model_parameters rows (None for a model not fitted or not converged)."""
+    """Parameters back from predictive_model_parameters rows (None for a model not fitted or not converged);
+    a boundary_no_dropout BG/NBD comes back as a = 0, b = infinity (stored as null), the no-dropout limit."""
     def get(model: str) -> dict[str, float] | None:
         part = rows[rows["model"] == model]
-        if part.empty or (part["fit_status"] != "converged").any():
+        if part.empty or not part["fit_status"].isin(USABLE_FITS).all():
             return None
-        return dict(zip(part["parameter"], part["value"].astype(float)))
+        values = dict(zip(part["parameter"], part["value"].astype(float)))
+        if (part["fit_status"] == "boundary_no_dropout").all():
+            values.update(a=0.0, b=math.inf)
+        return values
 
     bg, gg = get("bg_nbd"), get("gamma_gamma")
     return (m.BgNbdParams(**bg) if bg else None, m.GammaGammaParams(**gg) if gg else None)

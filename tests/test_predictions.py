@@ -79,14 +79,13 @@ def test_expected_order_value_shrinks_towards_the_population_mean():
 
 
 # --------------------------------------------------------------------------------- CDNOW through a build
-def write_cdnow_raw(out: Path) -> int:
-    """CDNOW through the raw-file contract: a shop customer per CDNOW customer, a paid order per purchase
-    row (several rows of one day are one transaction), every other file header-only."""
+def write_orders_raw(out: Path, orders: list[tuple[str, str, str]]) -> int:
+    """Orders (customer id, ISO day, amount) through the raw-file contract: a shop customer per customer id,
+    a paid order per row (several rows of one day are one transaction), every other file header-only."""
     out.mkdir(parents=True, exist_ok=True)
-    rows = [line.split() for line in (DATA / "CDNOW_sample.txt").read_text().splitlines() if line.strip()]
     first: dict[str, str] = {}
-    for _mid, cid, day, _cds, _amount in rows:
-        first.setdefault(cid, f"{day[:4]}-{day[4:6]}-{day[6:]}")
+    for cid, day, _amount in orders:
+        first.setdefault(cid, day)
     for name, columns in RAW_FILES.items():
         with (out / f"{name}.csv").open("w", newline="", encoding="utf-8") as fh:
             writer = csv.writer(fh)
@@ -95,9 +94,15 @@ def write_cdnow_raw(out: Path) -> int:
                 for cid, day in first.items():
                     writer.writerow([f"C{cid}", "", "", "", "", "", "US", "", day, day])
             elif name == "shop_orders":
-                for i, (_mid, cid, day, _cds, amount) in enumerate(rows):
-                    writer.writerow([f"O{i}", f"C{cid}", "", "paid", "USD", amount, f"{day[:4]}-{day[4:6]}-{day[6:]}"])
+                for i, (cid, day, amount) in enumerate(orders):
+                    writer.writerow([f"O{i}", f"C{cid}", "", "paid", "USD", amount, day])
     return len(first)
+
+
+def write_cdnow_raw(out: Path) -> int:
+    """CDNOW through the raw-file contract (write_orders_raw)."""
+    rows = [line.split() for line in (DATA / "CDNOW_sample.txt").read_text().splitlines() if line.strip()]
+    return write_orders_raw(out, [(cid, f"{day[:4]}-{day[4:6]}-{day[6:]}", amount) for _m, cid, day, _c, amount in rows])
 
 
 @pytest.fixture(scope="module")
@@ -277,3 +282,47 @@ def test_a_fit_at_a_boundary_is_flagged_and_not_used():
     assert warehouse.params_from_rows(rows)[1] is None
     # the same fit judged without ranges is an ordinary converged fit: the flag comes from the ranges
     assert set(warehouse.parameter_rows(fitted, pd.Timestamp("2026-01-01"), 0, 300)["fit_status"]) >= {"converged"}
+
+
+def no_dropout_orders(persons: int, seed: int) -> list[tuple[str, str, str]]:
+    """Orders of persons who never drop out (BG/NBD with dropout probability 0: Poisson buying at a
+    Gamma-distributed rate), first orders spread over 1 January to 30 June 2025, observed to 31 December."""
+    rng = np.random.default_rng(seed)
+    orders = []
+    for i in range(persons):
+        start = pd.Timestamp("2025-01-01") + pd.Timedelta(days=int(rng.integers(0, 181)))
+        rate = rng.gamma(0.9, 1.0 / 6.0)  # orders per week
+        t = 0.0
+        while t <= (pd.Timestamp("2025-12-31") - start).days / 7:
+            orders.append((f"N{i}", (start + pd.Timedelta(days=int(t * 7))).strftime("%Y-%m-%d"),
+                           f"{rng.gamma(4.0, 10.0):.2f}"))
+            t += rng.exponential(1.0 / rate)
+    return orders
+
+
+def test_a_data_set_where_nobody_drops_out_is_fitted_and_scored_by_the_no_dropout_limit(tmp_path, monkeypatch):
+    """BG/NBD's likelihood maximum lies at a -> 0, b -> infinity: the build passes its blocking prediction
+    check, fit_status says boundary_no_dropout, and every buyer is scored by the NBD limit (p_alive 1,
+    expected orders h (r + x) / (alpha + T))."""
+    assert write_orders_raw(tmp_path / "raw", no_dropout_orders(400, 8)) == 400
+    monkeypatch.setenv("CDP_AS_OF", "2025-12-31")
+    dbt(tmp_path / "raw", tmp_path / "warehouse.duckdb", "build")  # raises unless every check passed
+    wh = Warehouse(tmp_path / "raw", tmp_path / "warehouse.duckdb")
+    params = {p: (v, s) for p, v, s in wh.sql("select parameter, value, fit_status from predictive_model_parameters "
+                                               "where model = 'bg_nbd'")}
+    assert {s for _v, s in params.values()} == {"boundary_no_dropout"}
+    assert params["a"][0] == 0.0 and params["b"][0] is None
+    r, alpha = params["r"][0], params["alpha"][0]
+    assert 0.5 < r < 1.5 and 3 < alpha < 10, (r, alpha)
+    scored = pd.DataFrame(wh.sql("select person_id, p_alive, expected_orders, churn_risk, prediction_basis "
+                                 "from customer_predictions"),
+                          columns=["person_id", "p_alive", "expected_orders", "churn_risk", "basis"])
+    assert set(scored["basis"]) == {"order_history"} and (scored["p_alive"] == 1.0).all()
+    days = pd.DataFrame(wh.sql("select person_id, order_day, order_value from int_person_order_days"),
+                        columns=["person_id", "order_day", "order_value"])
+    summary = warehouse.summarise(days, datetime(2025, 12, 31)).set_index("person_id")
+    joined = scored.set_index("person_id").join(summary)
+    h = 365 / 7
+    np.testing.assert_allclose(joined["expected_orders"], h * (r + joined["x"]) / (alpha + joined["T"]), rtol=1e-9)
+    np.testing.assert_allclose(joined["churn_risk"], ((alpha + joined["T"]) / (alpha + joined["T"] + h))
+                               ** (r + joined["x"]), rtol=1e-9)

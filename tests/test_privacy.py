@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import duckdb
@@ -281,3 +282,58 @@ def test_gx_privacy_check_fails_on_erased_suppressed_or_unconsented_rows(tmp_pat
     failed = {(o.expectation, o.column): o.unexpected_count for o in privacy_suite(tw.db_path).outcomes if not o.success}
     assert failed == {("expect_column_values_to_not_be_in_set", "person_id"): 3,
                       ("expect_column_values_to_be_in_set", "email_consent"): 1}
+
+
+def test_requests_received_after_the_as_of_instant_apply_to_a_build_of_the_past(wh, monkeypatch):
+    """CDP_AS_OF cuts events, not privacy requests: a request filed today erases or suppresses in a build as
+    of last month, is in privacy_request_log, and its person leaves every sync model."""
+    as_of = wh.scalar("select max(as_of_at) from customer_profiles") - timedelta(days=30)
+    monkeypatch.setenv("CDP_AS_OF", as_of.strftime("%Y-%m-%dT%H:%M:%S"))
+    dbt(wh.raw_dir, wh.db_path, "build")
+    erased, erased_ids = pick_person(wh)
+    suppressed = wh.scalar("select person_id from sync_webhook__marketing_contacts h "
+                           "join sync_hubspot__contacts s using (person_id) where person_id <> ? and s.email is not null "
+                           "order by person_id limit 1".replace("?", f"'{erased}'"))
+    suppressed_email = wh.scalar(f"select email from sync_hubspot__contacts where person_id = '{suppressed}'")
+    filed = as_of + timedelta(days=10)
+    append_request(wh.raw_dir, "erasure", erased_ids["email"][0], None, "late-erase", received_at=filed)
+    append_request(wh.raw_dir, "suppression", suppressed_email, None, "late-suppress", received_at=filed)
+    dbt(wh.raw_dir, wh.db_path, "build")
+    assert dict(wh.sql("select request_id, status from privacy_request_log")) == {
+        "late-erase": "erased", "late-suppress": "suppressed"}
+    assert wh.scalar("select rows_after_as_of from source_row_counts where source_name = 'privacy_requests'") == 0
+    for model in ("sync_hubspot__contacts", "sync_salesforce__contacts", "sync_webhook__marketing_contacts"):
+        assert wh.sql(f"select person_id from {model} where person_id in ('{erased}', '{suppressed}')") == [], model
+    assert wh.scalar(f"select count(*) from customer_profiles where person_id = '{erased}'") == 0
+    assert wh.scalar(f"select count(*) from customer_profiles where person_id = '{suppressed}'") == 1
+
+
+def byte_hits(db_path: Path, needles: list[str]) -> list[str]:
+    """Needles found anywhere in the warehouse file or its WAL, read as bytes (freed blocks included)."""
+    found = []
+    for path in (db_path, db_path.with_name(db_path.name + ".wal")):
+        if path.exists():
+            data = path.read_bytes().lower()
+            found += [f"{path.name}: {n}" for n in needles if n.lower().encode() in data]
+    return found
+
+
+def test_erased_bytes_leave_the_warehouse_file(wh):
+    """Deleted rows leave their bytes in freed blocks: a build that erased someone rewrites the file, also
+    after a rewrite a crash cut short, and a build with no new erasure leaves the file alone."""
+    _pid, ids = pick_person(wh)
+    needles = [*ids["email"], *ids["phone"]]
+    append_request(wh.raw_dir, "erasure", ids["email"][0], None, "bytes-1")
+    dbt(wh.raw_dir, wh.db_path, "build")
+    assert byte_hits(wh.db_path, needles), "a plain build deletes the rows but leaves their bytes in the file"
+    partial = wh.db_path.with_name(wh.db_path.name + ".rewrite")
+    partial.write_bytes(b"a rewrite cut short between the copy and the swap")
+    proc = cdp(wh, "build")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "warehouse file rewritten after erasure" in proc.stdout
+    assert byte_hits(wh.db_path, needles) == []
+    assert not partial.exists()
+    assert wh.scalar("select count(*) from customer_profiles") > 300
+    assert wh.scalar("select status from privacy_request_log where request_id = 'bytes-1'") == "erased"
+    again = cdp(wh, "build")
+    assert again.returncode == 0 and "rewritten" not in again.stdout

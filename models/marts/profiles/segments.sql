@@ -1,4 +1,6 @@
-{#- The segment catalogue, from var segments, with current member counts. -#}
+{#- The segment catalogue, from var segments, with current member counts. Names are checked before they are
+    rendered (macros/profiles/segment_rules.sql). -#}
+{%- if execute %}{% do cdp_check_segments() %}{% endif %}
 with memberships as (
     select * from {{ ref('segment_memberships') }}
 ),

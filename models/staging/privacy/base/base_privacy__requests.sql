@@ -69,7 +69,7 @@ final as (
         _raw_row,
         _raw_row_hash,
         _quarantine_reason,
-        {{ row_fate_for('privacy_requests') }} as _row_fate,
+        {{ privacy_request_fate() }} as _row_fate,
         {{ staged_as_of() }} as _staged_as_of,
         {{ staged_at() }} as _staged_at
     from checked
