@@ -161,7 +161,7 @@ def test_a_run_killed_with_sigkill_then_rerun_delivers_each_event_exactly_once(e
     wh, sb = env
     expected = pending(wh, ALL)
     sb.configure(latency_ms=60)
-    # state flushes every 30 s in the killed run: every confirmation it received is lost with it
+    # state flushes every 30 s in the killed run: its confirmations survive only in its journal
     e = dict(os.environ, CDP_SYNC_FLUSH_SECONDS="30")
     proc = subprocess.Popen([CDP, "sync", "run", ALL, "--quiet"], env=e, cwd=PROJECT_DIR,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -177,7 +177,9 @@ def test_a_run_killed_with_sigkill_then_rerun_delivers_each_event_exactly_once(e
     assert rerun.status == "success", rerun
     counts = accepted(sb)
     assert set(counts) == set(expected) and set(counts.values()) == {1}
-    assert sb.stats()["webhook_replays_dropped"] >= killed_at, "the unflushed deliveries came again, same ids"
+    # what the killed run confirmed is in its journal and not sent again; a delivery in flight at the kill
+    # is sent again with the same id, which the receiver drops
+    assert sb.stats()["webhook_replays_dropped"] <= killed_at
     statuses = [r[0] for r in wh.sql("select status from cdp_sync.sync_runs where sync_name = ? order by started_at",
                                      [ALL])]
     assert statuses[-2:] == ["abandoned", "success"]
