@@ -11,6 +11,7 @@ from pathlib import Path
 
 from cdp.dbt_args import dbt_command
 from cdp.first_erasure import build_graph_if_erasures_need_it
+from cdp.identity_explain import add_identity_parser
 from cdp.raw_data import ensure_raw_data
 from cdp.settings import SAMPLE_PERSONS, SAMPLE_SEED, Settings, load_settings
 
@@ -170,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     from cdp.privacy_cli import add_privacy_parser
 
     add_privacy_parser(sub)
+    add_identity_parser(sub)
 
     ns = parser.parse_args(argv)
     if ns.command == "sync":

@@ -8,6 +8,10 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
+
+from cdp.identity_clusters import Edge, join_clusters
+from cdp.identity_matching import score_pairs
 from cdp.report import query
 from datagen.sample_data import ideal_clusters, read_ground_truth
 
@@ -80,3 +84,22 @@ def score_named_records(duckdb_path: Path, raw_dir: Path) -> NamedRecordScores:
     deterministic = {(s, r): str(c) for s, r, c, _ in rows}
     final = {(s, r): p for s, r, _, p in rows}
     return NamedRecordScores(pairwise_score(deterministic, truth), pairwise_score(final, truth))
+
+
+def score_person_records(duckdb_path: Path, truth: dict[tuple[str, str], str]) -> PairwiseScore:
+    """person_records of a warehouse against known true persons (FEBRL's)."""
+    _, rows = query(duckdb_path, "select source_name, source_record_id, person_id from person_records")
+    return pairwise_score({(s, r): p for s, r, p in rows}, truth)
+
+
+def score_splink_direct(records: pd.DataFrame, auto_merge_threshold: float) -> PairwiseScore:
+    """The tier's matcher on a frame with every column it can compare (FEBRL's date of birth, postcode, address
+    and national id included), each record its own cluster, clusters joined at auto_merge_threshold."""
+    frame = records.drop(columns=["person"]).assign(cluster_id=range(len(records)))
+    pairs = score_pairs(frame, min_probability=auto_merge_threshold)
+    ids = dict(zip(frame["unique_id"], frame["cluster_id"]))
+    joined = join_clusters([Edge(ids[a], ids[b], "probabilistic_match", p, a, b) for a, b, p in
+                            zip(pairs["unique_id_l"], pairs["unique_id_r"], pairs["match_probability"])], [])
+    component = dict(zip(joined["node"], joined["component_id"]))
+    predicted = {("febrl", u): str(component.get(c, c)) for u, c in ids.items()}
+    return pairwise_score(predicted, {("febrl", u): p for u, p in zip(records["unique_id"], records["person"])})

@@ -5,7 +5,7 @@
     contribution in bits (the terms of Splink's waterfall chart: prior + contributions = match weight). A decision
     goes back as a row of identity_decisions.csv naming the two records. -#}
 {%- set auto_merge = var('auto_merge_threshold') | float -%}
-{%- set contributions = ['first_name', 'last_name', 'email', 'email_domain', 'phone', 'city', 'country'] -%}
+{%- set contributions = ['name', 'email', 'email_domain', 'phone', 'city', 'country'] -%}
 with pairs as (
     select * from {{ ref('int_identity_pairs_scored') }}
     where match_probability < {{ auto_merge }}

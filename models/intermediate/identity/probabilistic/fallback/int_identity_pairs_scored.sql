@@ -8,8 +8,8 @@ with final as (
         cast(null as {{ s }}) as record_key_r,
         cast(null as double) as match_probability,
         cast(null as double) as match_weight,
-        {%- for c in ['first_name', 'last_name', 'email', 'email_domain', 'phone', 'city', 'country', 'postcode',
-                      'date_of_birth', 'address', 'street_number', 'national_id'] %}
+        {%- for c in ['name', 'email', 'email_domain', 'phone', 'city', 'country', 'postcode', 'date_of_birth', 'address',
+                      'street_number', 'national_id'] %}
         cast(null as double) as mw_{{ c }}{{ ',' if not loop.last }}
         {%- endfor %}
     from {{ ref('int_identity_match_records') }}
