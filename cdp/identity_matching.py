@@ -94,7 +94,7 @@ def _comparison(column: str):
         return cl.ExactMatch(column).configure(term_frequency_adjustments=True)
     if column in ("date_of_birth", "national_id"):
         return cl.LevenshteinAtThresholds(column, [1, 2])
-    return cl.ExactMatch(column)
+    return cl.ExactMatch(column).configure(term_frequency_adjustments=column == "phone")
 
 
 def choose_model(records: pd.DataFrame) -> MatchModel:
