@@ -29,10 +29,10 @@ clusters as (
         lower(trim({{ 'staged.' ~ m.first_name if m.get('first_name') else 'null' }})) as first_name,
         lower(trim({{ 'staged.' ~ m.last_name if m.get('last_name') else 'null' }})) as last_name,
         {%- endif %}
-        {% for attr in ['email', 'phone', 'city', 'country'] -%}
-        {{ 'lower(trim(staged.' ~ m[attr] ~ '))' if m.get(attr) else 'cast(null as ' ~ cdp_type_string() ~ ')' }} as {{ attr }},
-        {% endfor -%}
-        1 as _one
+        {%- for attr in ['email', 'phone', 'city', 'country'] %}
+        {{ 'lower(trim(staged.' ~ m[attr] ~ '))' if m.get(attr) else 'cast(null as ' ~ cdp_type_string() ~ ')' }} as {{ attr }}
+        {{- ',' if not loop.last }}
+        {%- endfor %}
     from {{ ref(s.model) }} as staged
 ),
 {% endfor %}
