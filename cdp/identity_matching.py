@@ -162,7 +162,7 @@ def _log2(x: float) -> float:
 def score_pairs(records: pd.DataFrame, *, min_probability: float, connection: duckdb.DuckDBPyConnection | None = None,
                 deterministic_recall: float = 0.85) -> pd.DataFrame:
     """Pairs of records in different deterministic clusters with match probability >= min_probability:
-    unique_id_l, unique_id_r, match_probability, match_weight and mw_<column> (each comparison's contribution in
+    unique_id_l < unique_id_r, match_probability, match_weight and mw_<column> (each comparison's contribution in
     bits, the terms of Splink's waterfall chart; NaN for a column the model left out). Fewer than 10 records or
     no usable column: no pairs."""
     records = records.copy()
@@ -180,7 +180,9 @@ def score_pairs(records: pd.DataFrame, *, min_probability: float, connection: du
     predictions = linker.inference.predict(threshold_match_probability=min_probability)
     scored = predictions.as_pandas_dataframe()
     predictions.drop_table_from_database_and_remove_from_cache()
-    scored = scored[scored["cluster_id_l"] != scored["cluster_id_r"]]
+    scored = scored[scored["cluster_id_l"] != scored["cluster_id_r"]].copy()
+    swapped = scored["unique_id_l"] > scored["unique_id_r"]  # each pair once, its smaller key first
+    scored.loc[swapped, ["unique_id_l", "unique_id_r"]] = scored.loc[swapped, ["unique_id_r", "unique_id_l"]].values
     out = scored[["unique_id_l", "unique_id_r", "match_probability", "match_weight"]].astype(
         {"unique_id_l": "str", "unique_id_r": "str", "match_probability": "float64", "match_weight": "float64"})
     for c in CONTRIBUTIONS:

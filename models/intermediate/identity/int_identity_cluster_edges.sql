@@ -1,10 +1,10 @@
 {#- What may join or separate deterministic clusters, one row per record pair in two clusters: the probabilistic
     tier's confident pairs (match probability >= var auto_merge_threshold), reviewers' merges, and reviewers'
-    keep_apart decisions (a constraint). A reviewer's decision on a pair replaces the score of that pair. Clusters
+    keep_apart decisions (a constraint); a decided pair's score is not read (int_identity_pairs_undecided). Clusters
     are the deterministic graph's pass-2 clusters of each record. -#}
 {%- set auto_merge = var('auto_merge_threshold') | float -%}
 with pairs as (
-    select * from {{ ref('int_identity_pairs_scored') }}
+    select * from {{ ref('int_identity_pairs_undecided') }}
     where match_probability >= {{ auto_merge }}
 ),
 
@@ -29,21 +29,8 @@ record_clusters as (
 ),
 
 scored as (
-    select
-        case when record_key_l < record_key_r then record_key_l else record_key_r end as record_key_a,
-        case when record_key_l < record_key_r then record_key_r else record_key_l end as record_key_b,
-        'probabilistic_match' as edge_kind,
-        match_probability
+    select record_key_a, record_key_b, 'probabilistic_match' as edge_kind, match_probability
     from pairs
-),
-
-undecided as (
-    select scored.*
-    from scored
-    left join decisions
-        on decisions.record_key_a = scored.record_key_a
-        and decisions.record_key_b = scored.record_key_b
-    where decisions.record_key_a is null
 ),
 
 reviewed as (
@@ -56,7 +43,7 @@ reviewed as (
 ),
 
 edges as (
-    select * from undecided
+    select * from scored
     union all
     select * from reviewed
 ),

@@ -7,7 +7,7 @@
 {%- set auto_merge = var('auto_merge_threshold') | float -%}
 {%- set contributions = ['name', 'email', 'email_domain', 'phone', 'city', 'country'] -%}
 with pairs as (
-    select * from {{ ref('int_identity_pairs_scored') }}
+    select * from {{ ref('int_identity_pairs_undecided') }}
     where match_probability < {{ auto_merge }}
 ),
 
@@ -24,28 +24,17 @@ resolved as (
     select * from {{ ref('int_records_resolved') }}
 ),
 
-uncertain as (
+undecided as (
     select
-        case when pairs.record_key_l < pairs.record_key_r then pairs.record_key_l else pairs.record_key_r end
-            as record_key_a,
-        case when pairs.record_key_l < pairs.record_key_r then pairs.record_key_r else pairs.record_key_l end
-            as record_key_b,
+        record_key_a,
+        record_key_b,
         'uncertain_match' as reason,
-        pairs.match_probability,
-        pairs.match_weight,
+        match_probability,
+        match_weight,
         {%- for c in contributions %}
-        pairs.mw_{{ c }}{{ ',' if not loop.last }}
+        mw_{{ c }}{{ ',' if not loop.last }}
         {%- endfor %}
     from pairs
-),
-
-undecided as (
-    select uncertain.*
-    from uncertain
-    left join decisions
-        on decisions.record_key_a = uncertain.record_key_a
-        and decisions.record_key_b = uncertain.record_key_b
-    where decisions.record_key_a is null
 ),
 
 still_joined as (

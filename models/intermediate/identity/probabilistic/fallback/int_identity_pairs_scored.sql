@@ -4,8 +4,8 @@
 {%- set s = cdp_type_string() -%}
 with final as (
     select
-        cast(null as {{ s }}) as record_key_l,
-        cast(null as {{ s }}) as record_key_r,
+        cast(null as {{ s }}) as record_key_a,
+        cast(null as {{ s }}) as record_key_b,
         cast(null as double) as match_probability,
         cast(null as double) as match_weight,
         {%- for c in ['name', 'email', 'email_domain', 'phone', 'city', 'country', 'postcode', 'date_of_birth', 'address',
