@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TARGET ?= duckdb
 
-.PHONY: install run build test test-fast test-slow ui docs bench bench-sync lint clean chromium
+.PHONY: install run build test test-fast test-slow ui docs bench bench-sync bench-identity lint clean chromium
 
 # pip's own output (and any index warnings of the machine's pip configuration) goes to .venv/install.log;
 # the terminal gets one line, or the log's last lines when the install fails.
@@ -70,6 +70,9 @@ bench: install
 
 bench-sync: install
 	$(BIN)/python bench/sync_bench.py
+
+bench-identity: install
+	$(BIN)/python bench/identity_accuracy.py
 
 clean:
 	rm -rf .cdp target logs

@@ -14,6 +14,7 @@ from cdp.build_progress import run_with_progress
 from cdp.dbt_args import dbt_command
 from cdp.erasure_rewrite import rewrite_after_erasure
 from cdp.first_erasure import build_graph_if_erasures_need_it
+from cdp.identity_explain import add_identity_parser
 from cdp.privacy_enforcement import enforce_privacy
 from cdp.raw_data import ensure_raw_data
 from cdp.scaffold import ScaffoldError, SourceSpec, scaffold_source
@@ -247,6 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     from cdp.privacy_cli import add_privacy_parser
 
     add_privacy_parser(sub)
+    add_identity_parser(sub)
 
     ns = parser.parse_args(argv)
     if ns.command == "sync":

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
-
 from datagen.sample_data import ideal_clusters, read_ground_truth
 
 
@@ -46,8 +45,49 @@ def pairwise_score(predicted: dict[tuple[str, str], str], ideal: dict[tuple[str,
     )
 
 
-def score_warehouse(duckdb_path: Path, raw_dir: Path) -> PairwiseScore:
+def _rows(duckdb_path: Path, sql: str) -> list[tuple]:
     with duckdb.connect(str(duckdb_path), read_only=True) as con:
-        rows = con.execute("select source_name, source_record_id, person_id from person_records").fetchall()
-    predicted = {(s, r): p for s, r, p in rows}
+        return con.execute(sql).fetchall()
+
+
+def score_warehouse(duckdb_path: Path, raw_dir: Path) -> PairwiseScore:
+    predicted = {(s, r): p for s, r, p in _rows(duckdb_path, "select source_name, source_record_id, person_id "
+                                                               "from person_records")}
     return pairwise_score(predicted, ideal_clusters(read_ground_truth(raw_dir)))
+
+
+NAMED_SOURCES = ("crm_contacts", "shop_customers", "support_tickets")
+
+
+@dataclass(frozen=True)
+class NamedRecordScores:
+    """Pair scores among named records (CRM contacts, shop accounts, tickets) against the true persons: the
+    deterministic graph alone (deterministic_cluster_id) and with the probabilistic tier and decisions."""
+
+    deterministic: PairwiseScore
+    final: PairwiseScore
+
+
+def f1(score: PairwiseScore) -> float:
+    total = score.precision + score.recall
+    return 2 * score.precision * score.recall / total if total else 0.0
+
+
+def score_named_records(duckdb_path: Path, raw_dir: Path) -> NamedRecordScores:
+    names = ", ".join(f"'{s}'" for s in NAMED_SOURCES)
+    rows = _rows(duckdb_path, f"""
+        select resolved.source_name, resolved.source_record_id, resolved.deterministic_cluster_id, records.person_id
+        from int_records_resolved as resolved
+        inner join person_records as records on records.record_key = resolved.record_key
+        where resolved.source_name in ({names})""")
+    truth = {(r["source_name"], r["source_record_id"]): r["person_key"] for r in read_ground_truth(raw_dir)
+             if r["source_name"] in NAMED_SOURCES}
+    deterministic = {(s, r): str(c) for s, r, c, _ in rows}
+    final = {(s, r): p for s, r, _, p in rows}
+    return NamedRecordScores(pairwise_score(deterministic, truth), pairwise_score(final, truth))
+
+
+def score_person_records(duckdb_path: Path, truth: dict[tuple[str, str], str]) -> PairwiseScore:
+    """person_records of a warehouse against known true persons (FEBRL's)."""
+    rows = _rows(duckdb_path, "select source_name, source_record_id, person_id from person_records")
+    return pairwise_score({(s, r): p for s, r, p in rows}, truth)

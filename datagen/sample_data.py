@@ -8,7 +8,9 @@ records of one person joined through real, non-placeholder identifiers.
 The mess is the contract's: mixed-case and padded emails, malformed and placeholder identifiers,
 phones in many national and international formats, households sharing a landline, a shared mailbox
 used by many shop accounts, re-delivered record versions, byte-for-byte duplicates, blank strings,
-unparseable dates and amounts, unknown statuses and rows without a key.
+unparseable dates and amounts, unknown statuses and rows without a key. On top, what real people do
+(datagen.real_world): work and personal emails, nicknames and typos in names, changed phones, families sharing a
+surname and landline, common names in one city.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+
+from datagen.real_world import RealWorld
 
 RAW_FILES: dict[str, list[str]] = {
     "crm_contacts": [
@@ -273,16 +277,19 @@ def generate(persons: int, seed: int, out: Path, *, start_index: int = 0, mess: 
             p.landline_nsn = q.landline_nsn = line
             p.household = q.household = a
 
+    real = RealWorld(seed + start_index)
+    real.plant(people, lambda country: COUNTRIES[country][3], _mobile_nsn, lambda p: int(p.key[1:]))
+
     seq = {"crm": 0, "cust": 0, "ord": 0, "evt": 0, "tkt": 0, "anon": 0}
 
     def next_id(kind: str, prefix: str) -> str:
         seq[kind] += 1
         return f"{prefix}{start_index:x}-{seq[kind]}" if start_index else f"{prefix}{seq[kind]}"
 
-    def phone_for(p: Person, intl_only: bool = False) -> tuple[str, str | None]:
+    def phone_for(p: Person, intl_only: bool = False, mobile: str | None = None) -> tuple[str, str | None]:
         if mx.chance(0.01):
             return rng.choice(PLACEHOLDER_PHONES), None
-        nsn = p.landline_nsn if (p.landline_nsn and rng.random() < 0.8) else p.mobile_nsn
+        nsn = p.landline_nsn if (p.landline_nsn and rng.random() < 0.8) else (mobile or p.mobile_nsn)
         text, _ = format_phone(rng, p.country, nsn, intl_only)
         return text, f"+{COUNTRIES[p.country][0]}{nsn}"
 
@@ -302,15 +309,16 @@ def generate(persons: int, seed: int, out: Path, *, start_index: int = 0, mess: 
         if rng.random() < 0.5:
             for _ in range(2 if rng.random() < 0.03 else 1):
                 cid = next_id("crm", "C")
-                email_raw, email_key = mx.email(rng.choice(person_emails))
+                email_raw, email_key = mx.email(real.crm_email(p, rng.choice(person_emails)))
                 phone_raw, phone_key = phone_for(p) if rng.random() < 0.8 else ("", None)
+                first, last = real.name(p)
                 created = _ts(rng, born, born + 20)
                 versions = 2 if rng.random() < 0.15 else 1
                 for v in range(versions):
                     updated = created + timedelta(days=v * rng.uniform(1, 60))
                     rows["crm_contacts"].append([
-                        cid if not mx.chance(0.004) else "", email_raw, phone_raw, p.first,
-                        p.last if rng.random() > 0.03 else "", p.company if rng.random() < 0.7 else "",
+                        cid if not mx.chance(0.004) else "", email_raw, phone_raw, first,
+                        last if rng.random() > 0.03 else "", p.company if rng.random() < 0.7 else "",
                         p.title if rng.random() < 0.6 else "", p.city, country_text(p),
                         LIFECYCLE[min(v + rng.randint(0, 3), 5)] if not mx.chance(0.003) else "Lead?!",
                         mx.ts(created), mx.ts(updated),
@@ -328,13 +336,14 @@ def generate(persons: int, seed: int, out: Path, *, start_index: int = 0, mess: 
             email_now = SHARED_MAILBOX if mailbox else person_emails[0]
             old_email = person_emails[-1]
             created = _ts(rng, born, born + 30)
-            phone_raw, phone_key = phone_for(p)
+            phone_raw, phone_key = phone_for(p, mobile=real.shop_mobile(p))
+            first, last = real.name(p)
             versions = [old_email, email_now] if (rng.random() < 0.1 and not mailbox) else [email_now]
             email_key = None
             for v, em in enumerate(versions):
                 email_raw, email_key = mx.email(em)
                 rows["shop_customers"].append([
-                    customer_id if not mx.chance(0.002) else "", email_raw, phone_raw, p.first, p.last, p.city,
+                    customer_id if not mx.chance(0.002) else "", email_raw, phone_raw, first, last, p.city,
                     country_text(p), rng.choice(("true", "false", "TRUE", "False", "")),
                     mx.ts(created), mx.ts(created + timedelta(days=v * rng.uniform(1, 90))),
                 ])
@@ -387,7 +396,9 @@ def generate(persons: int, seed: int, out: Path, *, start_index: int = 0, mess: 
         if rng.random() < 0.2:
             for _ in range(rng.randint(1, 3)):
                 tid = next_id("tkt", "T")
-                email_raw, ekey = mx.email(rng.choice(person_emails)) if rng.random() < 0.9 else ("", None)
+                email_raw, ekey = (mx.email(real.ticket_email(p, rng.choice(person_emails))) if rng.random() < 0.9
+                                   else ("", None))
+                first, last = real.name(p)
                 if rng.random() < 0.5:
                     phone_raw, e164 = phone_for(p, intl_only=rng.random() < 0.7)
                     # without a country column only international formats are recoverable
@@ -397,7 +408,7 @@ def generate(persons: int, seed: int, out: Path, *, start_index: int = 0, mess: 
                 created = _ts(rng, born, SPAN_DAYS)
                 solved = rng.random() < 0.75
                 rows["support_tickets"].append([
-                    tid if not mx.chance(0.002) else "", email_raw, phone_raw, f"{p.first} {p.last}",
+                    tid if not mx.chance(0.002) else "", email_raw, phone_raw, f"{first} {last}",
                     rng.choice(("Where is my order?", "Refund request", "Login problem", "Billing question")),
                     rng.choice(("email", "chat", "phone", "web")), "solved" if solved else rng.choice(("open", "pending")),
                     rng.choice(("low", "normal", "high", "urgent")), mx.ts(created),

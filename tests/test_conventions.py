@@ -58,16 +58,19 @@ def test_nothing_in_the_repository_refers_to_a_path_outside_it():
     assert offenders == []
 
 
-def test_the_contract_copy_lists_every_generated_file_and_the_optional_privacy_requests():
+def test_the_contract_copy_lists_every_generated_file_and_the_optional_files():
     contract = contract_columns()
-    assert {k: v for k, v in contract.items() if k != "privacy_requests"} == RAW_FILES
+    optional = {"privacy_requests", "identity_decisions"}
+    assert {k: v for k, v in contract.items() if k not in optional} == RAW_FILES
     assert contract["privacy_requests"] == ["request_id", "request_type", "email", "phone", "received_at"]
+    assert contract["identity_decisions"] == ["source_name_a", "source_record_id_a", "source_name_b",
+                                              "source_record_id_b", "decision", "decided_by", "decided_at"]
 
 
 def test_sources_yaml_documents_every_contract_column():
     contract = contract_columns()
     tables = source_tables()
-    assert set(tables) == set(RAW_FILES) | {"privacy_requests"}  # the optional file: not generated
+    assert set(tables) == set(RAW_FILES) | {"privacy_requests", "identity_decisions"}  # optional files: not generated
     for name, columns in tables.items():
         assert [c["name"] for c in columns] == contract[name], name
         assert all(c.get("description", "").strip() for c in columns), name
@@ -200,4 +203,6 @@ def test_the_source_registry_matches_the_generator_the_sources_yaml_and_the_mode
         assert {s.base, s.model} <= models, name
         assert s.raw_key is None or s.raw_key in s.raw_columns, name
         base_sql = next((PROJECT_DIR / "models").rglob(f"{s.base}.sql")).read_text(encoding="utf-8")
-        assert f"incremental_staging_config('{name}')" in base_sql and f"row_fate_for('{name}')" in base_sql
+        # privacy requests take their fate without the as-of cut (a request applies from the moment it is filed)
+        fate = "privacy_request_fate()" if name == "privacy_requests" else f"row_fate_for('{name}')"
+        assert f"incremental_staging_config('{name}')" in base_sql and fate in base_sql

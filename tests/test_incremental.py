@@ -17,6 +17,8 @@ from datagen.sample_data import EPOCH, SPAN_DAYS, append_day, generate
 from tests.compare import clusters, columns, comparable, differences, person_keys_view
 from tests.conftest import PROJECT_DIR, dbt, shop_customer_with_web_events
 
+# marts that hold rows only when the probabilistic identity tier is on (var identity_probabilistic_tier)
+EMPTY_WITHOUT_PROBABILISTIC_TIER = {"identity_review_queue"}
 BASE_MODELS = ["base_crm__contacts", "base_shop__customers", "base_shop__orders", "base_web__events",
                "base_support__tickets", "base_email__consents"]
 # Every mart is compared with a full rebuild, except the logs of what each run saw: a full build of the same
@@ -234,7 +236,8 @@ def test_a_day_of_new_data_builds_incrementally_to_the_full_result(tmp_path: Pat
         person_column = next((c for c in PERSON_COLUMNS if c in columns(con, f"inc_{table}")), None)
         inc, full = (comparable(con, f"{p}_{table}", person_column=person_column, prefix=p,
                                 exclude=BUILD_COLUMNS + IDENTITY_BUILD_COLUMNS) for p in ("inc", "full"))
-        assert con.execute(f"select count(*) from ({full})").fetchone()[0] > 0, table
+        if table not in EMPTY_WITHOUT_PROBABILISTIC_TIER:
+            assert con.execute(f"select count(*) from ({full})").fetchone()[0] > 0, table
         diff = differences(con, inc, full)
         assert diff == [], (table, diff)
 

@@ -36,3 +36,13 @@
     ) as ranked
     where recency = 1
 {%- endmacro %}
+
+{#- How a record joined its person, from its deterministic cluster's row in int_clusters_matched (alias `matched`,
+    left-joined; no row: the cluster stands alone): identifier (shared identifiers only), probabilistic_match or
+    reviewer_merge (the edge through which its cluster was reached from the person's first cluster). -#}
+{% macro record_join_basis(matched) -%}
+        coalesce({{ matched }}.join_kind, 'identifier') as joined_by,
+        {{ matched }}.join_probability,
+        {{ matched }}.join_record_key_a as joined_record_key_a,
+        {{ matched }}.join_record_key_b as joined_record_key_b
+{%- endmacro %}

@@ -1,6 +1,6 @@
 {{ config(materialized='connected_components', incremental_components=true, integer_nodes=true) }}
 {#- Pass 2: the strong clusters of pass 1 joined through the weak identifiers (phone, anonymous id) that the
-    merge rules allow. Strong identifiers keep their pass-1 decision, so the records' final clusters are unions
+    merge rules allow (and no reviewer's keep_apart took out). Strong identifiers keep their pass-1 decision, so the records' final clusters are unions
     of strong clusters: the graph of this pass is contracted to one node per strong cluster (its component id)
     plus one per used weak value, and only the weak edges are labelled again, instead of every record and
     identifier a second time. node: a strong cluster's id or a weak value's identifier_num; int_records_resolved
@@ -17,6 +17,10 @@ strong_clusters as (
     select * from {{ ref('int_records_clustered_strong') }}
 ),
 
+kept_apart as (
+    select * from {{ ref('int_identity_values_kept_apart') }}
+),
+
 weak_edges as (
     select distinct
         strong_clusters.component_id as node_a,
@@ -28,6 +32,7 @@ weak_edges as (
         on strong_clusters.node = observed.record_num
     where decided.decision = 'used'
         and not decided.is_strong
+        and observed.identifier_num not in (select identifier_num from kept_apart)
 ),
 
 cluster_nodes as (

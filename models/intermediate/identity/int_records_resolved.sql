@@ -1,5 +1,6 @@
-{#- Each record with its final cluster: its strong cluster (pass 1, int_records_clustered_strong) and that
-    cluster's component in pass 2 (int_records_clustered, over the contracted graph). One row per record, with
+{#- Each record with its final cluster: its strong cluster (pass 1, int_records_clustered_strong), that
+    cluster's component in pass 2 (int_records_clustered, over the contracted graph: the deterministic cluster),
+    and the cluster the probabilistic tier and reviewers joined it into (int_clusters_matched). One row per record, with
     the record's key and when it was last observed, so the person-id ledger and person_records read records
     from here instead of grouping the observations again.
     Incremental by record: a run deletes and rebuilds only the records of int_identity_scope_resolved (changed,
@@ -16,6 +17,10 @@ strong_clusters as (
 
 clusters as (
     select * from {{ ref('int_records_clustered') }}
+),
+
+matched as (
+    select * from {{ ref('int_clusters_matched') }}
 ),
 
 records as (
@@ -36,12 +41,15 @@ final as (
         records.source_name,
         records.source_record_id,
         records.observed_at,
-        clusters.component_id as cluster_id
+        clusters.component_id as deterministic_cluster_id,
+        coalesce(matched.component_id, clusters.component_id) as cluster_id
     from records
     inner join strong_clusters
         on strong_clusters.node = records.record_num
     inner join clusters
         on clusters.node = strong_clusters.component_id
+    left join matched
+        on matched.node = clusters.component_id
 )
 
 select * from final
