@@ -10,29 +10,25 @@ its own:
    persons, the request log), which resolve new requests through the previous build's identity graph;
 2. `purge_warehouse`: rows of erased persons are deleted from every table of the main schema (by person id,
    record key, email or phone hash, as the ledger holds them), and suppressed persons from the sync models;
-3. `privacy_only_syncs`: each record sync runs on what its destination already holds (the payloads in its
-   sync state) minus erased and suppressed persons, so the run sends the privacy deletes and archives and
-   nothing else: no new data from a run that failed its checks leaves the warehouse.
+3. `privacy_only_syncs`: each sync runs in its privacy-only mode on the purged sync models, so the run sends
+   the privacy deletes and archives and nothing else: no new data from a run that failed its checks leaves
+   the warehouse.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 from collections.abc import Callable, Mapping
-from dataclasses import replace
 from pathlib import Path
 
 import duckdb
 
 from cdp.dbt_args import dbt_command
 from cdp.registry import load_registry
-from sync.config import load_syncs
-from sync.destinations import make_destination
-from sync.engine import RunSummary, run_sync
+from sync.engine import RunSummary
+from sync.privacy import deliver_privacy_requests
 from sync.privacy_ledger import DEFAULT_SALT, LEDGER, SUPPRESSED
-from sync.state import SCHEMA, StateStore
 
 PRIVACY_MODELS = ("base_privacy__requests", "stg_privacy__requests", LEDGER, SUPPRESSED, "privacy_request_log")
 # tables the purge leaves alone: the ledger and the audit hold hashes and counts only
@@ -108,55 +104,13 @@ def purge_warehouse(db_path: Path, project_dir: Path) -> int:
     return deleted
 
 
-def _privacy_only_model(db_path: Path, cfg, destination_key: str) -> str:
-    """A table named for this run: the sync's records as its destination holds them (the payloads in sync
-    state) without erased and suppressed persons; a sync run on it sends only the privacy removals."""
-    table = f"privacy_only__{cfg.name}"
-    columns = cfg.columns
-    with StateStore(db_path).connect() as con:
-        has_state = con.execute("select count(*) from information_schema.tables where table_schema = ? and "
-                                "table_name = 'sync_state'", [SCHEMA]).fetchone()[0]
-        state = con.execute(f"select record_key, payload from {SCHEMA}.sync_state where sync_name = ? and "
-                            "destination_key = ?", [cfg.name, destination_key]).fetchall() if has_state else []
-        suppressed = ({p for (p,) in con.execute(f"select person_id from main.{SUPPRESSED}").fetchall()}
-                      if SUPPRESSED in _tables(con) else set())
-        con.execute(f'create or replace table main."{table}" ({", ".join(f""""{c}" varchar""" for c in columns)})')
-        rows = []
-        for key, payload_text in state:
-            if key in suppressed:
-                continue
-            payload = json.loads(payload_text) if payload_text else {}
-            values = {cfg.key: key}
-            for dest, column in cfg.fields.items():
-                values.setdefault(column, payload.get(dest))
-            if cfg.exclude_opted_out:
-                values.setdefault("email_consent", "subscribed")  # it was sent, so it was subscribed
-            rows.append([values.get(c) for c in columns])
-        if rows:
-            con.executemany(f'insert into main."{table}" values ({", ".join("?" for _ in columns)})', rows)
-    return table
-
-
 def privacy_only_syncs(db_path: Path, log: Callable[[str], None]) -> list[RunSummary]:
-    """Every record sync (events syncs carry no person records to delete) run on its privacy-only model."""
-    summaries = []
-    for cfg in load_syncs().values():
-        if cfg.mode == "events":
-            continue
-        destination = make_destination(cfg)
-        try:
-            destination_key = destination.identify()
-        finally:
-            destination.close()
-        table = _privacy_only_model(db_path, cfg, destination_key)
-        try:
-            summary = run_sync(replace(cfg, model=table), db_path, make_destination)
-        finally:
-            with duckdb.connect(str(db_path)) as con:
-                con.execute(f'drop table if exists main."{table}"')
-        log(f"privacy-only sync {cfg.name}: {summary.status}, {summary.deleted} deleted, {summary.archived} archived"
-            + (f" ({summary.error})" if summary.error else ""))
-        summaries.append(summary)
+    """Every sync run in its privacy-only mode (sync/privacy.py): erasures and the removals an opt-out or a
+    suppression causes, to every destination, and nothing else."""
+    summaries = list(deliver_privacy_requests(db_path).values())
+    for summary in summaries:
+        log(f"privacy-only sync {summary.sync_name}: {summary.status}, {summary.deleted} deleted, "
+            f"{summary.archived} archived" + (f" ({summary.error})" if summary.error else ""))
     return summaries
 
 
