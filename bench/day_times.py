@@ -2,7 +2,7 @@
 `python bench/day_times.py --persons 100000 --label after [--compare before]`. Generates the raw files once
 per size (seed 1, under --work), copies them per label, seeds and runs, appends a day (append_day: about 1% new
 or changed records), runs again, and prints both runs' times per model from dbt's run_results.json, with the
-identity layer summed (README "Incremental identity"). --project runs another checkout of the project (an
+identity layer summed (docs/incremental.md). --project runs another checkout of the project (an
 earlier commit, extracted with `git archive`) with this environment's dbt, to compare back to back."""
 
 from __future__ import annotations

@@ -36,7 +36,7 @@ def journey_facts(db_path: Path, tables: list[str]) -> dict[str, dict[str, Any]]
     """Markdown tables on the journey assets, read after the build, one query per table: the stage
     distribution on customer_profiles, this build's transitions by from/to on journey_transitions, and the
     segment sizes against the previous build instant the history logs recorded on segment_memberships
-    (README "Journeys"). The same queries `make run` prints through cdp.report.journey_summary."""
+    (docs/profiles-segments-journeys.md). The same queries `make run` prints through cdp.report.journey_summary."""
     wanted = {"customer_profiles", "journey_transitions", "segment_memberships"} & set(tables)
     facts: dict[str, dict[str, Any]] = {}
     if not wanted or not db_path.exists():

@@ -1,4 +1,4 @@
-"""Events syncs (`mode: events`, README "Journeys"): append-only delivery of the rows of an events model,
+"""Events syncs (`mode: events`, docs/profiles-segments-journeys.md): append-only delivery of the rows of an events model,
 each keyed by its event id and delivered exactly once in effect.
 
 Each event's fate is decided once and kept in `cdp_sync.sync_state` (record_key = event id, payload_hash =

@@ -1,4 +1,4 @@
-"""Privacy requests on the sync side (README "Privacy requests"): the entry point that takes erasures and
+"""Privacy requests on the sync side (docs/privacy.md): the entry point that takes erasures and
 suppressions to every destination, and the ledger helpers other packages use.
 
 `deliver_privacy_requests` runs, for every declared sync, only what privacy and consent require: the

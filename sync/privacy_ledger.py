@@ -1,4 +1,4 @@
-"""The erasure ledger as the sync side reads it, and the audit it writes (README "Privacy requests").
+"""The erasure ledger as the sync side reads it, and the audit it writes (docs/privacy.md).
 
 The warehouse keeps erased persons only as salted hashes (`main.privacy_erased_identifiers`, built by dbt).
 A sync's state still knows the person ids it sent; a state key whose salted hash is in that ledger is an

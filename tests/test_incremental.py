@@ -36,7 +36,7 @@ BUILD_COLUMNS = ("_staged_at", "model_fitted_at", "erased_at", "segment_membersh
 PROFILE_INCREMENTAL = ["int_profile_attributes_observed", "int_profile_attributes_survived", "int_web_events_sessionised",
                        "int_profile_orders", "int_profile_traits_summarised", "int_person_order_days",
                        "int_person_order_gaps", "int_profile_scope_state"]
-# The identity layer's incremental intermediates (README "Incremental identity"), compared like the marts;
+# The identity layer's incremental intermediates (docs/incremental.md), compared like the marts;
 # _staged_through is the watermark of the run that built the row.
 IDENTITY_TABLES = ["int_identifiers_observed", "int_records_named", "int_identifiers_screened",
                    "int_identifiers_decided", "int_records_resolved"]

@@ -1,4 +1,4 @@
-"""Journey stages and next best actions (vars journey_stages, next_best_actions; README "Journeys")."""
+"""Journey stages and next best actions (vars journey_stages, next_best_actions; docs/profiles-segments-journeys.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Events syncs end to end (README "Journeys"): two dbt builds of the same raw files at two CDP_AS_OF
+"""Events syncs end to end (docs/profiles-segments-journeys.md): two dbt builds of the same raw files at two CDP_AS_OF
 instants, with the first sync run between them (its events become the baseline, backfill false), then the
 events of the second build delivered over real HTTP to the sandbox: exactly once per event id under
 injected 5xx and lost responses and across a SIGKILL, never to an address that is not subscribed (the

@@ -1,4 +1,4 @@
-{#- Journey stage and next-best-action rules (vars journey_stages, next_best_actions; README "Journeys") are
+{#- Journey stage and next-best-action rules (vars journey_stages, next_best_actions; docs/profiles-segments-journeys.md) are
     data: these macros turn an ordered rule list into one first-match-wins CASE, check that each condition
     parses and names only known columns (either failing the build with the rule's name, not a bare database
     error), and warn after the build about rules that matched nobody and persons no stage rule matched. -#}

@@ -1,4 +1,4 @@
-{#- What the events syncs may deliver (README "Journeys"): one row per journey event, stage changes from
+{#- What the events syncs may deliver (docs/profiles-segments-journeys.md): one row per journey event, stage changes from
     journey_transitions and segment entries/exits from segment_membership_events, keyed by a deterministic
     event id (the history row's own hash, prefixed by its kind) that the sync sends as the delivery id. An
     event recorded under a person id later merged away belongs to the survivor. Only persons the CRM syncs

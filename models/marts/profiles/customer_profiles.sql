@@ -2,7 +2,7 @@
 {#- The golden profile: one row per person_id, golden attributes, traits, predictions, segments, the journey
     stage and the next best action (ordered rules in vars journey_stages and next_best_actions over the columns
     of int_profiles_scored, the same columns segment conditions read). Rebuilt in full
-    on each run, unlike the per-person models it reads (README "Incremental profiles"): predictions come from one
+    on each run, unlike the per-person models it reads (docs/incremental.md): predictions come from one
     model fitted over every buyer and their age moves with the as-of instant, and segments and journey stages are
     conditions over those and over the "days since" traits, so a day of new data can change any person's row. -#}
 {%- if execute -%}
