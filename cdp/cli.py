@@ -203,21 +203,23 @@ def add_predict_parser(sub) -> None:
     bt.set_defaults(func=cmd_predict_backtest)
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """Every command and option of `cdp`, each with its help text."""
     parser = argparse.ArgumentParser(prog="cdp", description="Warehouse-native customer data platform")
     sub = parser.add_subparsers(dest="command", required=True)
 
     g = sub.add_parser("generate-data", help="write messy sample raw data following the raw contract")
-    g.add_argument("--persons", type=int, default=SAMPLE_PERSONS)
-    g.add_argument("--seed", type=int, default=SAMPLE_SEED)
-    g.add_argument("--out", default="sample_data")
+    g.add_argument("--persons", type=int, default=SAMPLE_PERSONS, help="how many people to generate (default %(default)s)")
+    g.add_argument("--seed", type=int, default=SAMPLE_SEED, help="random seed: the same seed writes the same files")
+    g.add_argument("--out", default="sample_data", help="folder to write the raw files into (default %(default)s)")
     g.add_argument("--start-index", type=int, default=0, help="number new persons from here (a later batch)")
     g.set_defaults(func=cmd_generate)
 
     b = sub.add_parser("build", help="dbt build (seeds, models, data tests) and print the load summary")
-    b.add_argument("--target", default=None)
-    b.add_argument("--full-refresh", action="store_true")
-    b.add_argument("--select", nargs="*")
+    b.add_argument("--target", default=None, help="dbt target of profiles.yml (default: CDP_TARGET, else duckdb)")
+    b.add_argument("--full-refresh", action="store_true",
+                   help="rebuild incremental models from scratch (the privacy ledgers are kept)")
+    b.add_argument("--select", nargs="*", help="dbt selectors: build only these models and their tests")
     b.add_argument("-v", "--verbose", action="store_true", help="print dbt's own output instead of progress lines")
     b.set_defaults(func=cmd_build)
 
@@ -231,13 +233,13 @@ def main(argv: list[str] | None = None) -> int:
     d.set_defaults(func=cmd_docs)
 
     u = sub.add_parser("ui", help="the Dagster UI on 127.0.0.1")
-    u.add_argument("--port", type=int, default=3000)
+    u.add_argument("--port", type=int, default=3000, help="loopback port of the webserver (default %(default)s)")
     u.add_argument("--read-only", action="store_true", help="viewers: no launching runs")
     u.set_defaults(func=cmd_ui)
 
     sb = sub.add_parser("sandbox", help="the local CRM sandbox: serve (foreground) or stop (the one make run left)")
-    sb.add_argument("action", choices=["serve", "stop"])
-    sb.add_argument("--port", type=int, default=0)
+    sb.add_argument("action", choices=["serve", "stop"], help="serve: start the sandbox; stop: end the one running")
+    sb.add_argument("--port", type=int, default=0, help="loopback port (default: a free one)")
     sb.set_defaults(func=cmd_sandbox)
 
     from sync.cli import add_sync_parser
@@ -250,7 +252,11 @@ def main(argv: list[str] | None = None) -> int:
     add_privacy_parser(sub)
     add_identity_parser(sub)
 
-    ns = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    ns = build_parser().parse_args(argv)
     if ns.command == "sync":
         prepare_sync_command(ns)
     return ns.func(ns)

@@ -82,5 +82,5 @@ def add_identity_parser(sub) -> None:
     p = sub.add_parser("identity", help="identity resolution: explain how a person's records were joined")
     isub = p.add_subparsers(dest="identity_command", required=True)
     e = isub.add_parser("explain", help="the chain of identifiers, matches and decisions behind one person")
-    e.add_argument("person_id")
+    e.add_argument("person_id", help="a person_id of customer_profiles or person_records")
     e.set_defaults(func=cmd_explain)

@@ -22,6 +22,7 @@ PROJECT_DIR = Path(__file__).resolve().parents[1]
 # `slow`. Tiers are set here by module and test name, so a test file carries no tier of its own; a module or test
 # not listed is slow, so a new end-to-end test never lands in the fast tier by accident.
 FAST_MODULES = frozenset({
+    "test_cli_help",
     "test_conventions",
     "test_dbt_args",
     "test_docs",
