@@ -214,7 +214,7 @@ def test_opted_out_persons_never_reach_the_marketing_webhook(sandbox, wh):
     # someone unsubscribes: the mirror sync removes them from the marketing tool
     person_id, email = wh.sql("select person_id, email from sync_webhook__marketing_contacts order by person_id limit 1")[0]
     with (wh.raw_dir / "email_consents.csv").open("a", encoding="utf-8") as fh:
-        fh.write(f"{email},unsubscribed,preference_center,2030-01-01T00:00:00Z\n")
+        fh.write(f"{email},unsubscribed,preference_center,2026-10-01T00:00:00Z\n")
     dbt(wh.raw_dir, wh.db_path, "build")
     run(sandbox, wh, "marketing_webhook", check_rc=0)
     after = requests.get(f"{sandbox.url}/_sandbox/webhook", timeout=10).json()
