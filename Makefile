@@ -44,16 +44,15 @@ chromium:
 test: install chromium
 	$(BIN)/ruff check cdp orchestration sync datagen predict scripts tests bench
 	@mkdir -p .cdp
-	@DBT_TARGET_PATH=target/spark-tests DBT_LOG_PATH=logs/spark-tests \
-		$(BIN)/python -m pytest -q -p no:cacheprovider -m spark --durations=5 > .cdp/spark-tests.log 2>&1 & \
-	spark=$$!; \
-	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not spark" --durations=15; rest=$$?; \
-	wait $$spark; sparkrc=$$?; \
-	echo "--- Spark tests (tests/test_spark.py, run alongside) ---"; cat .cdp/spark-tests.log; \
-	test $$rest -eq 0 -a $$sparkrc -eq 0
+	@DBT_TARGET_PATH=target/beside-tests DBT_LOG_PATH=logs/beside-tests \
+		$(BIN)/python -m pytest -q -p no:cacheprovider -m "spark or beside" --durations=10 > .cdp/beside-tests.log 2>&1 & \
+	beside=$$!; \
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not spark and not beside" --durations=15; rest=$$?; \
+	wait $$beside; besiderc=$$?; \
+	echo "--- Spark tests and plain dbt builds (run alongside: pytest -m 'spark or beside') ---"; \
+	cat .cdp/beside-tests.log; \
+	test $$rest -eq 0 -a $$besiderc -eq 0
 
-# Tiers (markers set in tests/conftest.py): `fast` is unit tests and single-model checks, for every change;
-# `slow` is the dbt builds and end-to-end runs. `make test` runs both, and Spark, as CI does.
 test-fast: install
 	$(BIN)/ruff check cdp orchestration sync datagen predict scripts tests bench
 	$(BIN)/python -m pytest -q -p no:cacheprovider -m "fast and not spark" --durations=5
