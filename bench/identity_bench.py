@@ -190,7 +190,7 @@ def peak_rss_mb() -> float:
 
 
 def make_build(n: int, workdir: Path) -> dict[str, float]:
-    """Issue 15's 200k target as a new user meets it: `make build` (dbt seed, run and tests, and the summary)
+    """The 200k speed target as a new user meets it: `make build` (dbt seed, run and tests, and the summary)
     on n generated persons, against the plain Python union-find over the same raw files, timed in this run."""
     raw = workdir / "raw"
     generate(n, 5, raw)
@@ -206,7 +206,7 @@ def make_build(n: int, workdir: Path) -> dict[str, float]:
 
 
 def targets(measured: dict[int, dict[str, float]], rounds: int, build: dict[str, float] | None) -> list[str]:
-    """Issue 15's targets. The 1M targets are judged on the largest size measured (the heading says which);
+    """The speed targets. The 1M targets are judged on the largest size measured (the heading says which);
     the make-build ratio on its own size."""
     n = max(measured)
     m = measured[n]
@@ -215,7 +215,7 @@ def targets(measured: dict[int, dict[str, float]], rounds: int, build: dict[str,
         return "met" if ok else "**not met**"
 
     at = f"{n:,} persons"
-    lines = ["", f"## Targets (issue 15; judged at {at}{'' if n >= 1_000_000 else ', they are stated for 1,000,000'})",
+    lines = ["", f"## Targets (judged at {at}{'' if n >= 1_000_000 else ', they are stated for 1,000,000'})",
              "", "| target | measured | verdict |", "| --- | --- | --- |",
              f"| full `dbt run` at most 90 s | {m['run']:.1f} s | {verdict(m['run'] <= 90)} |",
              f"| full `dbt run` at most 2x the union-find baseline | {m['run'] / m['baseline']:.2f}x ({m['run']:.1f} s "

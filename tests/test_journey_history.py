@@ -1,4 +1,4 @@
-"""Issue 14, history: incremental and full builds give the same history. Two builds of the same raw files at
+"""History: incremental and full builds give the same history. Two builds of the same raw files at
 two CDP_AS_OF instants with incremental staging record the same journey_transitions,
 segment_membership_events, journey_stage_history and segment_membership_history rows as the same two builds
 each run with `--full-refresh` (staging rebuilt from scratch; the history logs and the person-id ledger are

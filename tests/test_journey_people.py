@@ -1,4 +1,4 @@
-"""Journeys for people (issue 14, "Dagster and people"): two `cdp run`s of the same raw files at two CDP_AS_OF
+"""Journeys for people in Dagster and the CRM: two `cdp run`s of the same raw files at two CDP_AS_OF
 instants, syncing to one CRM sandbox. The Dagster assets carry the stage distribution, this run's transitions
 by from/to and the segment-size change since the previous build instant as Markdown metadata (read back from
 the project's Dagster instance and compared with SQL counts), `cdp run` prints them, and the sandbox keeps

@@ -1,4 +1,4 @@
-{#- Incremental identity (issue 15, item 3): helpers shared by the identity layer's scope models.
+{#- Incremental identity: helpers shared by the identity layer's scope models.
     The scope models (int_identity_scope_*) list the keys whose rows could differ from a full build; the
     identity models recompute only those (macros/scopes/scoped_incremental.sql). -#}
 
