@@ -56,9 +56,15 @@ LOAD_SUMMARY_SQL = """
 """
 
 
+# the load summary's row counts and its identifier counts print as two tables, so a line fits 100 columns
+ROW_COLUMNS = 7
+
+
 def load_summary(duckdb_path: Path) -> str:
     cols, rows = query(duckdb_path, LOAD_SUMMARY_SQL)
-    return format_table(cols, rows)
+    ids = [0, *range(ROW_COLUMNS, len(cols))]
+    return "\n".join([format_table(cols[:ROW_COLUMNS], [r[:ROW_COLUMNS] for r in rows]), "",
+                      format_table([cols[i] for i in ids], [[r[i] for i in ids] for r in rows])])
 
 
 IDENTITY_SUMMARY_SQL = """
@@ -80,11 +86,11 @@ def identity_summary(duckdb_path: Path) -> str:
 
 PREDICTION_SUMMARY_SQL = """
     select prediction_basis as basis, count(*) as persons,
-           round(avg(churn_risk), 3) as mean_churn_risk,
-           sum(case when churn_risk > 0.5 then 1 else 0 end) as churn_risk_over_half,
-           round(avg(expected_orders), 3) as mean_expected_orders,
-           round(sum(predicted_clv), 2) as total_predicted_clv,
-           round(avg(predicted_clv), 2) as mean_predicted_clv,
+           round(avg(churn_risk), 3) as churn_mean,
+           sum(case when churn_risk > 0.5 then 1 else 0 end) as "churn>0.5",
+           round(avg(expected_orders), 3) as orders_mean,
+           round(sum(predicted_clv), 2) as clv_total,
+           round(avg(predicted_clv), 2) as clv_mean,
            max(horizon_days) as horizon_days
     from customer_predictions group by prediction_basis order by prediction_basis
 """
@@ -99,7 +105,8 @@ def prediction_summary(duckdb_path: Path) -> str:
                                    "order by model, parameter")
     fitted = ", ".join(f"{p}={v:.4g}" if v is not None else f"{p}=n/a" for _m, p, v, _s in params)
     status = ", ".join(sorted({f"{m_}: {s}" for m_, _p, _v, s in params}))
-    return f"{format_table(cols, rows)}\nparameters ({status}): {fitted}"
+    return "\n".join([format_table(cols, rows),
+                      *textwrap.wrap(f"parameters ({status}): {fitted}", 100, subsequent_indent="  ")])
 
 
 JOURNEY_STAGES_SQL = """
@@ -187,6 +194,6 @@ def journey_summary(duckdb_path: Path) -> str:
     size_text = ", ".join(f"{name} {now}{' ' + signed(change) if change is not None else ''}"
                           for name, _previous, now, change in sizes) or "none"
     since = f"change since {previous_as_of}" if previous_as_of is not None else "first build"
-    return "\n".join([*textwrap.wrap(f"stages (persons/with an action): {stage_text}", 150, subsequent_indent="  "),
-                      *textwrap.wrap(f"segment sizes ({since}): {size_text}", 150, subsequent_indent="  "),
-                      *textwrap.wrap(f"transitions as of {instant[0][0]}: {move_text}", 150, subsequent_indent="  ")])
+    return "\n".join([*textwrap.wrap(f"stages (persons/with an action): {stage_text}", 100, subsequent_indent="  "),
+                      *textwrap.wrap(f"segment sizes ({since}): {size_text}", 100, subsequent_indent="  "),
+                      *textwrap.wrap(f"transitions as of {instant[0][0]}: {move_text}", 100, subsequent_indent="  ")])
