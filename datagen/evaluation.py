@@ -1,15 +1,44 @@
 """Identity-resolution quality against the generator's ground truth: pairwise precision and recall of
 records-to-persons, compared with the ideal deterministic clusters (records of one person joined through
-real, non-placeholder identifiers; see datagen.sample_data.ideal_clusters)."""
+real, non-placeholder identifiers; see ideal_clusters below)."""
 
 from __future__ import annotations
 
+import csv
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
-from datagen.sample_data import ideal_clusters, read_ground_truth
+
+
+def read_ground_truth(folder: Path) -> list[dict[str, str]]:
+    with (folder / "ground_truth.csv").open(newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def ideal_clusters(truth: list[dict[str, str]]) -> dict[tuple[str, str], str]:
+    """Records of one person joined through the identifiers they carry (union-find within a person)."""
+    parent: dict[str, str] = {}
+
+    def find(x: str) -> str:
+        while parent.setdefault(x, x) != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    def union(a: str, b: str) -> None:
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+
+    for row in truth:
+        node = f"r|{row['source_name']}|{row['source_record_id']}"
+        find(node)
+        for k in filter(None, row["link_keys"].split("|")):
+            union(node, f"k|{row['person_key']}|{k}")
+    return {(r["source_name"], r["source_record_id"]): find(f"r|{r['source_name']}|{r['source_record_id']}")
+            for r in truth}
 
 
 @dataclass(frozen=True)

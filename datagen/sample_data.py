@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from datagen import countries
+from datagen.countries import COUNTRIES, COUNTRY_WEIGHTS, format_phone
 from datagen.real_world import RealWorld
 
 RAW_FILES: dict[str, list[str]] = {
@@ -55,22 +57,6 @@ TITLES = ("CEO", "CTO", "Marketing Manager", "Data Analyst", "Head of Sales", "E
           "Operations Lead", "Founder", "Product Manager")
 LIFECYCLE = ("subscriber", "lead", "marketingqualifiedlead", "salesqualifiedlead", "opportunity", "customer")
 
-# country -> (calling code, trunk prefix, currency, cities, ways the country column is written)
-COUNTRIES: dict[str, tuple[str, str, str, tuple[str, ...], tuple[str, ...]]] = {
-    "US": ("1", "", "USD", ("San Francisco", "New York", "Chicago", "Boston", "Seattle", "Austin"),
-           ("US", "USA", "United States", "us")),
-    "CA": ("1", "", "CAD", ("Toronto", "Vancouver", "Montreal", "Calgary"), ("CA", "Canada")),
-    "GB": ("44", "0", "GBP", ("London", "Manchester", "Bristol", "Leeds"), ("GB", "UK", "United Kingdom")),
-    "DE": ("49", "0", "EUR", ("Berlin", "Hamburg", "Munich", "Cologne"), ("DE", "Germany", "Deutschland")),
-    "FR": ("33", "0", "EUR", ("Paris", "Lyon", "Marseille", "Lille"), ("FR", "France")),
-    "NL": ("31", "0", "EUR", ("Amsterdam", "Rotterdam", "Utrecht"), ("NL", "Netherlands")),
-    "AU": ("61", "0", "AUD", ("Sydney", "Melbourne", "Brisbane"), ("AU", "Australia")),
-    "ES": ("34", "", "EUR", ("Madrid", "Barcelona", "Valencia"), ("ES", "Spain")),
-    "IE": ("353", "0", "EUR", ("Dublin", "Cork", "Galway"), ("IE", "Ireland")),
-}
-COUNTRY_WEIGHTS = {"US": 40, "CA": 6, "GB": 15, "DE": 12, "FR": 8, "NL": 5, "AU": 6, "ES": 4, "IE": 4}
-US_AREAS = ("415", "212", "646", "312", "617", "206", "512", "303", "305", "404")
-CA_AREAS = ("416", "604", "514", "403")
 
 PLACEHOLDER_EMAILS = ("test@test.com", "noreply@example.com", "n/a", "unknown", "none@none.com", "-")
 MALFORMED_EMAILS = ("john.doe@", "@gmail.com", "jane..doe@@outlook.com", "not an email", "mary@localhost")
@@ -98,60 +84,6 @@ class Person:
     company: str = ""
     title: str = ""
     household: int | None = None
-
-
-def _mobile_nsn(rng: random.Random, country: str) -> str:
-    """A national significant number in a range libphonenumber holds valid for the country."""
-    d = lambda n: "".join(rng.choice("0123456789") for _ in range(n))
-    if country == "US":
-        return rng.choice(US_AREAS) + str(rng.randint(2, 9)) + d(2) + d(4)
-    if country == "CA":
-        return rng.choice(CA_AREAS) + str(rng.randint(2, 9)) + d(2) + d(4)
-    if country == "GB":
-        return "74" + rng.choice("01234") + d(7)
-    if country == "DE":
-        return "17" + d(1) + d(7)
-    if country == "FR":
-        return "6" + rng.choice("0124578") + d(7)
-    if country == "NL":
-        return "6" + rng.choice("12345") + d(7)
-    if country == "AU":
-        return "4" + rng.choice("0123") + d(7)
-    if country == "ES":
-        return "6" + d(8)
-    return "8" + rng.choice("35679") + d(7)  # IE
-
-
-def _landline_nsn(rng: random.Random, country: str) -> str:
-    d = lambda n: "".join(rng.choice("0123456789") for _ in range(n))
-    if country == "GB":
-        return "207946" + d(4)
-    if country == "DE":
-        return "30" + str(rng.randint(2, 9)) + d(7)
-    if country == "FR":
-        return "1" + str(rng.randint(4, 5)) + d(7)
-    return _mobile_nsn(rng, country)  # NANP and others: same shape as a mobile
-
-
-def format_phone(rng: random.Random, country: str, nsn: str, international_only: bool = False) -> tuple[str, bool]:
-    """Write a phone number the way people type it. Returns (text, recoverable without a country)."""
-    cc, trunk = COUNTRIES[country][0], COUNTRIES[country][1]
-    e164 = f"+{cc}{nsn}"
-    if cc == "1":
-        a, b, c = nsn[:3], nsn[3:6], nsn[6:]
-        intl = [e164, f"+1 ({a}) {b}-{c}", f"+1 {a} {b} {c}", f"+1-{a}-{b}-{c}", f"001 {a} {b} {c}"]
-        national = [f"({a}) {b}-{c}", f"{a}.{b}.{c}", f"{a}-{b}-{c}", f"1-{a}-{b}-{c}", nsn, f"{a} {b} {c}",
-                    f"{a}-{b}-{c} ext 12"]
-    else:
-        head, tail = nsn[:4], nsn[4:]
-        pairs = " ".join(nsn[i:i + 2] for i in range(1, len(nsn), 2))
-        intl = [e164, f"+{cc} {head} {tail}", f"00{cc} {head} {tail}", f"+{cc} ({trunk or 0}){nsn}"
-                if trunk else f"+{cc} {nsn}", f"+{cc}-{nsn[:3]}-{nsn[3:]}"]
-        national = [f"{trunk}{head} {tail}", f"{trunk}{nsn}", f"{trunk}{nsn[0]} {pairs}",
-                    f"{trunk}{nsn[:3]}/{nsn[3:]}", f"{trunk}{nsn[:3]}-{nsn[3:]}"]
-    if international_only or rng.random() < 0.4:
-        return rng.choice(intl), True
-    return rng.choice(national), False
 
 
 # Planted buying behaviour (orders of shop customers and guests), so that tests can check that the fitted
@@ -251,13 +183,13 @@ def generate(persons: int, seed: int, out: Path, *, start_index: int = 0, mess: 
     out.mkdir(parents=True, exist_ok=True)
     rows: dict[str, list[list[str]]] = {name: [] for name in RAW_FILES}
     truth: list[list[str]] = []
-    countries = list(COUNTRY_WEIGHTS)
+    country_codes = list(COUNTRY_WEIGHTS)
     weights = list(COUNTRY_WEIGHTS.values())
     shared_mailbox_left = max(5, min(40, persons // 500))
 
     people: list[Person] = []
     for i in range(start_index, start_index + persons):
-        country = rng.choices(countries, weights)[0]
+        country = rng.choices(country_codes, weights)[0]
         first, last = rng.choice(FIRST), rng.choice(LAST)
         n = i  # unique suffix keeps personal emails unique across persons
         emails = [f"{first}.{last}{n}@{rng.choice(FREE_DOMAINS)}".lower()]
@@ -266,7 +198,7 @@ def generate(persons: int, seed: int, out: Path, *, start_index: int = 0, mess: 
             emails.append(f"{first[0]}{last}{n}@{company.split()[0]}.com".lower())
         people.append(Person(
             key=f"P{i:08d}", first=first, last=last, country=country,
-            city=rng.choice(COUNTRIES[country][3]), emails=emails, mobile_nsn=_mobile_nsn(rng, country),
+            city=rng.choice(COUNTRIES[country][3]), emails=emails, mobile_nsn=countries.mobile_nsn(rng, country),
             company=company, title=rng.choice(TITLES),
         ))
     # households: pairs of people in one country share a landline they give instead of their mobile
@@ -275,13 +207,13 @@ def generate(persons: int, seed: int, out: Path, *, start_index: int = 0, mess: 
             p, q = people[a], people[a + 1]
             if q.country != p.country:
                 q.country, q.city = p.country, p.city
-                q.mobile_nsn = _mobile_nsn(rng, p.country)
-            line = _landline_nsn(rng, p.country)
+                q.mobile_nsn = countries.mobile_nsn(rng, p.country)
+            line = countries.landline_nsn(rng, p.country)
             p.landline_nsn = q.landline_nsn = line
             p.household = q.household = a
 
     real = RealWorld(seed + start_index)
-    real.plant(people, lambda country: COUNTRIES[country][3], _mobile_nsn, lambda p: int(p.key[1:]))
+    real.plant(people, lambda country: COUNTRIES[country][3], countries.mobile_nsn, lambda p: int(p.key[1:]))
 
     seq = {"crm": 0, "cust": 0, "ord": 0, "evt": 0, "tkt": 0, "anon": 0}
 
@@ -450,36 +382,6 @@ def _write_csv(path: Path, header: list[str], data: list[list[str]]) -> None:
         writer = csv.writer(fh, lineterminator="\n")
         writer.writerow(header)
         writer.writerows(data)
-
-
-def read_ground_truth(folder: Path) -> list[dict[str, str]]:
-    with (folder / "ground_truth.csv").open(newline="", encoding="utf-8") as fh:
-        return list(csv.DictReader(fh))
-
-
-def ideal_clusters(truth: list[dict[str, str]]) -> dict[tuple[str, str], str]:
-    """Records of one person joined through the identifiers they carry (union-find within a person)."""
-    parent: dict[str, str] = {}
-
-    def find(x: str) -> str:
-        while parent.setdefault(x, x) != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    def union(a: str, b: str) -> None:
-        ra, rb = find(a), find(b)
-        if ra != rb:
-            parent[max(ra, rb)] = min(ra, rb)
-
-    for row in truth:
-        node = f"r|{row['source_name']}|{row['source_record_id']}"
-        find(node)
-        for k in filter(None, row["link_keys"].split("|")):
-            union(node, f"k|{row['person_key']}|{k}")
-    return {(r["source_name"], r["source_record_id"]): find(f"r|{r['source_name']}|{r['source_record_id']}")
-            for r in truth}
-
 
 
 def append_day(raw: Path, seed: int, fraction: float = 0.01, *, start_index: int) -> dict[str, int]:

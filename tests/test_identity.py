@@ -8,7 +8,8 @@ from decimal import Decimal
 from pathlib import Path
 
 from datagen.evaluation import pairwise_score, score_warehouse
-from datagen.sample_data import generate, ideal_clusters, read_ground_truth
+from datagen.evaluation import ideal_clusters, read_ground_truth
+from datagen.sample_data import generate
 from tests.conftest import Warehouse, build_warehouse, dbt, read_csv_rows
 
 

@@ -1,6 +1,7 @@
 from pathlib import Path
 
-from datagen.sample_data import RAW_FILES, generate, ideal_clusters
+from datagen.evaluation import ideal_clusters
+from datagen.sample_data import RAW_FILES, generate
 from tests.conftest import read_csv_rows
 
 

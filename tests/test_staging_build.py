@@ -185,13 +185,13 @@ def phone_sample(seed: int) -> list[tuple[str, str, str]]:
     """(raw phone, country text, ISO region) triples, about 24,000: the generator's own numbers in every way it writes them,
     and for every region libphonenumber knows, its example numbers with random last digits, written as E.164,
     international, national and 00-prefixed, plus a digit dropped or added (mostly invalid lengths)."""
-    from datagen.sample_data import COUNTRIES, _landline_nsn, _mobile_nsn, format_phone
+    from datagen.countries import COUNTRIES, format_phone, landline_nsn, mobile_nsn
 
     rng = random.Random(seed)
     sample: list[tuple[str, str, str]] = []
     for _ in range(15_000):
         country = rng.choice(sorted(COUNTRIES))
-        nsn = _landline_nsn(rng, country) if rng.random() < 0.3 else _mobile_nsn(rng, country)
+        nsn = landline_nsn(rng, country) if rng.random() < 0.3 else mobile_nsn(rng, country)
         sample.append((format_phone(rng, country, nsn)[0], rng.choice(COUNTRIES[country][4]), country))
     for region in sorted(phonenumbers.SUPPORTED_REGIONS):
         for kind in PHONE_TYPES:
