@@ -160,8 +160,10 @@ def replay_journal(cfg: SyncConfig, store: StateStore, journal: Journal, destina
     replay = journal.read()
     if replay.empty:
         return 0
+    applied = store.applied_entries(cfg.name)  # a crash after a flush, before the journal was rewritten
     for dk, run_id, settlement in replay.outcomes:
-        store.settle(cfg.name, dk, run_id, settlement)
+        if not (settlement.entries and set(settlement.entries) <= applied):
+            store.settle(cfg.name, dk, run_id, settlement)
     lost = [i for i in replay.in_doubt if i.destination_key == dest_key and not i.destination_id and i.match_value]
     locate = getattr(destination, "locate", None)
     found = locate([OutRecord(i.key, i.match_value or "", {}) for i in lost]) if lost and locate else {}

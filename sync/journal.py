@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -77,6 +78,7 @@ class Journal:
     def __init__(self, path: Path):
         self.path = Path(path)
         self._fh = None
+        self._token, self._count = uuid.uuid4().hex[:12], 0  # names each outcome line, unique across runs
 
     @classmethod
     def for_sync(cls, db_path: Path, sync_name: str) -> Journal:
@@ -96,8 +98,13 @@ class Journal:
                                                    for i in intents]})
 
     def settled(self, destination_key: str, run_id: str, s: Settlement) -> None:
+        """Journal an outcome under a new line id, which `s.entries` carries to the warehouse write."""
         if s.confirmed or s.forgotten or s.failures or s.log:
-            self._append({"t": "settle", "dest": destination_key, "run": run_id, **_settlement_json(s)})
+            self._count += 1
+            entry_id = f"{self._token}-{self._count}"
+            self._append({"t": "settle", "id": entry_id, "dest": destination_key, "run": run_id,
+                          **_settlement_json(s)})
+            s.entries = [entry_id]
 
     def finish(self, run_id: str, status: str, counts: dict) -> None:
         self._append({"t": "finish", "run": run_id, "status": status, "counts": counts})
@@ -137,6 +144,7 @@ class Journal:
                     waiting[(intent.destination_key, intent.key)] = intent
             elif entry.get("t") == "settle":
                 s = _settlement(entry)
+                s.entries = [entry["id"]] if entry.get("id") else []
                 replay.outcomes.append((entry["dest"], entry["run"], s))
                 answered = ([c[0] for c in s.confirmed] + list(s.forgotten) + [f[0] for f in s.failures]
                             + [entry[0] for entry in s.log])

@@ -71,6 +71,7 @@ class Executor:
             pending.failures += self.pending.failures
             pending.log += self.pending.log
             pending.erased.update(self.pending.erased)
+            pending.entries += self.pending.entries
             self.pending = pending
             self.summary.journaled = len(pending.log)
             self.flushed_at = time.monotonic()
@@ -125,6 +126,7 @@ class Executor:
         self.pending.failures += s.failures
         self.pending.log += s.log
         self.pending.erased.update(s.erased)
+        self.pending.entries += s.entries
         if (time.monotonic() - self.flushed_at >= max(FLUSH_SECONDS, 5 * self.flush_cost)
                 or len(self.pending.log) >= FLUSH_BATCHES * self.cfg.batch_size):
             self.flush()

@@ -93,6 +93,11 @@ create table if not exists {SCHEMA}.sync_record_log (
     error_code varchar,
     logged_at timestamp not null
 );
+create table if not exists {SCHEMA}.sync_journal_applied (
+    sync_name varchar not null,
+    entry_id varchar not null,
+    applied_at timestamp not null
+);
 """
 
 STATE_COLUMNS = ["sync_name", "destination_key", "record_key", "payload_hash", "payload", "destination_id",
@@ -148,6 +153,7 @@ class Settlement:
     failures: list[tuple[str, str, str, str, Attempt | None]] = field(default_factory=list)
     log: list[tuple[str, str, bool, str | None, str | None]] = field(default_factory=list)  # key, action, ok, id, code
     erased: dict[str, str] = field(default_factory=dict)  # erased person's key -> its hash (privacy requests)
+    entries: list[str] = field(default_factory=list)  # the journal lines this outcome came from
 
 
 def _is_lock_error(exc: Exception) -> bool:
@@ -254,6 +260,9 @@ class StateStore:
                     """)
                 if s.erased:  # the audit and the re-keyed log land with the state change they record
                     erasure_log_rows(con, sync_name, destination_key, run_id, s.erased, s.log, ts)
+                if s.entries:  # with the outcome, so a replay of the same journal lines skips them
+                    con.executemany(f"insert into {SCHEMA}.sync_journal_applied values (?, ?, ?)",
+                                    [[sync_name, e, ts] for e in s.entries])
                 if s.log:
                     hashed = s.erased
                     df = pd.DataFrame([(run_id, sync_name, destination_key,
@@ -300,9 +309,19 @@ class StateStore:
         with self.connect() as con:
             con.execute(f"update {SCHEMA}.sync_runs set destination_key = ? where run_id = ?", [destination_key, run_id])
 
+    def applied_entries(self, sync_name: str) -> set[str]:
+        """The journal lines whose outcome the warehouse already has (written before the journal was rewritten)."""
+        with self.connect() as con:
+            rows = con.execute(f"select entry_id from {SCHEMA}.sync_journal_applied where sync_name = ?",
+                               [sync_name]).fetchall()
+        return {r[0] for r in rows}
+
     def finish_run(self, run_id: str, status: str, counts: dict[str, object]) -> None:
+        """End the run row. Its journal was rewritten at the last flush, so the lines it applied cannot come back."""
         sets = ", ".join(f"{c} = ?" for c in RUN_COUNTS)
         with self.connect() as con:
+            con.execute(f"delete from {SCHEMA}.sync_journal_applied where sync_name = "
+                        f"(select sync_name from {SCHEMA}.sync_runs where run_id = ?)", [run_id])
             con.execute(f"update {SCHEMA}.sync_runs set status = ?, finished_at = ?, {sets} where run_id = ?",
                         [status, now(), *[redact(counts.get(c)) if c == "error" else counts.get(c) for c in RUN_COUNTS],
                          run_id])

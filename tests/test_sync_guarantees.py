@@ -178,6 +178,44 @@ def test_writes_in_doubt_after_a_kill_are_reconciled_whatever_the_model_says(san
     assert (again.status, again.planned) == ("success", 0)
 
 
+KILLED_AFTER_A_FLUSH = """
+import os
+import signal
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+from sync.config import load_syncs
+from sync.destinations import make_destination
+from sync.engine import run_sync
+from sync.journal import Journal
+
+flushed = Journal.compact
+def die_before_compacting(journal, waiting):
+    if journal.path.exists():  # the first flush is committed; its journal lines are still there
+        os.kill(os.getpid(), signal.SIGKILL)
+    flushed(journal, waiting)
+Journal.compact = die_before_compacting
+run_sync(replace(load_syncs()[sys.argv[2]], batch_size=2), Path(sys.argv[1]), make_destination)
+"""
+
+
+def test_a_crash_between_a_flush_and_the_journal_rewrite_logs_each_outcome_once(sandbox, tw):
+    """The warehouse has a flush's outcomes but the journal still holds them: the next run's replay must not
+    write them again (one log row per record and attempt, failure counts not doubled)."""
+    tw.write([person(i) for i in range(1, 7)])
+    proc = subprocess.run([sys.executable, "-c", KILLED_AFTER_A_FLUSH, str(tw.db_path), "hubspot_contacts"],
+                          cwd=PROJECT_DIR, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
+    logged = tw.sql("select record_key, count(*) from cdp_sync.sync_record_log group by 1 order by 1")
+    assert logged and all(n == 1 for _k, n in logged), logged
+    s = sync(tw)
+    assert s.status == "success", s
+    rows = tw.sql("select record_key, count(*) from cdp_sync.sync_record_log where ok group by 1 order by 1")
+    assert rows == [(f"p{i:04d}", 1) for i in range(1, 7)], rows
+    assert len(by_person(sandbox.url)) == 6
+
+
 HOLD_LOCK = """
 import sys
 import time
