@@ -66,6 +66,20 @@ class Store:
         self.next_id = 1000
 
 
+def hs_timestamp() -> str:
+    """Now as HubSpot stamps createdAt/updatedAt (and so createdate/lastmodifieddate): ISO 8601 UTC with
+    milliseconds, so two writes within a second still order."""
+    now = time.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}Z"
+
+
+def contact_properties(hs_id: str, contact: dict) -> dict[str, str]:
+    """A contact's properties with those HubSpot maintains itself: hs_object_id, createdate and
+    lastmodifieddate (changed by every write, the sync's too)."""
+    return {**contact["properties"], "hs_object_id": hs_id, "createdate": contact["createdAt"],
+            "lastmodifieddate": contact["updatedAt"]}
+
+
 def note_outcome(store: Store, system: str, ok_keys: list[str], failed: list[tuple[str, str, str]]) -> None:
     now = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
     with store.lock:
