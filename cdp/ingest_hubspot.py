@@ -277,8 +277,8 @@ def ingest_hubspot_contacts(settings: Settings, *, max_attempts: int = 5, backof
             if paginator.pages < pages_per_run or not paginator.has_next_page:
                 return result
             if not counted:
-                raise IngestError(f"more than a run's {paginator.pages} search pages of contacts share one {CURSOR_PROPERTY}; the search "
-                                  "cannot page past them")
+                raise IngestError(f"more than a run's {paginator.pages} search pages of contacts share one "
+                                  f"{CURSOR_PROPERTY}; the search cannot page past them")
 
 
 def cursor_of(pipeline) -> str | None:

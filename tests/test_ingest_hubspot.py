@@ -10,6 +10,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import dagster as dg
 import duckdb
 import pytest
 import requests
@@ -25,6 +26,7 @@ from cdp.ingest_hubspot import (
 from cdp.registry import load_registry
 from cdp.settings import load_settings
 from datagen.sample_data import generate
+from orchestration.ingest_assets import hubspot_contacts_ingest
 from sync.sandbox import Sandbox
 from tests.conftest import dbt
 from tests.sync_support import sandbox_for
@@ -176,3 +178,25 @@ def test_a_build_reads_the_ingested_contacts(sandbox, settings, tmp_path):
                               "'crm_contacts' and list_contains(?, source_record_id)", [list(ids.values())]).fetchone()
     assert staged == {hs_id: email for email, hs_id in ids.items()}
     assert persons == (3,)
+
+
+def test_the_dagster_asset_delivers_or_says_why_not(sandbox, tmp_path, monkeypatch):
+    monkeypatch.setenv("CDP_RAW_DIR", str(tmp_path / "raw"))
+    monkeypatch.setenv("CDP_STATE_DIR", str(tmp_path / "state"))
+    load_settings.cache_clear()
+    try:
+        ids = upsert(sandbox, [contact(i) for i in range(5)])
+        result = dg.materialize([hubspot_contacts_ingest])
+        (meta,) = [m.metadata for m in result.asset_materializations_for_node("hubspot_contacts_ingest")]
+        assert meta["contacts"].value == 5 and len(meta["deliveries"].value) == 1
+        rows = rows_of(sorted((tmp_path / "raw" / "crm_contacts").glob("hubspot-*.csv")))
+        assert sorted(r["contact_id"] for r in rows) == sorted(ids.values())
+
+        shutil.rmtree(tmp_path / "raw")
+        (tmp_path / "raw").mkdir()
+        (tmp_path / "raw" / "crm_contacts.csv").write_text(",".join(COLUMNS) + "\n", encoding="utf-8")
+        result = dg.materialize([hubspot_contacts_ingest])
+        (meta,) = [m.metadata for m in result.asset_materializations_for_node("hubspot_contacts_ingest")]
+        assert "crm_contacts.csv" in meta["skipped"].value and meta["contacts"].value == 0
+    finally:
+        load_settings.cache_clear()
