@@ -19,14 +19,17 @@ import hashlib
 import io
 import logging
 import os
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 import dlt
 import requests
+from dlt.common.configuration import resolve_configuration
+from dlt.common.configuration.specs import RuntimeConfiguration
+from dlt.common.runtime.anon_tracker import disable_anon_tracker
+from dlt.common.runtime.run_context import active as active_run_context
 from dlt.sources.helpers.requests import Client
 from dlt.sources.helpers.rest_client.paginators import JSONResponseCursorPaginator
 from dlt.sources.rest_api import rest_api_source
@@ -214,13 +217,24 @@ def portal_of(session: requests.Session, base_url: str, token: str) -> str:
     return str(portal)
 
 
-@contextmanager
-def quiet_dlt() -> Iterator[None]:
-    """No dlt telemetry leaves the machine, and dlt logs nothing below warnings (its debug lines would
-    carry request headers, the token among them)."""
-    with dlt.config.values({"runtime": {"dlthub_telemetry": False, "log_level": "WARNING"}}):
-        logging.getLogger("dlt").setLevel(logging.WARNING)
-        yield
+def quiet_dlt() -> None:
+    """No dlt telemetry leaves the machine, and dlt logs nothing below warnings (its debug lines would carry
+    request headers, the token among them). dlt reads its runtime settings once per process: they are set
+    here, before the first pipeline, and a tracker something else started is stopped."""
+    config = resolve_configuration(RuntimeConfiguration())
+    config.dlthub_telemetry = False
+    config.log_level = "WARNING"
+    active_run_context().initialize_runtime(config)
+    disable_anon_tracker()
+    logging.getLogger("dlt").setLevel(logging.WARNING)
+
+
+def _resume(exc: Exception) -> str:
+    """What the next run does: read again from the unchanged cursor when reading failed; deliver the contacts
+    already read (dlt's pending load package, with the advanced cursor) when writing them failed."""
+    if getattr(exc, "step", "extract") == "extract":
+        return "the cursor is unchanged: the next run reads the same changes again"
+    return "the contacts read wait in dlt's pending load package: the next run delivers them first"
 
 
 def _failure(exc: Exception) -> str:
@@ -255,30 +269,29 @@ def ingest_hubspot_contacts(settings: Settings, *, max_attempts: int = 5, backof
     columns = contract_columns(source)
     folder = landing_folder(settings.raw_dir, source)
     result = IngestResult()
-    with quiet_dlt():
-        session = http_session(max_attempts, backoff_s)
-        result.pipeline_name = f"hubspot_contacts_portal_{portal_of(session, base_url, token)}"
-        while True:
-            written, counted, paginator = [], [], CountingCursorPaginator()
-            pipeline = dlt.pipeline(pipeline_name=result.pipeline_name, pipelines_dir=str(settings.state_dir / "dlt"),
-                                    destination=landing_destination(folder, columns, written, counted),
-                                    dataset_name="hubspot")
-            try:
-                pipeline.run(contacts_source(base_url, token, session, columns, paginator, pages_per_run))
-            except Exception as exc:  # dlt wraps every step's failure; say which, never with the URL
-                raise IngestError(f"HubSpot ingest stopped ({_failure(exc)}); the cursor is unchanged, a run "
-                                  "later resumes from it") from None
-            result.runs += 1
-            result.contacts += sum(counted)
-            result.deliveries += written
-            result.cursor = cursor_of(pipeline)
-            log(f"hubspot: {sum(counted)} contacts changed since the cursor, {paginator.pages} search pages"
-                + (f", delivered {', '.join(p.name for p in written)}" if written else ""))
-            if paginator.pages < pages_per_run or not paginator.has_next_page:
-                return result
-            if not counted:
-                raise IngestError(f"more than a run's {paginator.pages} search pages of contacts share one "
-                                  f"{CURSOR_PROPERTY}; the search cannot page past them")
+    quiet_dlt()
+    session = http_session(max_attempts, backoff_s)
+    result.pipeline_name = f"hubspot_contacts_portal_{portal_of(session, base_url, token)}"
+    while True:
+        written, counted, paginator = [], [], CountingCursorPaginator()
+        pipeline = dlt.pipeline(pipeline_name=result.pipeline_name, pipelines_dir=str(settings.state_dir / "dlt"),
+                                destination=landing_destination(folder, columns, written, counted),
+                                dataset_name="hubspot")
+        try:
+            pipeline.run(contacts_source(base_url, token, session, columns, paginator, pages_per_run))
+        except Exception as exc:  # dlt wraps every step's failure; say which, never with the URL
+            raise IngestError(f"HubSpot ingest stopped ({_failure(exc)}); {_resume(exc)}") from None
+        result.runs += 1
+        result.contacts += sum(counted)
+        result.deliveries += written
+        result.cursor = cursor_of(pipeline)
+        log(f"hubspot: {sum(counted)} contacts changed since the cursor, {paginator.pages} search pages"
+            + (f", delivered {', '.join(p.name for p in written)}" if written else ""))
+        if paginator.pages < pages_per_run or not paginator.has_next_page:
+            return result
+        if not counted:
+            raise IngestError(f"more than a run's {paginator.pages} search pages of contacts share one "
+                              f"{CURSOR_PROPERTY}; the search cannot page past them")
 
 
 def cursor_of(pipeline) -> str | None:
