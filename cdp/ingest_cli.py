@@ -20,7 +20,7 @@ def cmd_ingest(ns: argparse.Namespace) -> int:
     if in_use:  # no real CRM credentials: read the sandbox `make run` left running, as `cdp sync` does
         print(f"reading the local CRM sandbox at {in_use.url}/", file=sys.stderr)
     try:
-        result = ingest_hubspot_contacts(settings)
+        result = ingest_hubspot_contacts(settings, settle_s=ns.settle_seconds)
     except IngestError as error:
         print(f"cdp ingest {ns.source}: {error}", file=sys.stderr)
         return 1
@@ -34,4 +34,7 @@ def add_ingest_parser(sub) -> None:
     i = sub.add_parser("ingest", help="load a source system's changes since the last run into its landing folder")
     i.add_argument("source", choices=["hubspot"],
                    help="hubspot: contacts changed since the cursor (HUBSPOT_BASE_URL, HUBSPOT_ACCESS_TOKEN)")
+    i.add_argument("--settle-seconds", type=float, default=5.0,
+                   help="contacts modified this recently wait for the next run: HubSpot's search index shows a "
+                        "write after a few seconds (default %(default)s)")
     i.set_defaults(func=cmd_ingest)

@@ -19,6 +19,7 @@ import hashlib
 import io
 import logging
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -47,6 +48,7 @@ PAGE_SIZE = 200                    # the search endpoint's largest page
 SEARCH_MAX_RESULTS = 10_000        # HubSpot answers 400 to a page past this many results of one query
 PAGES_PER_RUN = SEARCH_MAX_RESULTS // PAGE_SIZE
 INITIAL_CURSOR = "1970-01-01T00:00:00.000Z"
+SEARCH_SETTLE_S = 5.0              # writes newer than this wait for the next run (search index delay)
 PLATFORM_PREFIX = "cdp_"           # properties the platform's syncs write (sync/syncs.yml)
 # contract column of crm_contacts -> HubSpot contact property (contact_id is the object id)
 PROPERTY_OF_COLUMN = {"email": "email", "phone": "phone", "first_name": "firstname", "last_name": "lastname",
@@ -93,9 +95,13 @@ def to_millis(value) -> str:
     return str(int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000))
 
 
-def search_body() -> dict:
-    return {"filterGroups": [{"filters": [{"propertyName": CURSOR_PROPERTY, "operator": "GTE",
-                                            "value": "{incremental.start_value}"}]}],
+def search_body(before_ms: int) -> dict:
+    """Contacts modified from the cursor on and before `before_ms`: HubSpot's search index takes a few seconds
+    to show a write, so the newest seconds are left to the next run rather than risk the cursor passing a
+    contact the index did not show yet."""
+    return {"filterGroups": [{"filters": [
+                {"propertyName": CURSOR_PROPERTY, "operator": "GTE", "value": "{incremental.start_value}"},
+                {"propertyName": CURSOR_PROPERTY, "operator": "LT", "value": str(before_ms)}]}],
             "sorts": [{"propertyName": CURSOR_PROPERTY, "direction": "ASCENDING"}],
             "properties": requested_properties(), "limit": PAGE_SIZE}
 
@@ -176,14 +182,16 @@ def http_session(max_attempts: int, backoff_s: float) -> requests.Session:
 
 
 def contacts_source(base_url: str, token: str, session: requests.Session, columns: list[str],
-                    paginator: CountingCursorPaginator, pages_per_run: int = PAGES_PER_RUN):
+                    paginator: CountingCursorPaginator, pages_per_run: int = PAGES_PER_RUN,
+                    settle_s: float = SEARCH_SETTLE_S):
     source = rest_api_source({
         "client": {"base_url": base_url.rstrip("/") + "/", "auth": {"type": "bearer", "token": token},
                    "session": session},
         "resources": [{
             "name": RESOURCE, "primary_key": "contact_id", "write_disposition": "append", "max_table_nesting": 0,
             "endpoint": {
-                "path": SEARCH_PATH, "method": "POST", "json": search_body(), "data_selector": "results",
+                "path": SEARCH_PATH, "method": "POST", "json": search_body(int((time.time() - settle_s) * 1000)),
+                "data_selector": "results",
                 "paginator": paginator,
                 "incremental": {"cursor_path": "updated_at", "initial_value": INITIAL_CURSOR,
                                 "convert": to_millis},
@@ -253,7 +261,8 @@ def _failure(exc: Exception) -> str:
 
 
 def ingest_hubspot_contacts(settings: Settings, *, max_attempts: int = 5, backoff_s: float = 1.0,
-                            pages_per_run: int = PAGES_PER_RUN, log: Callable[[str], None] = print) -> IngestResult:
+                            pages_per_run: int = PAGES_PER_RUN, settle_s: float = SEARCH_SETTLE_S,
+                            log: Callable[[str], None] = print) -> IngestResult:
     """Load the contacts changed since the cursor into new deliveries of CDP_RAW_DIR/crm_contacts/."""
     token = os.environ.get("HUBSPOT_ACCESS_TOKEN")
     if not token:
@@ -278,7 +287,7 @@ def ingest_hubspot_contacts(settings: Settings, *, max_attempts: int = 5, backof
                                 destination=landing_destination(folder, columns, written, counted),
                                 dataset_name="hubspot")
         try:
-            pipeline.run(contacts_source(base_url, token, session, columns, paginator, pages_per_run))
+            pipeline.run(contacts_source(base_url, token, session, columns, paginator, pages_per_run, settle_s))
         except Exception as exc:  # dlt wraps every step's failure; say which, never with the URL
             raise IngestError(f"HubSpot ingest stopped ({_failure(exc)}); {_resume(exc)}") from None
         result.runs += 1

@@ -8,10 +8,16 @@ on a source it does not use. Without that file the first run makes the folder cr
 
 import dagster as dg
 
-from cdp.ingest_hubspot import SOURCE_NAME, IngestError, ingest_hubspot_contacts
+from cdp.ingest_hubspot import SEARCH_SETTLE_S, SOURCE_NAME, IngestError, ingest_hubspot_contacts
 from cdp.settings import load_settings
 
 INGEST_RETRY = dg.RetryPolicy(max_retries=2, delay=10, backoff=dg.Backoff.EXPONENTIAL)
+
+
+class IngestRunConfig(dg.Config):
+    """Launchpad options for one ingest run."""
+
+    settle_seconds: float = SEARCH_SETTLE_S  # contacts modified this recently wait for the next run
 
 
 @dg.asset(
@@ -23,7 +29,7 @@ INGEST_RETRY = dg.RetryPolicy(max_retries=2, delay=10, backoff=dg.Backoff.EXPONE
                 "crm_contacts landing folder (cdp ingest hubspot).",
     retry_policy=INGEST_RETRY,
 )
-def hubspot_contacts_ingest(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+def hubspot_contacts_ingest(context: dg.AssetExecutionContext, config: IngestRunConfig) -> dg.MaterializeResult:
     settings = load_settings()
     if (settings.raw_dir / f"{SOURCE_NAME}.csv").is_file():
         reason = (f"CDP_RAW_DIR holds {SOURCE_NAME}.csv: the ingest writes deliveries to the landing folder "
@@ -31,7 +37,7 @@ def hubspot_contacts_ingest(context: dg.AssetExecutionContext) -> dg.Materialize
         context.log.warning(reason)
         return dg.MaterializeResult(metadata={"skipped": reason, "contacts": 0})
     try:
-        result = ingest_hubspot_contacts(settings, log=context.log.info)
+        result = ingest_hubspot_contacts(settings, settle_s=config.settle_seconds, log=context.log.info)
     except IngestError as exc:
         raise dg.Failure(description=str(exc)) from None
     return dg.MaterializeResult(metadata={

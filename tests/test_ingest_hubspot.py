@@ -81,7 +81,7 @@ def settings(tmp_path):
 
 def test_contacts_changed_since_the_cursor_arrive_once(sandbox, settings):
     ids = upsert(sandbox, [contact(i) for i in range(450)])  # three search pages of 200
-    first = ingest_hubspot_contacts(settings, log=lambda _: None)
+    first = ingest_hubspot_contacts(settings, settle_s=0, log=lambda _: None)
     assert first.contacts == 450 and len(first.deliveries) == 1
     rows = rows_of(delivered(settings))
     assert sorted(r["contact_id"] for r in rows) == sorted(ids.values())
@@ -92,25 +92,33 @@ def test_contacts_changed_since_the_cursor_arrive_once(sandbox, settings):
         "city": "London", "country": "GB", "lifecycle_stage": "lead"}
     assert ada7["updated_at"].endswith("Z") and ada7["created_at"] <= ada7["updated_at"]
 
-    again = ingest_hubspot_contacts(settings, log=lambda _: None)  # nothing changed: nothing delivered
+    again = ingest_hubspot_contacts(settings, settle_s=0, log=lambda _: None)  # nothing changed: nothing delivered
     assert (again.contacts, again.deliveries, again.cursor) == (0, [], first.cursor)
 
     changed = [ids["ada3@engines.co.uk"], ids["ada444@engines.co.uk"]]
     _api(sandbox, "POST", "/crm/v3/objects/contacts/batch/update",
          {"inputs": [{"id": hs_id, "properties": {"city": "Manchester"}} for hs_id in changed]})
     new = upsert(sandbox, [contact(9000, city="Leeds")])
-    third = ingest_hubspot_contacts(settings, log=lambda _: None)
+    third = ingest_hubspot_contacts(settings, settle_s=0, log=lambda _: None)
     assert third.contacts == 3 and len(third.deliveries) == 1
     arrived = {r["contact_id"]: r["city"] for r in rows_of(third.deliveries)}
     assert arrived == {changed[0]: "Manchester", changed[1]: "Manchester", new["ada9000@engines.co.uk"]: "Leeds"}
     assert len(delivered(settings)) == 2 and third.cursor > first.cursor
 
 
+def test_the_newest_seconds_wait_for_the_next_run(sandbox, settings):
+    """HubSpot's search index shows a write after a few seconds: contacts modified within `settle_s` of the
+    run are left for the next one, so the cursor never passes a contact the index did not show yet."""
+    upsert(sandbox, [contact(i) for i in range(3)])
+    assert ingest_hubspot_contacts(settings, settle_s=30, log=lambda _: None).contacts == 0
+    assert ingest_hubspot_contacts(settings, settle_s=0, log=lambda _: None).contacts == 3
+
+
 def test_a_run_at_the_search_cap_continues_from_its_cursor(sandbox, settings):
     """HubSpot's search stops at 10,000 results per query: a run reads at most that many, and the ingest
     runs again from the advanced cursor (here with a budget of one page per run)."""
     ids = upsert(sandbox, [contact(i) for i in range(300)])
-    result = ingest_hubspot_contacts(settings, log=lambda _: None, pages_per_run=1)
+    result = ingest_hubspot_contacts(settings, settle_s=0, log=lambda _: None, pages_per_run=1)
     assert result.runs == 2 and len(result.deliveries) == 2
     rows = rows_of(delivered(settings))
     assert sorted(r["contact_id"] for r in rows) == sorted(ids.values())  # each once
@@ -122,7 +130,7 @@ def test_properties_the_platform_writes_are_not_read_back(sandbox, settings):
     # a contact as a sync leaves it: standard properties plus the CDP's enrichments
     upsert(sandbox, [contact(1, cdp_person_id="person-from-the-cdp", cdp_segments="vip_segment_marker",
                              cdp_lifetime_value="98765.43")])
-    ingest_hubspot_contacts(settings, log=lambda _: None)
+    ingest_hubspot_contacts(settings, settle_s=0, log=lambda _: None)
     (path,) = delivered(settings)
     text = path.read_text(encoding="utf-8")
     assert text.splitlines()[0] == ",".join(COLUMNS)
@@ -138,7 +146,7 @@ def test_a_5xx_is_retried_and_a_failing_run_keeps_its_cursor(sandbox, settings):
     ids = upsert(sandbox, [contact(i) for i in range(250)])
     sandbox.configure(fail_rate=1.0)  # every search answers 503
     with pytest.raises(IngestError) as err:
-        ingest_hubspot_contacts(settings, log=lambda _: None, max_attempts=2, backoff_s=0.01)
+        ingest_hubspot_contacts(settings, settle_s=0, log=lambda _: None, max_attempts=2, backoff_s=0.01)
     message = str(err.value)
     assert "HTTP 503 from /crm/v3/objects/contacts/search" in message and "the cursor is unchanged" in message
     assert sandbox.url not in message and sandbox.client_env()["HUBSPOT_ACCESS_TOKEN"] not in message
@@ -146,7 +154,7 @@ def test_a_5xx_is_retried_and_a_failing_run_keeps_its_cursor(sandbox, settings):
 
     failed_before = sandbox.stats()["injected_failures"]
     sandbox.configure(fail_rate=0.5, seed=1)  # the first search answers 503 (this seed's draw), then some do
-    result = ingest_hubspot_contacts(settings, log=lambda _: None, max_attempts=10, backoff_s=0.01)
+    result = ingest_hubspot_contacts(settings, settle_s=0, log=lambda _: None, max_attempts=10, backoff_s=0.01)
     assert sandbox.stats()["injected_failures"] > failed_before
     assert sorted(r["contact_id"] for r in rows_of(delivered(settings))) == sorted(ids.values())
     assert result.contacts == 250
@@ -159,11 +167,11 @@ def test_a_delivery_that_could_not_be_written_is_delivered_by_the_next_run(sandb
     settings.raw_dir.mkdir(parents=True)
     (settings.raw_dir / "crm_contacts").write_text("not a folder", encoding="utf-8")  # the write fails
     with pytest.raises(IngestError, match="pending load package: the next run delivers them first"):
-        ingest_hubspot_contacts(settings, log=lambda _: None)
+        ingest_hubspot_contacts(settings, settle_s=0, log=lambda _: None)
     (settings.raw_dir / "crm_contacts").unlink()
-    resumed = ingest_hubspot_contacts(settings, log=lambda _: None)
+    resumed = ingest_hubspot_contacts(settings, settle_s=0, log=lambda _: None)
     assert resumed.contacts == 250
-    assert ingest_hubspot_contacts(settings, log=lambda _: None).contacts == 0
+    assert ingest_hubspot_contacts(settings, settle_s=0, log=lambda _: None).contacts == 0
     assert sorted(r["contact_id"] for r in rows_of(delivered(settings))) == sorted(ids.values())
 
 
@@ -171,10 +179,10 @@ def test_ingest_refuses_a_single_file_beside_its_folder_and_a_missing_token(sand
     settings.raw_dir.mkdir(parents=True)
     (settings.raw_dir / "crm_contacts.csv").write_text(",".join(COLUMNS) + "\n", encoding="utf-8")
     with pytest.raises(IngestError, match="move it into crm_contacts/"):
-        ingest_hubspot_contacts(settings, log=lambda _: None)
+        ingest_hubspot_contacts(settings, settle_s=0, log=lambda _: None)
     monkeypatch.delenv("HUBSPOT_ACCESS_TOKEN")
     with pytest.raises(IngestError, match="HUBSPOT_ACCESS_TOKEN is not set"):
-        ingest_hubspot_contacts(settings, log=lambda _: None)
+        ingest_hubspot_contacts(settings, settle_s=0, log=lambda _: None)
 
 
 def test_a_build_reads_the_ingested_contacts(sandbox, settings, tmp_path):
@@ -183,7 +191,7 @@ def test_a_build_reads_the_ingested_contacts(sandbox, settings, tmp_path):
     (raw / "crm_contacts").mkdir()
     shutil.move(raw / "crm_contacts.csv", raw / "crm_contacts" / "0000-initial.csv")
     ids = upsert(sandbox, [contact(i, lifecyclestage="customer") for i in range(3)])
-    ingest_hubspot_contacts(settings, log=lambda _: None)
+    ingest_hubspot_contacts(settings, settle_s=0, log=lambda _: None)
     db = tmp_path / "ingest.duckdb"
     dbt(raw, db, "build", "--exclude-resource-type", "unit_test")
     with duckdb.connect(str(db), read_only=True) as con:
@@ -201,7 +209,8 @@ def test_the_dagster_asset_delivers_or_says_why_not(sandbox, tmp_path, monkeypat
     load_settings.cache_clear()
     try:
         ids = upsert(sandbox, [contact(i) for i in range(5)])
-        result = dg.materialize([hubspot_contacts_ingest])
+        run_config = {"ops": {"hubspot_contacts_ingest": {"config": {"settle_seconds": 0}}}}
+        result = dg.materialize([hubspot_contacts_ingest], run_config=run_config)
         (meta,) = [m.metadata for m in result.asset_materializations_for_node("hubspot_contacts_ingest")]
         assert meta["contacts"].value == 5 and len(meta["deliveries"].value) == 1
         rows = rows_of(sorted((tmp_path / "raw" / "crm_contacts").glob("hubspot-*.csv")))
@@ -210,7 +219,7 @@ def test_the_dagster_asset_delivers_or_says_why_not(sandbox, tmp_path, monkeypat
         shutil.rmtree(tmp_path / "raw")
         (tmp_path / "raw").mkdir()
         (tmp_path / "raw" / "crm_contacts.csv").write_text(",".join(COLUMNS) + "\n", encoding="utf-8")
-        result = dg.materialize([hubspot_contacts_ingest])
+        result = dg.materialize([hubspot_contacts_ingest], run_config=run_config)
         (meta,) = [m.metadata for m in result.asset_materializations_for_node("hubspot_contacts_ingest")]
         assert "crm_contacts.csv" in meta["skipped"].value and meta["contacts"].value == 0
     finally:
