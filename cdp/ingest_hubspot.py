@@ -19,6 +19,7 @@ import hashlib
 import io
 import logging
 import os
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -290,6 +291,7 @@ def ingest_hubspot_contacts(settings: Settings, *, max_attempts: int = 5, backof
             pipeline.run(contacts_source(base_url, token, session, columns, paginator, pages_per_run, settle_s))
         except Exception as exc:  # dlt wraps every step's failure; say which, never with the URL
             raise IngestError(f"HubSpot ingest stopped ({_failure(exc)}); {_resume(exc)}") from None
+        forget_loaded_packages(pipeline)
         result.runs += 1
         result.contacts += sum(counted)
         result.deliveries += written
@@ -301,6 +303,12 @@ def ingest_hubspot_contacts(settings: Settings, *, max_attempts: int = 5, backof
         if not counted:
             raise IngestError(f"more than a run's {paginator.pages} search pages of contacts share one "
                               f"{CURSOR_PROPERTY}; the search cannot page past them")
+
+
+def forget_loaded_packages(pipeline) -> None:
+    """dlt keeps each loaded package, contacts and all, in its working folder; once delivered they live in the
+    landing folder only, so nothing outside it (and the erasure that rewrites it) keeps a person's data."""
+    shutil.rmtree(Path(pipeline.working_dir) / "load" / "loaded", ignore_errors=True)
 
 
 def cursor_of(pipeline) -> str | None:

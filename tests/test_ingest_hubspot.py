@@ -5,6 +5,7 @@ never reading back the properties the platform writes (cdp_*)."""
 from __future__ import annotations
 
 import csv
+import gzip
 import shutil
 import time
 from dataclasses import replace
@@ -58,6 +59,11 @@ def upsert(sb: Sandbox, inputs: list[dict]) -> dict[str, str]:
     return ids
 
 
+def _content(path: Path) -> bytes:
+    data = path.read_bytes()
+    return gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data
+
+
 def rows_of(paths: list[Path]) -> list[dict[str, str]]:
     out = []
     for path in paths:
@@ -91,6 +97,9 @@ def test_contacts_changed_since_the_cursor_arrive_once(sandbox, settings):
         "first_name": "Ada7", "last_name": "Lovelace7", "company": "Analytical Engines", "job_title": "Engineer",
         "city": "London", "country": "GB", "lifecycle_stage": "lead"}
     assert ada7["updated_at"].endswith("Z") and ada7["created_at"] <= ada7["updated_at"]
+    # the delivery is the one copy: dlt's working folder keeps the cursor, not the contacts
+    kept = [f for f in (settings.state_dir / "dlt").rglob("*") if f.is_file()]
+    assert kept and not [f for f in kept if b"engines.co.uk" in _content(f)]
 
     again = ingest_hubspot_contacts(settings, settle_s=0, log=lambda _: None)  # nothing changed: nothing delivered
     assert (again.contacts, again.deliveries, again.cursor) == (0, [], first.cursor)
