@@ -15,6 +15,7 @@ from cdp.dbt_args import dbt_command
 from cdp.erasure_rewrite import rewrite_after_erasure
 from cdp.first_erasure import build_graph_if_erasures_need_it
 from cdp.identity_explain import add_identity_parser
+from cdp.ingest_cli import add_ingest_parser
 from cdp.privacy_enforcement import enforce_privacy
 from cdp.raw_data import ensure_raw_data
 from cdp.scaffold import ScaffoldError, SourceSpec, scaffold_source
@@ -251,6 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_privacy_parser(sub)
     add_identity_parser(sub)
+    add_ingest_parser(sub)
 
     return parser
 

@@ -9,6 +9,7 @@ import dagster as dg
 from orchestration.automation import alert_on_failure, daily_schedule, full_pipeline, raw_files_sensor
 from orchestration.dbt_assets import build_dbt_assets, raw_source_assets
 from orchestration.governance import build_governance_checks, privacy_after_failed_run, privacy_requests_job
+from orchestration.ingest_assets import hubspot_contacts_ingest
 from orchestration.prediction_assets import prediction_backtest
 from orchestration.report_assets import run_report
 from orchestration.resources import build_resources
@@ -18,7 +19,8 @@ from orchestration.sync_assets import sync_assets
 @dg.definitions
 def defs() -> dg.Definitions:
     return dg.Definitions(
-        assets=[*raw_source_assets(), *build_dbt_assets(), run_report, prediction_backtest, *sync_assets],
+        assets=[*raw_source_assets(), *build_dbt_assets(), run_report, prediction_backtest, *sync_assets,
+                hubspot_contacts_ingest],
         asset_checks=build_governance_checks(),
         jobs=[full_pipeline, privacy_requests_job],
         schedules=[daily_schedule],

@@ -33,6 +33,12 @@ FAST_MODULES = frozenset({
 })
 FAST_TESTS = {
     "test_identity": {"test_pairwise_score_counts_pairs"},
+    "test_ingest_hubspot": {"test_contacts_changed_since_the_cursor_arrive_once",
+                            "test_a_run_at_the_search_cap_continues_from_its_cursor",
+                            "test_properties_the_platform_writes_are_not_read_back",
+                            "test_a_5xx_is_retried_and_a_failing_run_keeps_its_cursor",
+                            "test_the_newest_seconds_wait_for_the_next_run",
+                            "test_ingest_refuses_a_single_file_beside_its_folder_and_a_missing_token"},
     "test_predictions": {"test_churn_risk_and_expected_orders_match_a_monte_carlo_simulation",
                          "test_maximum_likelihood_fit_recovers_simulated_parameters",
                          "test_expected_order_value_shrinks_towards_the_population_mean",

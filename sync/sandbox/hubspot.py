@@ -10,10 +10,11 @@ import time
 from urllib.parse import parse_qs
 
 from sync.sandbox.hubspot_properties import invalid_values, properties_with_history, property_body, record_history
-from sync.sandbox.store import hubspot_token, note_outcome, valid_email
+from sync.sandbox.hubspot_search import HubSpotSearchApi
+from sync.sandbox.store import hs_timestamp, hubspot_token, note_outcome, valid_email
 
 
-class HubSpotApi:
+class HubSpotApi(HubSpotSearchApi):
     def hubspot_get(self, url) -> None:
         """GET of the HubSpot API: account details, a property, a contact (a merged-away id reads as the
         contact it was merged into; `propertiesWithHistory`), a page of contacts."""
@@ -52,16 +53,7 @@ class HubSpotApi:
                     body["propertiesWithHistory"] = properties_with_history(self.store, hs_id, with_history)
                 return self._send(200, body)
         if url.path == "/crm/v3/objects/contacts":
-            q = parse_qs(url.query)
-            limit, after = int(q.get("limit", ["100"])[0]), int(q.get("after", ["0"])[0])
-            with self.store.lock:
-                items = sorted(self.store.hs_contacts.items(), key=lambda kv: int(kv[0]))
-            page = items[after:after + limit]
-            body = {"results": [{"id": k, "properties": v["properties"], "createdAt": v["createdAt"],
-                                 "updatedAt": v["updatedAt"]} for k, v in page]}
-            if after + limit < len(items):
-                body["paging"] = {"next": {"after": str(after + limit)}}
-            return self._send(200, body)
+            return self.list_contacts(parse_qs(url.query))
         return self._send(404, {"status": "error", "message": "not found"})
 
     def hubspot_post(self, url, body: bytes) -> None:
@@ -75,6 +67,7 @@ class HubSpotApi:
                   "/crm/v3/objects/contacts/batch/update": self.batch_update,
                   "/crm/v3/objects/contacts/batch/archive": self.batch_archive,
                   "/crm/v3/objects/contacts/batch/read": self.batch_read,
+                  "/crm/v3/objects/contacts/search": self.search_contacts,
                   "/crm/v3/objects/contacts/merge": self.merge,
                   "/crm/v3/objects/contacts/gdpr-delete": self.gdpr_delete}
         if url.path in routes:
@@ -177,7 +170,7 @@ class HubSpotApi:
         if self._faults_before():
             return
         results, errors = [], []
-        now = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
+        now = hs_timestamp()
         with self.store.lock:
             for item in inputs:
                 email = str(item["id"]).lower()
@@ -226,7 +219,7 @@ class HubSpotApi:
         if self._faults_before():
             return
         results, errors = [], []
-        now = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
+        now = hs_timestamp()
         with self.store.lock:
             for item in inputs:
                 hs_id = str(item.get("id"))
@@ -352,6 +345,7 @@ class HubSpotApi:
             self.store.hs_contacts.pop(other)
             self.store.hs_by_email.pop(loser["properties"].get("email", ""), None)
             self.store.hs_merged_into[other] = primary
+            target["updatedAt"] = hs_timestamp()
             self.store.stats["hubspot_merges"] += 1
             result = {"id": primary, "properties": target["properties"], "archived": False,
                       "createdAt": target["createdAt"], "updatedAt": target["updatedAt"]}

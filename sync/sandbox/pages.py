@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import html
 
-from sync.sandbox.store import Store
+from sync.sandbox.store import Store, contact_properties
 
 ENRICHED = ["cdp_person_id", "cdp_lifetime_value", "cdp_order_count", "cdp_email_consent", "cdp_segments",
             "cdp_churn_risk", "cdp_predicted_clv", "cdp_journey_stage", "cdp_next_best_action"]
@@ -13,14 +13,15 @@ ENRICHED = ["cdp_person_id", "cdp_lifetime_value", "cdp_order_count", "cdp_email
 
 def render_page(store: Store, limit: int = 500) -> str:
     with store.lock:
-        contacts = sorted(store.hs_contacts.items(), key=lambda kv: int(kv[0]))[:limit]
+        contacts = [(k, contact_properties(k, v)) for k, v in
+                    sorted(store.hs_contacts.items(), key=lambda kv: int(kv[0]))[:limit]]
         total, sf, wh = len(store.hs_contacts), len(store.sf_contacts), len(store.webhook)
         failures = sorted(store.open_failures.items())[:limit]
-    cols = ["email", "firstname", "lastname", "country", *ENRICHED]
+    cols = ["email", "firstname", "lastname", "country", "lastmodifieddate", *ENRICHED]
     head = "".join(f"<th>{html.escape(c)}</th>" for c in ["HubSpot id", *cols])
     rows = "".join(
         "<tr>" + f"<td><a href='/contacts/{html.escape(k)}'>{html.escape(k)}</a></td>" +
-        "".join(f"<td class='{'enriched' if c in ENRICHED else ''}'>{html.escape(v['properties'].get(c, ''))}</td>"
+        "".join(f"<td class='{'enriched' if c in ENRICHED else ''}'>{html.escape(v.get(c, ''))}</td>"
                 for c in cols) + "</tr>" for k, v in contacts)
     fail_rows = "".join(
         f"<tr><td>{html.escape(sys_)}</td><td>{html.escape(key)}</td><td>{html.escape(f['code'])}</td>"

@@ -11,7 +11,8 @@ import threading
 import time
 from collections import deque
 
-HUBSPOT_STANDARD = {"email", "firstname", "lastname", "phone", "city", "country", "company", "jobtitle"}
+HUBSPOT_STANDARD = {"email", "firstname", "lastname", "phone", "city", "country", "company", "jobtitle",
+                    "lifecyclestage"}
 SF_FIELDS = {"CDP_Person_Id__c", "Email", "FirstName", "LastName", "Phone", "MailingCity", "MailingCountry",
              "Title", "CDP_Lifetime_Value__c", "CDP_Order_Count__c", "CDP_Email_Consent__c", "CDP_Segments__c",
              "CDP_Churn_Risk__c", "CDP_Predicted_CLV__c", "CDP_Journey_Stage__c", "CDP_Next_Best_Action__c"}
@@ -64,6 +65,20 @@ class Store:
                       "hubspot_update_calls": 0, "hubspot_archives": 0, "hubspot_merges": 0,
                       "salesforce_deletes": 0, "webhook_replays_dropped": 0, "scripted": 0}
         self.next_id = 1000
+
+
+def hs_timestamp() -> str:
+    """Now as HubSpot stamps createdAt/updatedAt (and so createdate/lastmodifieddate): ISO 8601 UTC with
+    milliseconds, so two writes within a second still order."""
+    now = time.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}Z"
+
+
+def contact_properties(hs_id: str, contact: dict) -> dict[str, str]:
+    """A contact's properties with those HubSpot maintains itself: hs_object_id, createdate and
+    lastmodifieddate (changed by every write, the sync's too)."""
+    return {**contact["properties"], "hs_object_id": hs_id, "createdate": contact["createdAt"],
+            "lastmodifieddate": contact["updatedAt"]}
 
 
 def note_outcome(store: Store, system: str, ok_keys: list[str], failed: list[tuple[str, str, str]]) -> None:
