@@ -223,13 +223,14 @@ def _check_fields(entry: dict, i: int, root: yaml.Node | None, path: Path) -> li
     nothing (or compare text as numbers), so each is a one-line error at its key."""
     problems: list[tuple[int, str]] = []
     fields = entry.get("fields") if isinstance(entry.get("fields"), dict) else {}
-    types = {**(entry.get("custom_property_types") or {}), **(entry.get("property_types") or {})}
+    types = {k: v for key in ("custom_property_types", "property_types")
+             if isinstance(entry.get(key), dict) for k, v in entry[key].items()}
     for dest, spec in fields.items():
         if not isinstance(spec, dict):
             continue
         for rule in (r for r in NUMBER_RULES if r in spec):
             node = _key_node(_node_at(root, ["syncs", i, "fields", dest]), rule)
-            kind = types.get(dest, "string") if isinstance(types, dict) else "string"
+            kind = types.get(dest, "string")
             if entry.get("mode") == "events":
                 message = f"field {dest}: {rule} applies to record syncs only (an event is sent once, as it is)"
             elif kind != "number":

@@ -174,6 +174,8 @@ SYNC = """syncs:
      "percentage such as '5%'"),
     ("      cdp_clv: {column: predicted_clv, tolerence: 5%}\n", "    property_types: {cdp_churn_risk: number}",
      "cfg.yml:10:40: unknown key 'tolerence'"),
+    ("      cdp_clv: 7\n", "    property_types: {cdp_churn_risk: number}",
+     "cfg.yml:10:16: field cdp_clv: 7 is neither a model column nor a field object"),
     ("", "    mode: events\n    property_types: {cdp_churn_risk: number}\n    journeys: [{name: j, event: "
      "stage_changed}]", "cfg.yml:10:44: field cdp_churn_risk: tolerance applies to record syncs only"),
 ])
