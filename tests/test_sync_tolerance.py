@@ -200,3 +200,9 @@ def test_the_declared_defaults_and_tolerance_arithmetic():
     assert not relative.holds("1", "0")  # nothing is within a share of zero
     assert parse_tolerance(0.02).holds("0.42", "0.40") and not parse_tolerance(0.02).holds("0.43", "0.40")
     assert not parse_tolerance(0.02).holds("", "0.40") and not parse_tolerance(0.02).holds("n/a", "0.40")
+
+
+def test_a_malformed_property_types_beside_a_tolerance_is_reported_not_a_crash():
+    with pytest.raises(ConfigError) as err:
+        parse_syncs(SYNC.replace("{extra}", "    property_types: [cdp_churn_risk]"), Path("cfg.yml"))
+    assert "cfg.yml:11:21: ['cdp_churn_risk'] is not of type 'object'" in str(err.value).splitlines()
