@@ -15,8 +15,8 @@ import jsonschema
 import yaml
 
 from sync.config_schema import ANY, EVENT_COLUMNS, EVENT_KINDS, JOURNEY_FIELD, SCHEMA
-from sync.values import Tolerance, parse_tolerance
 from sync.destinations.registry import default_on_delete, resolve
+from sync.values import Tolerance, parse_tolerance
 
 DEFAULT_CONFIG = Path(__file__).with_name("syncs.yml")
 PROJECT_DIR = Path(__file__).resolve().parents[1]
