@@ -16,6 +16,7 @@ import yaml
 
 from sync.config_schema import ANY, EVENT_COLUMNS, EVENT_KINDS, JOURNEY_FIELD, SCHEMA
 from sync.destinations.registry import default_on_delete, resolve
+from sync.values import Tolerance, parse_tolerance
 
 DEFAULT_CONFIG = Path(__file__).with_name("syncs.yml")
 PROJECT_DIR = Path(__file__).resolve().parents[1]
@@ -72,6 +73,8 @@ class SyncConfig:
     purpose: str = "operational"  # marketing: events only to subscribed addresses (checked at delivery)
     backfill: bool = False  # events syncs: send the events that existed before the first run too
     journeys: tuple[Journey, ...] = ()  # events syncs: first matching journey routes an event
+    rounding: dict[str, int] = field(default_factory=dict)  # destination field -> decimal places sent
+    tolerances: dict[str, Tolerance] = field(default_factory=dict)  # destination field -> drift not sent
 
     def journey_for(self, row: dict) -> Journey | None:
         """The first journey that matches an events-model row, or None (the event is not routed here)."""
@@ -212,8 +215,41 @@ def _check_events(entry: dict, i: int, root: yaml.Node | None, path: Path,
     return problems
 
 
+NUMBER_RULES = ("round", "tolerance")
+
+
+def _check_fields(entry: dict, i: int, root: yaml.Node | None, path: Path) -> list[tuple[int, str]]:
+    """Rounding and tolerances apply to number fields of record syncs: anywhere else they would silently do
+    nothing (or compare text as numbers), so each is a one-line error at its key."""
+    problems: list[tuple[int, str]] = []
+    fields = entry.get("fields") if isinstance(entry.get("fields"), dict) else {}
+    types = {k: v for key in ("custom_property_types", "property_types")
+             if isinstance(entry.get(key), dict) for k, v in entry[key].items()}
+    for dest, spec in fields.items():
+        if not isinstance(spec, dict):
+            continue
+        for rule in (r for r in NUMBER_RULES if r in spec):
+            node = _key_node(_node_at(root, ["syncs", i, "fields", dest]), rule)
+            kind = types.get(dest, "string")
+            if entry.get("mode") == "events":
+                message = f"field {dest}: {rule} applies to record syncs only (an event is sent once, as it is)"
+            elif kind != "number":
+                message = (f"field {dest}: {rule} applies to number fields only (property_types gives {dest} "
+                           f"type {kind}; declare it number, or drop the {rule})")
+            else:
+                continue
+            problems.append((node.start_mark.line if node is not None else 0, f"{_where(path, node)}: {message}"))
+    return problems
+
+
 def _build(entry: dict) -> SyncConfig:
     entry = dict(entry)
+    specs = {dest: spec for dest, spec in entry["fields"].items() if isinstance(spec, dict)}
+    entry["fields"] = {dest: spec["column"] if isinstance(spec, dict) else spec
+                       for dest, spec in entry["fields"].items()}
+    entry["rounding"] = {dest: spec["round"] for dest, spec in specs.items() if "round" in spec}
+    entry["tolerances"] = {dest: parse_tolerance(spec["tolerance"]) for dest, spec in specs.items()
+                           if "tolerance" in spec}
     entry["journeys"] = tuple(Journey(**{**j, "fields": tuple(j.get("fields") or ())})
                               for j in entry.get("journeys") or [])
     return SyncConfig(**entry)
@@ -243,7 +279,15 @@ def parse_syncs(text: str, path: Path, models: set[str] | None = None,
         elif err.validator in ("minimum", "maximum"):
             lo = err.schema.get("minimum")
             hi = err.schema.get("maximum")
-            message = f"{err.absolute_path[-1] if err.absolute_path else 'value'} = {err.instance} is outside {lo}..{hi}"
+            name = err.absolute_path[-1] if err.absolute_path else "value"
+            message = (f"{name} = {err.instance} is outside {lo}..{hi}" if hi is not None
+                       else f"{name} = {err.instance} is negative (it must be at least {lo})")
+        elif err.validator == "pattern" and err.absolute_path and err.absolute_path[-1] == "tolerance":
+            message = (f"tolerance {err.instance!r} is neither a number (absolute) nor a percentage such as "
+                       f"'5%' (relative to the value last delivered)")
+        elif err.validator == "type" and len(err.absolute_path) == 4 and err.absolute_path[2] == "fields":
+            message = (f"field {err.absolute_path[-1]}: {err.instance!r} is neither a model column nor a field "
+                       f"object ({{column: ..., round: ..., tolerance: ...}})")
         line = node.start_mark.line if node is not None else 0
         problems.append((line, f"{_where(path, node)}: {message}"))
     entries = raw.get("syncs", []) if isinstance(raw, dict) else []
@@ -270,6 +314,7 @@ def parse_syncs(text: str, path: Path, models: set[str] | None = None,
             problems.append((node.start_mark.line, f"{_where(path, node)}: unknown model {model!r} "
                                                    f"(no models/**/{model}.sql in the dbt project)"))
         problems += _check_events(entry, i, root, path, vocabulary)
+        problems += _check_fields(entry, i, root, path)
     if problems:
         raise ConfigError("\n".join(m for _, m in sorted(problems)))
     return {e["name"]: _build(e) for e in entries}

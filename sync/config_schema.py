@@ -39,6 +39,31 @@ JOURNEY_SCHEMA = {
     },
 }
 
+# a field's tolerance: an absolute number (the field's units) or a percentage of the value last delivered
+PERCENT_PATTERN = "^[0-9]+(\\.[0-9]+)?%$"
+FIELD_SCHEMA = {
+    "type": ["string", "object"],
+    "description": "A sync field: the model column it sends (a string), or an object naming the column with "
+                   "rules for a number field (its property_types entry is `number`).",
+    "additionalProperties": False,
+    "required": ["column"],
+    "properties": {
+        "column": {"type": "string", "description": "The model column sent."},
+        "round": {"type": "integer", "minimum": 0, "maximum": 10,
+                  "description": "Decimal places the value is rounded to (half away from zero) before it is "
+                                 "compared and sent; 0: whole units (e.g. whole currency units). Default: 2 decimals "
+                                 "for a non-integer number."},
+        "tolerance": {"type": ["number", "string"], "minimum": 0, "pattern": PERCENT_PATTERN,
+                      "description": "A change is not sent while the (rounded) value differs from the value last "
+                                     "delivered to this destination (sync state) by at most this much: a number "
+                                     "is absolute, in the field's units (`0.02`); a percentage (`5%`) is relative "
+                                     "to the value last delivered. Drift adds up against the delivered value, so "
+                                     "once it passes the tolerance it is sent. A record sent for any other reason "
+                                     "carries the current value; a value appearing or disappearing is always "
+                                     "sent."},
+    },
+}
+
 SYNC_SCHEMA = {
     "type": "object",
     "description": "One sync: a dbt model's rows sent to one destination object.",
@@ -86,9 +111,10 @@ SYNC_SCHEMA = {
         "bulk_threshold": {"type": "integer", "minimum": 0,
                            "description": "Runs with at least this many upserts use the destination's bulk API "
                                           "(Salesforce Bulk API 2.0); 0 (default): never."},
-        "fields": {"type": "object", "minProperties": 1, "additionalProperties": {"type": "string"},
+        "fields": {"type": "object", "minProperties": 1, "additionalProperties": FIELD_SCHEMA,
                    "description": "Destination field: model column, for every field sent (events syncs may "
-                                  "name the column `journey`: the matching journey's name)."},
+                                  "name the column `journey`: the matching journey's name); a number field may "
+                                  "instead map to a field object with `round` and `tolerance`."},
         "custom_properties": {"type": "array", "items": {"type": "string"},
                               "description": "Destination fields the sync creates before the first write "
                                              "(HubSpot custom properties)."},

@@ -73,7 +73,8 @@ def run_sync(cfg: SyncConfig, db_path: Path, destination_factory: Callable[[Sync
                        erased, privacy_only)
             return summary
         with store.connect(read_only=dry_run) as con:  # one read: state, then the model in chunks
-            snap = read_snapshot(con, cfg.name, dest_key, cfg.model, cfg.columns, rows=False, match_key=cfg.match_key)
+            snap = read_snapshot(con, cfg.name, dest_key, cfg.model, cfg.columns, rows=False, match_key=cfg.match_key,
+                                 keep=cfg.tolerances)
             erased.update(erased_keys(con, snap.state))  # erased persons (privacy requests)
             plan = build_plan(cfg, snap, full_resync, erased, rows=model_chunks(con, cfg.model, cfg.columns),
                               duplicates=duplicate_keys(con, cfg.model, cfg.key))

@@ -4,7 +4,8 @@
   become failures with a code (duplicate keys count as present, so they are never archived);
 - new records are created (matched by the destination's match key first), known ones are updated through
   the destination id they got, unchanged ones are skipped unless they have an open failure (the outcome
-  of their last write is unknown, so they are sent again whatever their hash);
+  of their last write is unknown, so they are sent again whatever their hash); a record whose only change
+  is a number drifting within its field's tolerance of the value last delivered counts as unchanged;
 - records that left the model follow the identity graph: a person id retired by a merge
   (person_id_history) is merged into its survivor's object; any other is archived, cleared or kept per
   `on_delete`; erased persons are deleted.
@@ -25,7 +26,7 @@ from dataclasses import dataclass, field
 from sync.config import SyncConfig
 from sync.destinations.base import OutRecord
 from sync.state import Snapshot, StateRow
-from sync.values import format_value, next_delivery, payload_hash, to_text
+from sync.values import format_value, next_delivery, payload_hash, to_text, within_tolerance
 
 
 @dataclass
@@ -170,7 +171,9 @@ def build_plan(cfg: SyncConfig, snap: Snapshot, full_resync: bool = False, erase
             if key in duplicates:
                 plan.invalid.append((key, "DUPLICATE_KEY", f"{duplicates[key]} rows of {cfg.model} have this {cfg.key}"))
                 continue
-            payload = {dest: (format_value(row[col], "date") if dest in dated else to_text(row[col]))
+            payload = {dest: (format_value(row[col], "date") if dest in dated
+                              else format_value(row[col], "number", cfg.rounding[dest]) if dest in cfg.rounding
+                              else to_text(row[col]))
                        for dest, col in fields}
             match_value = payload.get(cfg.match_key) or to_text(row.get(cfg.match_key))
             if not match_value:
@@ -199,7 +202,9 @@ def _plan_upsert(cfg: SyncConfig, snap: Snapshot, plan: Plan, key: str, match_va
         if cfg.mode == "update_only":
             return
         upsert = Upsert(OutRecord(key, match_value, payload, None, did), h, True)
-    elif full_resync or previous.payload_hash != h or key in snap.failures:
+    elif full_resync or key in snap.failures or (
+            previous.payload_hash != h
+            and not within_tolerance(payload, previous.payload, previous.payload_hash, cfg.tolerances)):
         upsert = Upsert(OutRecord(key, match_value, payload, previous.destination_id, did), h, False)
     else:
         plan.unchanged += 1

@@ -6,12 +6,16 @@ from __future__ import annotations
 
 import sys
 
-from sync.config_schema import JOURNEY_SCHEMA, SCHEMA, SYNC_SCHEMA
+from sync.config_schema import FIELD_SCHEMA, JOURNEY_SCHEMA, PERCENT_PATTERN, SCHEMA, SYNC_SCHEMA
 
 
 def _type(spec: dict) -> str:
     if "enum" in spec:
         return " \\| ".join(f"`{v}`" for v in spec["enum"])
+    if spec is FIELD_SCHEMA:
+        return "string \\| field object"
+    if spec.get("pattern") == PERCENT_PATTERN:
+        return "number (>= 0) \\| percentage (`5%`)"
     kind = spec.get("type", "")
     if kind == "array":
         items = spec.get("items", {})
@@ -37,7 +41,9 @@ def render() -> str:
            "edit by hand.", "", SCHEMA["description"], "",
            "A file is validated before anything runs; every problem is reported as `file:line:column: "
            "message`.", "", "## A sync (an item of `syncs`)", "", SYNC_SCHEMA["description"], "",
-           *_table(SYNC_SCHEMA), "", "## A journey (an item of a sync's `journeys`)", "",
+           *_table(SYNC_SCHEMA), "", "## A field object (a value of a sync's `fields`)", "",
+           FIELD_SCHEMA["description"], "", *_table(FIELD_SCHEMA), "",
+           "## A journey (an item of a sync's `journeys`)", "",
            JOURNEY_SCHEMA["description"], "", *_table(JOURNEY_SCHEMA), ""]
     return "\n".join(out)
 

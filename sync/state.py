@@ -21,7 +21,7 @@ import json
 import os
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -328,10 +328,11 @@ class StateStore:
 
 
 def read_snapshot(con: duckdb.DuckDBPyConnection, sync_name: str, destination_key: str, model: str,
-                  columns: list[str], rows: bool = True, match_key: str | None = None) -> Snapshot:
+                  columns: list[str], rows: bool = True, match_key: str | None = None,
+                  keep: Collection[str] = ()) -> Snapshot:
     """Everything a run plans from, in one read. `rows=False` leaves the model's rows to `model_chunks`; a
-    `match_key` keeps only that field of each state payload (what removals and merges need), so state costs
-    a few values per record."""
+    `match_key` keeps only that field of each state payload (what removals and merges need) and the fields
+    in `keep` (delivered values tolerances compare with), so state costs a few values per record."""
     tables = {(s, t) for s, t in con.execute("select table_schema, table_name from information_schema.tables").fetchall()}
     if not any(t == model and s != SCHEMA for s, t in tables):
         raise LookupError(f"model {model} is not in the warehouse: run `make build` first")
@@ -347,8 +348,10 @@ def read_snapshot(con: duckdb.DuckDBPyConnection, sync_name: str, destination_ke
     attempts: dict[str, Attempt] = {}
     if (SCHEMA, "sync_state") in tables:
         did_col = "delivery_id" if _has_column(con, "sync_state", "delivery_id") else "null"
-        payload = "payload" if match_key is None else "json_object(?, json_extract_string(payload, ?))"
-        params = [] if match_key is None else [match_key, f'$."{match_key}"']
+        kept = [] if match_key is None else list(dict.fromkeys([match_key, *keep]))
+        pairs = ", ".join(["?, json_extract_string(payload, ?)"] * len(kept))
+        payload = "payload" if match_key is None else f"json_object({pairs})"
+        params = [arg for f in kept for arg in (f, f'$."{f}"')]
         for k, h, d, p, did in con.execute(
                 f"select record_key, payload_hash, destination_id, {payload}, {did_col} from {SCHEMA}.sync_state "
                 f"where sync_name = ? and destination_key = ?", [*params, sync_name, destination_key]).fetchall():

@@ -49,6 +49,10 @@ FAST_TESTS = {
     "test_staging_build": {"test_seeds_match_libphonenumber_metadata"},
     "test_sync_dagster": {"test_failed_share_and_non_retryable_errors_fail_the_step",
                           "test_an_events_sync_runs_after_the_record_syncs_of_its_destination"},
+    "test_sync_tolerance": {"test_a_tolerance_where_it_cannot_apply_is_a_one_line_config_error",
+                            "test_the_declared_defaults_and_tolerance_arithmetic",
+                            "test_a_change_past_the_tolerance_or_of_another_field_is_sent_at_once",
+                            "test_a_malformed_property_types_beside_a_tolerance_is_reported_not_a_crash"},
 }
 
 

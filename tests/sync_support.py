@@ -19,7 +19,7 @@ from sync.sandbox import start_sandbox
 
 COLUMNS = ["person_id", "email", "first_name", "last_name", "phone", "city", "country", "company", "job_title",
            "lifetime_value", "order_count", "email_consent", "segments", "churn_risk", "predicted_clv",
-           "marketing_opt_out", "journey_stage", "next_best_action"]
+           "last_order_date", "marketing_opt_out", "journey_stage", "next_best_action"]
 MODELS = ["sync_hubspot__contacts", "sync_salesforce__contacts", "sync_webhook__marketing_contacts"]
 
 
@@ -28,7 +28,8 @@ def person(i: int, **changes) -> dict:
            "last_name": f"Last{i}", "phone": f"+4420{i:07d}", "city": "London", "country": "GB", "company": "Acme",
            "job_title": "Buyer", "lifetime_value": 10.5 * i, "order_count": i, "email_consent": "subscribed",
            "segments": "active", "churn_risk": round(0.01 * (i % 100), 4), "predicted_clv": 20.25 * i,
-           "marketing_opt_out": "false", "journey_stage": "active", "next_best_action": "nurture"}
+           "last_order_date": f"2026-01-{1 + i % 28:02d}", "marketing_opt_out": "false", "journey_stage": "active",
+           "next_best_action": "nurture"}
     row.update(changes)
     return row
 
@@ -45,8 +46,8 @@ class TinyWarehouse:
                             "last_name varchar, phone varchar, city varchar, country varchar, company varchar, "
                             "job_title varchar, lifetime_value decimal(18, 2), order_count integer, "
                             "email_consent varchar, segments varchar, churn_risk double, "
-                            "predicted_clv decimal(18, 2), marketing_opt_out varchar, journey_stage varchar, "
-                            "next_best_action varchar)")
+                            "predicted_clv decimal(18, 2), last_order_date date, marketing_opt_out varchar, "
+                            "journey_stage varchar, next_best_action varchar)")
                 if rows:
                     frame = pd.DataFrame([[r[c] for c in COLUMNS] for r in rows], columns=COLUMNS, dtype=object)
                     con.register("tiny_rows", frame)

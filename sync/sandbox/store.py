@@ -15,7 +15,8 @@ HUBSPOT_STANDARD = {"email", "firstname", "lastname", "phone", "city", "country"
                     "lifecyclestage"}
 SF_FIELDS = {"CDP_Person_Id__c", "Email", "FirstName", "LastName", "Phone", "MailingCity", "MailingCountry",
              "Title", "CDP_Lifetime_Value__c", "CDP_Order_Count__c", "CDP_Email_Consent__c", "CDP_Segments__c",
-             "CDP_Churn_Risk__c", "CDP_Predicted_CLV__c", "CDP_Journey_Stage__c", "CDP_Next_Best_Action__c"}
+             "CDP_Churn_Risk__c", "CDP_Predicted_CLV__c", "CDP_Last_Order_Date__c", "CDP_Journey_Stage__c",
+             "CDP_Next_Best_Action__c"}
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.([A-Za-z]{2,})$")
 RESERVED_TLDS = {"invalid", "test", "example", "localhost"}
 

@@ -2,7 +2,9 @@
     the golden email of several people (a shared mailbox cannot key one CRM contact). A table, computed once per
     run: the four CRM models and the events model read it (as a view, each of them evaluated it again). Rebuilt
     in full, like customer_profiles that it reads: churn risk, segments and journey stage move with the as-of
-    instant for everybody, and a suppression removes a person here. -#}
+    instant for everybody, and a suppression removes a person here. Nothing here counts time up to the as-of
+    instant ("days since"): such a column would change for everybody daily and rewrite every CRM contact;
+    dates and predictions go out instead, and syncs.yml tolerances absorb the predictions' refit drift. -#}
 with profiles as (
     select * from {{ ref('customer_profiles') }}
 ),
@@ -32,6 +34,8 @@ final as (
         cast(profiles.segments as {{ cdp_type_string() }}) as segments,
         cast(round(profiles.churn_risk, 4) as decimal(9, 4)) as churn_risk,
         cast(round(profiles.predicted_clv, 2) as {{ cdp_type_amount() }}) as predicted_clv,
+        -- a date, not days since the last order: it changes when a customer orders, not every day for everybody
+        cast(profiles.last_order_at as date) as last_order_date,
         cast(profiles.journey_stage as {{ cdp_type_string() }}) as journey_stage,
         cast(profiles.next_best_action as {{ cdp_type_string() }}) as next_best_action,
         shared_emails.email is not null as has_shared_email

@@ -21,6 +21,7 @@ final as (
         segments,
         churn_risk,
         predicted_clv,
+        last_order_date,
         cast(case when email_consent = 'unsubscribed' then 'true' else 'false' end as {{ cdp_type_string() }})
             as marketing_opt_out,
         journey_stage,

@@ -21,6 +21,7 @@ final as (
         segments,
         churn_risk,
         predicted_clv,
+        last_order_date,
         journey_stage,
         next_best_action
     from profiles
