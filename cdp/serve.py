@@ -38,7 +38,7 @@ import duckdb
 from cdp.landing import RawFolderError, source_files
 from cdp.registry import RawSource, load_registry
 from cdp.settings import Settings, load_settings
-from cdp.warehouse_lock import wait_for_warehouse
+from cdp.warehouse_lock import holder
 
 IDENTITY_DECISIONS = "identity_decisions.csv"  # read by the registration too, beside the registry's sources
 MAX_POLL_S = 5.0
@@ -96,6 +96,19 @@ def unread_files(db_path: Path, entries: Entries) -> list[str] | None:
                   if (name, size, mtime_ns // 1_000_000_000) not in ledger)
 
 
+def warehouse_in_use(db_path: Path) -> str | None:
+    """Who holds the DuckDB file (one writer at a time), or None when a run can open it."""
+    if not db_path.exists():
+        return None
+    try:
+        duckdb.connect(str(db_path)).close()
+    except duckdb.IOException as exc:
+        if "lock" not in str(exc).lower():
+            return f"the warehouse cannot be opened: {str(exc).splitlines()[0]}"
+        return f"the warehouse is in use by {holder(exc)}"
+    return None
+
+
 class ServeState:
     """The folder's state the last successful run started from, kept across restarts."""
 
@@ -127,6 +140,7 @@ class Service:
         self.log = log or (lambda line: print(f"{datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ} {line}", flush=True))
         self.registry = load_registry(settings.project_dir)
         self.state = ServeState(settings.state_dir / "serve_state.json")
+        self.child_pid_file = settings.state_dir / "serve_run.pid"
         self.stop = threading.Event()
         self.runs = 0
 
@@ -138,7 +152,7 @@ class Service:
         self.log(f"serving {self.settings.raw_dir}: polling every {self.poll_s:g} s; warehouse "
                  f"{self.settings.duckdb_path}; SIGTERM or Ctrl-C stops after the run in progress")
         failed: tuple[str, float] | None = None  # the signature of a failed run, and when it ended
-        said = ""
+        said = waited = ""  # what the service last said it waits for, said once
         while not self.stop.is_set():
             try:
                 entries = raw_entries(self.settings.raw_dir, self.registry)
@@ -154,13 +168,14 @@ class Service:
             if current == self.state.signature or retry_later:
                 self.stop.wait(self.poll_s)
                 continue
-            busy = wait_for_warehouse(self.settings.duckdb_path, self.log)
-            if busy:
-                self.log(busy)
+            busy = self.left_running() or warehouse_in_use(self.settings.duckdb_path)
+            if busy:  # looked at again each poll, so that a stop is never held up by the wait
+                if busy != waited:
+                    waited = busy
+                    self.log(f"waiting: {busy}")
                 self.stop.wait(self.poll_s)
                 continue
-            if self.stop.is_set():
-                break
+            waited = ""
             rc = self.run(entries)
             if rc == 0:
                 self.state.save(entries)
@@ -169,6 +184,20 @@ class Service:
                 failed = (current, time.monotonic())
         self.log(f"stopped after {self.runs} run(s)")
         return 0
+
+    def left_running(self) -> str | None:
+        """The run a killed service left going on its own (its pid file names it while it lives)."""
+        if not self.child_pid_file.exists():
+            return None
+        pid = int(self.child_pid_file.read_text().split()[0])
+        try:
+            alive = "cdp.cli" in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+        except OSError:
+            alive = False
+        if not alive:
+            self.child_pid_file.unlink(missing_ok=True)
+            return None
+        return f"the run (PID {pid}) a stopped service left going has not ended"
 
     def run(self, entries: Entries) -> int:
         """One pipeline run (`cdp run` in a child process) and its one log line."""
@@ -182,7 +211,9 @@ class Service:
             child = subprocess.Popen([sys.executable, "-m", "cdp.cli", "run"], cwd=self.settings.project_dir,
                                      stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
                                      env={**os.environ, "PYTHONUNBUFFERED": "1"})
+            self.child_pid_file.write_text(f"{child.pid}\n")
             rc = self._wait(child)
+            self.child_pid_file.unlink(missing_ok=True)
         outcome = RUN_RESULT.findall(log_path.read_text(encoding="utf-8", errors="replace"))
         dagster = f" (Dagster run {outcome[-1][0]})" if outcome else ""
         result = "succeeded" if rc == 0 else f"FAILED (exit {rc}; retried when files change or in {self.retry_s:g} s)"

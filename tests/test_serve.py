@@ -21,7 +21,7 @@ from cdp.first_erasure import requested_erasures
 from cdp.landing import source_files
 from cdp.privacy_cli import COLUMNS, append_request
 from cdp.registry import load_registry
-from cdp.serve import raw_entries, signature
+from cdp.serve import hold_serve_lock, raw_entries, signature
 from datagen.sample_data import generate
 from orchestration.automation import raw_deliveries_sensor, raw_signature
 from orchestration.resources import WarehouseResource
@@ -249,3 +249,10 @@ def test_serve_takes_deliveries_that_land_mid_run_and_survives_sigterm_and_resta
             if proc and proc.poll() is None:
                 proc.kill()
         sandbox.stop()
+
+
+def test_one_service_per_state_folder(tmp_path):
+    first = hold_serve_lock(tmp_path)
+    assert first is not None and hold_serve_lock(tmp_path) is None
+    first.close()
+    assert hold_serve_lock(tmp_path) is not None
