@@ -59,6 +59,9 @@ def _sensor_tick(raw: Path, db: Path, cursor: str | None):
 
 
 def test_the_sensor_requests_one_run_per_new_set_of_deliveries(tmp_path):
+    # on in `make ui` from the start, and quick enough for a delivery to reach the CRM within a minute
+    assert raw_deliveries_sensor.default_status == dg.DefaultSensorStatus.RUNNING
+    assert raw_deliveries_sensor.minimum_interval_seconds <= 10
     raw = _landing_raw(tmp_path)
     db = tmp_path / "warehouse.duckdb"
     first = _sensor_tick(raw, db, None)
