@@ -147,7 +147,7 @@ def test_a_request_filed_on_a_landing_folder_lands_as_a_delivery(tmp_path):
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# `cdp serve` end to end: three runs of the real pipeline (about 2 minutes each on an idle 2-core machine)
+# `cdp serve` end to end: three runs of the real pipeline (28 minutes in all on a 2-core machine shared at load 15)
 
 
 class Serve:
