@@ -144,6 +144,9 @@ def test_a_request_filed_on_a_landing_folder_lands_as_a_delivery(tmp_path):
         assert [row["request_id"] for row in csv.DictReader(fh)] == ["r9"]
     assert not list((raw / "privacy_requests").glob("*.partial"))
     assert requested_erasures(raw) == 2
+    plain = tmp_path / "plain"  # with no landing folder the request is appended to the file, as before
+    append_request(plain, "suppression", None, "+442079460958", "r10")
+    assert [p.name for p in plain.iterdir()] == ["privacy_requests.csv"]
 
 
 # ---------------------------------------------------------------------------------------------------------------
