@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TARGET ?= duckdb
 
-.PHONY: install run build test test-fast test-slow ui docs bench bench-sync bench-identity lint clean chromium
+.PHONY: install run build test test-fast test-slow ui serve docs bench bench-sync bench-identity lint clean chromium
 
 # pip's own output (and any index warnings of the machine's pip configuration) goes to .venv/install.log;
 # the terminal gets one line, or the log's last lines when the install fails.
@@ -29,6 +29,10 @@ build: install
 
 ui: install
 	$(BIN)/cdp ui
+
+# the pipeline as a service: a run whenever deliveries land in CDP_RAW_DIR (docs/continuous.md)
+serve: install
+	$(BIN)/cdp serve
 
 docs: install
 	$(BIN)/cdp docs

@@ -20,6 +20,7 @@ from cdp.privacy_enforcement import enforce_privacy
 from cdp.raw_data import ensure_raw_data
 from cdp.scaffold import ScaffoldError, SourceSpec, scaffold_source
 from cdp.segment_rules import refuse_bad_segments
+from cdp.serve import add_serve_parser
 from cdp.warehouse_lock import wait_for_warehouse
 from cdp.settings import SAMPLE_PERSONS, SAMPLE_SEED, Settings, load_settings
 
@@ -227,6 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", help="the whole pipeline: data, build, governance checks, syncs")
     r.add_argument("-v", "--verbose", action="store_true", help="also print Dagster's event log")
     r.set_defaults(func=cmd_run)
+    add_serve_parser(sub)
 
     d = sub.add_parser("docs", help="generate the dbt docs site (or, with --gx, serve the GX Data Docs)")
     d.add_argument("--gx", action="store_true",

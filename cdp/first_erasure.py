@@ -23,17 +23,34 @@ from pathlib import Path
 import duckdb
 
 from cdp.dbt_args import dbt_command
+from cdp.landing import RawFolderError, source_files
+from cdp.registry import load_registry
+from cdp.settings import PROJECT_DIR
 
 GRAPH_TABLES = ("int_identifiers_observed", "person_records")
 GRAPH_FIRST_SELECT = ("+person_records",)
 GRAPH_FIRST_EXCLUDE = ("privacy_erased_identifiers",)
+PRIVACY_SOURCE = "privacy_requests"
 
 
-def requested_erasures(raw_dir: Path) -> int:
-    """Rows of privacy_requests.csv whose request type reads `erasure` (the file is optional)."""
-    path = raw_dir / "privacy_requests.csv"
-    if not path.exists():
+def requested_erasures(raw_dir: Path, project_dir: Path = PROJECT_DIR) -> int:
+    """Erasure requests in the privacy_requests source, in whichever form it takes (cdp.landing): the file,
+    or every delivery of its landing folder, CSV or Parquet. 0 when the source is absent or cannot be read (the
+    registration then stops the build with its one-line error), and for a warehouse relation, which is not
+    read here: its requests resolve through their own email or phone on a first build."""
+    source = load_registry(project_dir)[PRIVACY_SOURCE]
+    try:
+        files = source_files(raw_dir, source).files
+    except RawFolderError:
         return 0
+    return sum(_erasures_in(path) for path in files)
+
+
+def _erasures_in(path: Path) -> int:
+    if path.suffix.lower() == ".parquet":
+        with duckdb.connect() as con:
+            return con.execute("select count(*) from read_parquet(?) where lower(trim(request_type)) = 'erasure'",
+                               [str(path)]).fetchone()[0]
     with path.open(newline="", encoding="utf-8-sig") as fh:
         return sum(1 for row in csv.DictReader(fh) if (row.get("request_type") or "").strip().lower() == "erasure")
 
@@ -60,7 +77,7 @@ def build_graph_if_erasures_need_it(*, db_path: Path, raw_dir: Path, target: str
     code (0 when nothing had to be built). Other targets cannot erase (their base tables cannot DELETE)."""
     if target != "duckdb" or graph_exists(db_path):
         return 0
-    erasures = requested_erasures(raw_dir)
+    erasures = requested_erasures(raw_dir, project_dir)
     if not erasures:
         return 0
     log(f"{erasures} erasure request(s) and no identity graph yet: building the graph first, so that each "

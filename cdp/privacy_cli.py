@@ -1,30 +1,62 @@
-"""`cdp privacy`: file a data-subject request (appended to privacy_requests.csv in CDP_RAW_DIR, the optional
-raw source of docs/raw_sources.md; the next build honours it) and read the audit log."""
+"""`cdp privacy`: file a data-subject request (in CDP_RAW_DIR's privacy_requests source, the optional raw source
+of docs/raw_sources.md: appended to its file, or a new delivery in its landing folder; the next build honours
+it) and read the audit log."""
 
 from __future__ import annotations
 
 import argparse
 import csv
+import os
 import secrets
 from datetime import UTC, datetime
 from pathlib import Path
 
+from cdp.landing import landing_folder
+from cdp.registry import load_registry
 from cdp.settings import load_settings
 
 COLUMNS = ["request_id", "request_type", "email", "phone", "received_at"]
+PRIVACY_SOURCE = "privacy_requests"
 
 
 def append_request(raw_dir: Path, request_type: str, email: str | None, phone: str | None,
                    request_id: str | None = None, received_at: datetime | None = None) -> str:
-    """Append one request row (the header first when the file is new); returns the request id."""
+    """File one request where the privacy_requests source is: appended to privacy_requests.csv (the header
+    first when the file is new), or, when the source is a landing folder, a new delivery in it (a whole file,
+    renamed into place, since landing folders are append-only). Returns the request id."""
     if request_type not in ("erasure", "suppression"):
         raise ValueError("request_type must be erasure or suppression")
     if not (email or "").strip() and not (phone or "").strip():
         raise ValueError("a request needs --email or --phone")
     when = (received_at or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
     request_id = request_id or f"req-{datetime.now(UTC):%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
-    path = raw_dir / "privacy_requests.csv"
+    row = [request_id, request_type, (email or "").strip(), (phone or "").strip(), when]
+    source = load_registry()[PRIVACY_SOURCE]
+    if source.relation:
+        raise ValueError(f"{PRIVACY_SOURCE} is the warehouse relation {source.relation}: file the request with "
+                         "the loader that keeps it")
     raw_dir.mkdir(parents=True, exist_ok=True)
+    folder = landing_folder(raw_dir, source)
+    if folder.is_dir() and not (raw_dir / source.file_name).exists():
+        _deliver(folder, row)
+    else:
+        _append(raw_dir / source.file_name, row)
+    return request_id
+
+
+def _deliver(folder: Path, row: list[str]) -> Path:
+    """A one-request delivery, written under a name the registration does not read, then renamed."""
+    name = f"{datetime.now(UTC):%Y%m%dT%H%M%S%f}Z-request-{secrets.token_hex(3)}.csv"
+    partial = folder / f"{name}.partial"
+    with partial.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(COLUMNS)
+        writer.writerow(row)
+    os.replace(partial, folder / name)
+    return folder / name
+
+
+def _append(path: Path, row: list[str]) -> None:
     new = not path.exists() or path.stat().st_size == 0
     if not new:  # a file that does not end in a newline would glue our row to its last one
         with path.open("rb") as fh:
@@ -36,8 +68,7 @@ def append_request(raw_dir: Path, request_type: str, email: str | None, phone: s
         writer = csv.writer(fh, lineterminator="\n")
         if new:
             writer.writerow(COLUMNS)
-        writer.writerow([request_id, request_type, (email or "").strip(), (phone or "").strip(), when])
-    return request_id
+        writer.writerow(row)
 
 
 def cmd_request(ns: argparse.Namespace) -> int:
@@ -47,8 +78,8 @@ def cmd_request(ns: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"error: {exc}")
         return 2
-    print(f"request {rid} ({'erasure' if ns.erase else 'suppression'}) appended to "
-          f"{settings.raw_dir / 'privacy_requests.csv'}; the next build applies it, the next sync runs propagate it")
+    print(f"request {rid} ({'erasure' if ns.erase else 'suppression'}) filed in {settings.raw_dir} "
+          f"({PRIVACY_SOURCE}); the next build applies it, the next sync runs propagate it")
     return 0
 
 
@@ -68,7 +99,7 @@ def cmd_log(ns: argparse.Namespace) -> int:
 def add_privacy_parser(sub) -> None:
     p = sub.add_parser("privacy", help="privacy requests: file an erasure or suppression, read the audit log")
     psub = p.add_subparsers(dest="privacy_command", required=True)
-    r = psub.add_parser("request", help="append a request to privacy_requests.csv in CDP_RAW_DIR")
+    r = psub.add_parser("request", help="file a request in CDP_RAW_DIR (privacy_requests.csv or its landing folder)")
     kind = r.add_mutually_exclusive_group(required=True)
     kind.add_argument("--erase", action="store_true", help="erasure: delete everywhere, keep out for good")
     kind.add_argument("--suppress", action="store_true", help="suppression: keep, but send to no destination")

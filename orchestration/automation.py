@@ -1,6 +1,5 @@
-"""Jobs and automation: the daily refresh (a schedule that starts RUNNING), the new-raw-files sensor (off
-until an operator turns it on: it would start a run as soon as the daemon first sees the folder) and the
-run-failure alert (RUNNING)."""
+"""Jobs and automation: the daily refresh (a schedule that starts RUNNING), the raw-deliveries sensor (RUNNING:
+a run when files land in CDP_RAW_DIR, docs/continuous.md) and the run-failure alert (RUNNING)."""
 
 import json
 import os
@@ -10,6 +9,8 @@ from pathlib import Path
 import dagster as dg
 import requests
 
+from cdp.landing import RawFolderError
+from cdp.serve import raw_entries, signature, unread_files
 from orchestration.resources import WarehouseResource
 
 full_pipeline = dg.define_asset_job("full_pipeline", selection=dg.AssetSelection.all(),
@@ -21,21 +22,31 @@ daily_schedule = dg.ScheduleDefinition(job=full_pipeline, cron_schedule="0 2 * *
 
 
 def raw_signature(raw_dir: Path) -> str:
-    """Names, sizes and modification times of the raw CSVs: changes when new files land."""
-    entries = sorted((p.name, p.stat().st_size, int(p.stat().st_mtime)) for p in raw_dir.glob("*.csv"))
-    return json.dumps(entries)
+    """The state of every file a build reads (top-level files and landing-folder deliveries, CSV or Parquet:
+    cdp.landing's forms): a hash of names, sizes and modification times, the same in every process."""
+    return signature(raw_entries(raw_dir))
 
 
-@dg.sensor(job=full_pipeline, minimum_interval_seconds=60, description="Starts a run when raw files change in CDP_RAW_DIR.")
-def raw_files_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource):
+@dg.sensor(job=full_pipeline, minimum_interval_seconds=5, default_status=dg.DefaultSensorStatus.RUNNING,
+           description="Starts a run when deliveries land in CDP_RAW_DIR (or a source file changes); the run key is "
+                       "the folder's signature, so the same deliveries never start two runs.")
+def raw_deliveries_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource):
     raw_dir = Path(warehouse.raw_dir)
     if not raw_dir.exists():
         return dg.SkipReason(f"{raw_dir} does not exist")
-    signature = raw_signature(raw_dir)
-    if signature == context.cursor:
-        return dg.SkipReason("no new raw files")
-    context.update_cursor(signature)
-    return dg.RunRequest(run_key=str(abs(hash(signature))))
+    try:
+        entries = raw_entries(raw_dir)
+    except RawFolderError as exc:
+        return dg.SkipReason(str(exc))
+    current = signature(entries)
+    if current == context.cursor:
+        return dg.SkipReason("no new deliveries")
+    if context.cursor is None and unread_files(warehouse.path, entries) == []:
+        # first look (a new daemon): the warehouse's ledger has read every file as it is now
+        context.update_cursor(current)
+        return dg.SkipReason("the warehouse has read every raw file already")
+    context.update_cursor(current)
+    return dg.RunRequest(run_key=current)
 
 
 def write_alert(state_dir: Path, run_id: str, job_name: str, message: str) -> dict:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from orchestration.automation import alert_on_failure, daily_schedule, full_pipeline, raw_files_sensor
+from orchestration.automation import alert_on_failure, daily_schedule, full_pipeline, raw_deliveries_sensor
 from orchestration.dbt_assets import build_dbt_assets, raw_source_assets
 from orchestration.governance import build_governance_checks, privacy_after_failed_run, privacy_requests_job
 from orchestration.ingest_assets import hubspot_contacts_ingest
@@ -24,6 +24,6 @@ def defs() -> dg.Definitions:
         asset_checks=build_governance_checks(),
         jobs=[full_pipeline, privacy_requests_job],
         schedules=[daily_schedule],
-        sensors=[raw_files_sensor, alert_on_failure, privacy_after_failed_run],
+        sensors=[raw_deliveries_sensor, alert_on_failure, privacy_after_failed_run],
         resources=build_resources(),
     )
