@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TARGET ?= duckdb
 
-.PHONY: install run build test test-fast test-slow ui serve docs bench bench-sync bench-identity lint clean chromium
+.PHONY: install run build test test-fast test-slow ui serve docs bench bench-sync bench-identity bench-freshness lint clean chromium
 
 # pip's own output (and any index warnings of the machine's pip configuration) goes to .venv/install.log;
 # the terminal gets one line, or the log's last lines when the install fails.
@@ -76,6 +76,10 @@ bench-sync: install
 
 bench-identity: install
 	$(BIN)/python bench/identity_accuracy.py
+
+# deliveries every 30 s while cdp serve syncs to the CRM sandbox (ARGS="--persons 100000 --minutes 10")
+bench-freshness: install
+	$(BIN)/python bench/freshness.py $(ARGS)
 
 clean:
 	rm -rf .cdp target logs
