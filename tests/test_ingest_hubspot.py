@@ -219,6 +219,11 @@ def test_the_dagster_asset_delivers_or_says_why_not(sandbox, tmp_path, monkeypat
     try:
         ids = upsert(sandbox, [contact(i) for i in range(5)])
         run_config = {"ops": {"hubspot_contacts_ingest": {"config": {"settle_seconds": 0}}}}
+        monkeypatch.delenv("CDP_INGEST_HUBSPOT", raising=False)  # credentials alone do not make HubSpot a source
+        result = dg.materialize([hubspot_contacts_ingest], run_config=run_config)
+        (meta,) = [m.metadata for m in result.asset_materializations_for_node("hubspot_contacts_ingest")]
+        assert "CDP_INGEST_HUBSPOT" in meta["skipped"].value and not (tmp_path / "raw" / "crm_contacts").exists()
+        monkeypatch.setenv("CDP_INGEST_HUBSPOT", "true")
         result = dg.materialize([hubspot_contacts_ingest], run_config=run_config)
         (meta,) = [m.metadata for m in result.asset_materializations_for_node("hubspot_contacts_ingest")]
         assert meta["contacts"].value == 5 and len(meta["deliveries"].value) == 1
