@@ -69,7 +69,8 @@ def from_summary_table(rows: pd.DataFrame) -> pd.DataFrame:
     out = rows.rename(columns=SUMMARY_COLUMNS)
     out["person_id"] = out["person_id"].astype(str)
     for column in ("x", "t_x", "T", "m_x", "total_value"):
-        out[column] = pd.to_numeric(out[column], errors="coerce").astype(float)
+        if column in out:
+            out[column] = pd.to_numeric(out[column], errors="coerce").astype(float)
     return out
 
 
