@@ -71,7 +71,8 @@ def engines(tmp_path_factory) -> tuple[duckdb.DuckDBPyConnection, str]:
 def test_spark_build_fits_and_scores_without_placeholders(engines):
     con, output = engines
     assert "predictions on Spark: BG/NBD converged on" in output
-    assert "not_available_on_target" not in output
+    # the placeholders' warnings (models/marts/predictions/fallback/); the status itself is named by a test
+    assert "null placeholders" not in output and "every prediction is null" not in output
     assert con.execute("select distinct fit_status from spark_predictive_model_parameters").fetchall() == [
         ("converged",)]
     assert con.execute("select count(*) from spark_customer_predictions where churn_risk is null").fetchone()[0] == 0
