@@ -94,7 +94,7 @@ def test_spark_fits_the_same_parameters_as_duckdb(engines):
 def test_spark_predicts_the_same_per_person_as_duckdb(engines):
     con, _ = engines
     assert columns(con, "duck_customer_predictions") == columns(con, "spark_customer_predictions")
-    types = "select column_name, data_type from (describe {}_customer_predictions)"
+    types = "select column_name, column_type from (describe {}_customer_predictions)"
     assert con.execute(types.format("duck")).fetchall() == con.execute(types.format("spark")).fetchall()
     query = ("select k.person_key, {}, p.horizon_days, p.prediction_basis, epoch(p.predicted_next_order_at) "
              "from {}_customer_predictions p join {}_person_keys k using (person_id) order by k.person_key")
