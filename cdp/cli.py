@@ -23,6 +23,7 @@ from cdp.segment_rules import refuse_bad_segments
 from cdp.serve import add_serve_parser
 from cdp.warehouse_lock import wait_for_warehouse
 from cdp.settings import SAMPLE_PERSONS, SAMPLE_SEED, Settings, load_settings
+from predict import spark_build
 
 
 def _dbt_executable() -> str:
@@ -66,8 +67,15 @@ def cmd_build(ns: argparse.Namespace) -> int:
     if rc != 0:
         return rc
     # a production build: dbt's unit tests check the SQL's logic on fixtures and run in `make test` (CI)
-    rc = run_dbt(settings, "build", "--exclude-resource-type", "unit_test", full_refresh=ns.full_refresh,
-                 select=ns.select or (), progress=not ns.verbose)
+    def dbt_build(**selection) -> int:
+        return run_dbt(settings, "build", "--exclude-resource-type", "unit_test", full_refresh=ns.full_refresh,
+                       progress=not ns.verbose, **selection)
+
+    if settings.target == "spark" and not ns.select:  # the fit and scoring run between two dbt runs
+        rc = spark_build.build(dbt_build, lambda: spark_build.run_prediction_step(
+            settings.project_dir, settings.dbt_env))
+    else:
+        rc = dbt_build(select=ns.select or ())
     if rc != 0:  # whatever failed, privacy requests still reach the warehouse's tables
         enforce_privacy(settings.duckdb_path, settings.project_dir, settings.target, settings.dbt_env,
                         _dbt_executable(), print, destinations=False)

@@ -1,7 +1,8 @@
 """The prediction backtest as an asset: after each build it fits on all but the last 26 weeks of orders,
 predicts those weeks and shows predicted against actual (Markdown, with the charts written beside it under
-the state folder) in the asset's metadata. The fit and scoring themselves are dbt Python models
-(customer_predictions, predictive_model_parameters), assets of the dbt graph with their blocking check."""
+the state folder) in the asset's metadata. The fit and scoring themselves are the dbt models
+customer_predictions and predictive_model_parameters, assets of the dbt graph with their blocking check
+(Python models on DuckDB; on Spark `cdp build` writes their tables from its driver, predict/spark.py)."""
 
 import dagster as dg
 

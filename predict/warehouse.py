@@ -1,5 +1,7 @@
 """From warehouse rows to model inputs, fitted parameters and per-person predictions. The dbt Python models
-(models/marts/predictions/) and the backtest call these, so both summarise orders the same way.
+(models/marts/predictions/), the Spark driver step (predict/spark.py) and the backtest call these. The builds
+read the per-person inputs from int_person_order_summary (SQL, the same on every engine); the backtest cuts
+order days at other instants and summarises them here (`summarise`, the same definition in pandas).
 
 Time is counted in whole days between order dates and the as-of date, as the papers do (a first purchase on
 1 January 1997 with calibration through 30 September is 272 days = 38.86 weeks old), and models are fitted in
@@ -57,6 +59,28 @@ def summarise(order_days: pd.DataFrame, as_of: datetime | date | pd.Timestamp) -
     return out.reset_index()
 
 
+# int_person_order_summary's columns, named for analysts, and the models' names for them
+SUMMARY_COLUMNS = {"repeat_order_days": "x", "recency_weeks": "t_x", "age_weeks": "T", "mean_repeat_value": "m_x"}
+
+
+def from_summary_table(rows: pd.DataFrame) -> pd.DataFrame:
+    """int_person_order_summary (computed in the warehouse, on every target) in the shape `summarise`
+    returns: x, t_x, T and m_x (NaN without a repeat day) beside person_id, n_days and total_value."""
+    out = rows.rename(columns=SUMMARY_COLUMNS)
+    out["person_id"] = out["person_id"].astype(str)
+    for column in ("x", "t_x", "T", "m_x", "total_value"):
+        if column in out:
+            out[column] = pd.to_numeric(out[column], errors="coerce").astype(float)
+    return out
+
+
+def mean_order_value(summary: pd.DataFrame) -> float | None:
+    """The population's mean value of an order day: what a buyer is expected to spend per order day when
+    Gamma-Gamma could not be fitted."""
+    total_days = float(summary["n_days"].sum()) if len(summary) else 0.0
+    return float(summary["total_value"].sum()) / total_days if total_days else None
+
+
 @dataclass(frozen=True)
 class Fitted:
     bgnbd: m.FitResult | None
@@ -68,17 +92,27 @@ def fit(summary: pd.DataFrame, min_persons: int = 20) -> Fitted:
     """BG/NBD on every buyer (or its no-dropout limit, when nobody in the data drops out); Gamma-Gamma on
     repeat buyers with a positive mean repeat value. A model with fewer than `min_persons` persons to fit on
     is not fitted (None)."""
+    combinations = summary.groupby(["x", "t_x", "T"], as_index=False).size().rename(columns={"size": "persons"})
+    repeat = summary.loc[(summary["x"] > 0) & (summary["m_x"] > 0), ["x", "m_x"]]
+    return fit_combinations(combinations, repeat, mean_order_value(summary), min_persons)
+
+
+def fit_combinations(combinations: pd.DataFrame, repeat: pd.DataFrame, mean_order_value: float | None,
+                     min_persons: int = 20) -> Fitted:
+    """The fit from what the likelihoods need, which a warehouse can aggregate before the data reaches the
+    fitting process: the distinct (x, t_x, T) with their number of persons (`persons`) for BG/NBD, and (x,
+    m_x) of each repeat buyer for Gamma-Gamma. Rows are put in an order that depends on the values only (not
+    on person ids or on the order the warehouse returned them), so the sums in the likelihood, and therefore
+    the fit, are the same on every engine for the same order days."""
     bg = None
-    # rows in an order that depends on the values only (not on person ids, which differ between builds), so
-    # the sums in the likelihood and therefore the fit are bit-identical for the same order days
-    summary = summary.sort_values(["x", "t_x", "T", "m_x"], kind="stable", na_position="first")
-    if len(summary) >= min_persons and (summary["x"] > 0).sum() > 0:
-        bg = m.fit_bgnbd_or_no_dropout(summary["x"], summary["t_x"], summary["T"])
-    repeat = summary[(summary["x"] > 0) & (summary["m_x"] > 0)]
+    combinations = combinations.sort_values(["x", "t_x", "T"], kind="stable")
+    counts = combinations["persons"].to_numpy(dtype=np.int64)
+    x, t_x, T = (np.repeat(combinations[c].to_numpy(dtype=float), counts) for c in ("x", "t_x", "T"))
+    if len(x) >= min_persons and (x > 0).sum() > 0:
+        bg = m.fit_bgnbd_or_no_dropout(x, t_x, T)
+    repeat = repeat.sort_values(["x", "m_x"], kind="stable")
     gg = m.fit_gamma_gamma(repeat["x"], repeat["m_x"]) if len(repeat) >= min_persons else None
-    total_days = float(summary["n_days"].sum()) if len(summary) else 0.0
-    mean_value = float(summary["total_value"].sum()) / total_days if total_days else None
-    return Fitted(bg, gg, mean_value)
+    return Fitted(bg, gg, mean_order_value)
 
 
 def _status(result: m.FitResult | None, ranges: dict[str, list[float]] | None = None) -> str:

@@ -1,6 +1,7 @@
 {#- Targets that cannot run the Python scoring (see predictive_model_parameters.sql here): one row per
     person with null figures and prediction_basis not_available_on_target, so profiles, segments and CRM
-    models still build. The DuckDB target builds ../python/customer_predictions.py. -#}
+    models still build. DuckDB builds ../python/customer_predictions.py; Spark scores on its executors
+    (../spark/, predict/spark.py). -#}
 {%- if execute %}{{ log("WARNING: customer_predictions: target '" ~ target.type ~ "' cannot run the Python models; every prediction is null (prediction_basis = not_available_on_target)", info=True) }}{% endif -%}
 with profiles as (
     select * from {{ ref('int_profiles_traited') }}

@@ -1,6 +1,8 @@
-{#- Targets that cannot run the Python fit (Spark's session method runs no dbt Python models): the
-    parameter rows exist, with null values and fit_status not_available_on_target, and the run says so, so
-    every model downstream still builds. The DuckDB target builds ../python/predictive_model_parameters.py. -#}
+{#- Targets where the fit is not wired up (Snowflake, BigQuery, Databricks: their Python models run on
+    the warehouse's own Python, which lacks the project's predict/ package): the parameter rows exist, with
+    null values and fit_status not_available_on_target, and the run says so, so every model downstream still
+    builds. DuckDB builds ../python/predictive_model_parameters.py; Spark fits on its driver (../spark/,
+    predict/spark.py). -#}
 {%- if execute %}{{ log("WARNING: predictive_model_parameters: target '" ~ target.type ~ "' cannot run the Python fit (BG/NBD, Gamma-Gamma); predictions are null placeholders on this target", info=True) }}{% endif -%}
 with parameters as (
     {%- for model_name, parameter, unit in [('bg_nbd', 'r', 'week'), ('bg_nbd', 'alpha', 'week'), ('bg_nbd', 'a', 'week'),

@@ -1,7 +1,8 @@
 """Per person: p_alive, churn_risk (no order within horizon_days), expected_orders, expected_order_value,
 predicted_clv and predicted_next_order_at, from the parameters in predictive_model_parameters and the
-person's order days up to the as-of instant (package predict/). Persons without orders get the population
-prior's values (prediction_basis says which). Enabled on DuckDB; other targets build ../fallback/."""
+person's summary (int_person_order_summary, package predict/). Persons without orders get the population
+prior's values (prediction_basis says which). Enabled on DuckDB; Spark scores with the same code on its
+executors (predict/spark.py); other targets build ../fallback/."""
 
 from predict import warehouse
 
@@ -14,7 +15,6 @@ def model(dbt, session):
     as_of = persons["as_of_at"].max()
     rows = dbt.ref("predictive_model_parameters").df()
     bg, gg = warehouse.params_from_rows(rows)
-    summary = warehouse.summarise(dbt.ref("int_person_order_days").df(), as_of)
-    total_days = float(summary["n_days"].sum())
-    mean_value = float(summary["total_value"].sum()) / total_days if total_days else None
-    return warehouse.score(persons["person_id"], summary, bg, gg, as_of, horizon_days, discount, mean_value)
+    summary = warehouse.from_summary_table(dbt.ref("int_person_order_summary").df())
+    return warehouse.score(persons["person_id"], summary, bg, gg, as_of, horizon_days, discount,
+                           warehouse.mean_order_value(summary))
