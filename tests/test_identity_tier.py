@@ -17,6 +17,7 @@ from datagen import febrl
 from cdp.identity_accuracy import score_splink_direct
 from datagen.evaluation import f1, score_named_records
 from datagen.sample_data import generate
+from orchestration.identity_facts import Thresholds, identity_match_facts, thresholds_from_manifest
 from tests.conftest import PROJECT_DIR, Warehouse, dbt
 
 TIER_ON = {"identity_probabilistic_tier": True}
@@ -81,6 +82,32 @@ def test_tier_raises_recall_among_named_records(tier_warehouse: Warehouse):
     assert joined.get("probabilistic_match", 0) > 0
     queue = tier_warehouse.scalar("select count(*) from identity_review_queue where reason = 'uncertain_match'")
     assert queue > 0
+
+
+def test_asset_metadata_shows_the_weight_histogram_and_decision_bands(tier_warehouse: Warehouse):
+    wh = tier_warehouse
+    thresholds = thresholds_from_manifest(PROJECT_DIR / "target" / "manifest.json")
+    assert thresholds == Thresholds(default_threshold(), 0.5)
+    facts = identity_match_facts(wh.db_path, ["int_identity_pairs_scored", "int_clusters_matched", "other"],
+                                 thresholds)
+    assert set(facts) == {"int_identity_pairs_scored", "int_clusters_matched"}
+    meta = facts["int_clusters_matched"]
+    # the auto-merge band is what the clusters were joined through; the review band what waits in the queue
+    edges = wh.scalar("select count(*) from int_identity_cluster_edges where edge_kind = 'probabilistic_match'")
+    assert meta["pairs_auto_merge"] == edges > 0
+    uncertain = wh.scalar("""
+        select count(*) from int_identity_pairs_scored as p
+        inner join int_identity_match_records as a on a.record_key = p.record_key_a
+        inner join int_identity_match_records as b on b.record_key = p.record_key_b
+        where a.cluster_id <> b.cluster_id and p.match_probability >= 0.5 and p.match_probability < 0.99""")
+    assert meta["pairs_review"] == uncertain > 0
+    assert meta["pairs_review"] >= wh.scalar("select count(*) from identity_review_queue where reason = 'uncertain_match'")
+    assert meta["pairs_below_review"] > 0 and meta["pairs_decided_by_reviewer"] == 0
+    histogram = meta["match_weight_histogram"].value
+    counts = [int(line.split("|")[2]) for line in histogram.splitlines()[2:]]
+    assert sum(counts) == meta["pairs_auto_merge"] + meta["pairs_review"] + meta["pairs_below_review"]
+    assert "| auto-merge | " in meta["decision_bands"].value
+    assert identity_match_facts(wh.db_path, ["customer_profiles"], thresholds) == {}
 
 
 def test_decisions_merge_and_keep_apart_survive_rebuilds(tier_warehouse: Warehouse):
