@@ -31,6 +31,7 @@ BLOCKING_RULES: tuple[tuple[str, ...], ...] = (
     ("last_name", "city"),
     ("first_name", "city"),
     ("email_local",),
+    ("last_name", "email_number"),
     ("phone",),
     ("postcode",),
     ("date_of_birth",),
@@ -87,6 +88,8 @@ def _comparison(column: str):
             cll.NullLevel(column),
             cll.ExactMatchLevel(column).configure(tf_adjustment_column=column),
             cll.ExactMatchLevel(local).configure(label_for_charts="Exact match on local part"),
+            cll.ExactMatchLevel("email_number").configure(tf_adjustment_column="email_number",
+                                                          label_for_charts="Same number ending the local part"),
             cll.ElseLevel(),
         ], output_column_name=column)
     if column in ("city", "email_domain", "postcode", "address"):
@@ -117,6 +120,9 @@ def prepare_records(records: pd.DataFrame) -> tuple[pd.DataFrame, MatchModel | N
         records["full_name"] = records["first_name"] + " " + records["last_name"]
     if "email" in records.columns and "email_local" not in records.columns:
         records["email_local"] = records["email"].str.extract(r"^([^@]+)@", expand=False)
+    if "email_local" in records.columns:
+        # the number a person puts at the end of both a work and a personal address (jsmith84, john.smith84)
+        records["email_number"] = records["email_local"].str.extract(r"(\d+)$", expand=False)
     records = records.sort_values("unique_id").reset_index(drop=True)
     model = choose_model(records)
     if len(records) < 10 or not model.columns or not model.blocking or not model.em_sessions:

@@ -5,30 +5,16 @@ retired contact into the survivor, Salesforce deletes the retired Contact, the s
 
 from __future__ import annotations
 
-import csv
-from pathlib import Path
-
-import pytest
 import requests
 
-from datagen.sample_data import generate
 from sync.config import load_syncs
 from sync.destinations import make_destination
 from sync.engine import run_sync
 from tests.conftest import Warehouse, dbt
 from tests.sync_support import by_person, sandbox_for
+from tests.test_identity_tier import TIER_ON, tier_warehouse, write_decisions  # noqa: F401 (a fixture)
 
-TIER_ON = {"identity_probabilistic_tier": True}
 SYNCS = ("hubspot_contacts", "salesforce_contacts")
-DECISION_COLUMNS = ["source_name_a", "source_record_id_a", "source_name_b", "source_record_id_b", "decision",
-                    "decided_by", "decided_at"]
-
-
-def write_decisions(raw: Path, rows: list[list[str]]) -> None:
-    with (raw / "identity_decisions.csv").open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh, lineterminator="\n")
-        writer.writerow(DECISION_COLUMNS)
-        writer.writerows(rows)
 
 
 def person_of(wh: Warehouse, source: str, record_id: str) -> str:
@@ -85,15 +71,7 @@ def probabilistic_pair(wh: Warehouse) -> tuple[tuple[str, str], tuple[str, str]]
     return (sa, ra), (sb, rb)
 
 
-@pytest.fixture(scope="module")
-def tier_warehouse(tmp_path_factory) -> Warehouse:
-    root = tmp_path_factory.mktemp("decisions_sync")
-    generate(1_500, 31, root / "raw")
-    dbt(root / "raw", root / "warehouse.duckdb", "build", vars=TIER_ON)
-    return Warehouse(root / "raw", root / "warehouse.duckdb")
-
-
-def test_review_decisions_round_trip_to_the_crm_sandbox(tier_warehouse: Warehouse, monkeypatch):
+def test_review_decisions_round_trip_to_the_crm_sandbox(tier_warehouse: Warehouse, monkeypatch):  # noqa: F811
     wh = tier_warehouse
     with sandbox_for(monkeypatch) as sandbox:
         sync_all(wh)

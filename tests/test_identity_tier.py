@@ -51,7 +51,7 @@ def test_keep_apart_refuses_an_edge_that_would_join_its_clusters():
     assert chain.loc[2, "join_kind"] == "probabilistic_match" and chain.loc[5, "join_kind"] == "reviewer_merge"
 
 
-def _write_decisions(raw: Path, rows: list[list[str]]) -> None:
+def write_decisions(raw: Path, rows: list[list[str]]) -> None:
     with (raw / "identity_decisions.csv").open("w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh, lineterminator="\n")
         writer.writerow(DECISION_COLUMNS)
@@ -76,8 +76,8 @@ def test_tier_raises_recall_among_named_records(tier_warehouse: Warehouse):
     det, final = scores.deterministic, scores.final
     print(f"\nnamed records: deterministic P {det.precision:.4f} R {det.recall:.4f}; "
           f"with the tier P {final.precision:.4f} R {final.recall:.4f}")
-    assert final.recall >= det.recall + 0.02
-    assert final.precision >= det.precision - 0.005
+    assert final.recall >= det.recall + 0.05
+    assert final.precision >= det.precision - 0.002
     joined = dict(tier_warehouse.sql("select joined_by, count(*) from person_records group by joined_by"))
     assert joined.get("probabilistic_match", 0) > 0
     queue = tier_warehouse.scalar("select count(*) from identity_review_queue where reason = 'uncertain_match'")
@@ -125,7 +125,7 @@ def test_decisions_merge_and_keep_apart_survive_rebuilds(tier_warehouse: Warehou
         order by 1, 2 limit 1""", [a, b])[0]
     assert _person(wh, "crm_contacts", a) != _person(wh, "crm_contacts", b)
     assert _person(wh, "shop_customers", shop) == _person(wh, "crm_contacts", contact)
-    _write_decisions(wh.raw_dir, [
+    write_decisions(wh.raw_dir, [
         ["crm_contacts", a, "crm_contacts", b, "merge", "reviewer@example.org", "2026-01-02T10:00:00Z"],
         ["crm_contacts", contact, "shop_customers", shop, "keep_apart", "reviewer@example.org", "2026-01-02T10:05:00Z"],
         ["crm_contacts", a, "nowhere", "x", "merge", "reviewer@example.org", "2026-01-02T10:06:00Z"],
