@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 
 from cdp.identity_clusters import Edge, join_clusters
-from cdp.identity_matching import score_pairs
+from cdp.identity_model import score_pairs
 from datagen.evaluation import PairwiseScore, pairwise_score
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import duckdb
 import pandas as pd
 import splink.comparison_level_library as cll
 import splink.comparison_library as cl
@@ -32,6 +31,7 @@ BLOCKING_RULES: tuple[tuple[str, ...], ...] = (
     ("last_name", "city"),
     ("first_name", "city"),
     ("email_local",),
+    ("last_name", "email_number"),
     ("phone",),
     ("postcode",),
     ("date_of_birth",),
@@ -88,6 +88,8 @@ def _comparison(column: str):
             cll.NullLevel(column),
             cll.ExactMatchLevel(column).configure(tf_adjustment_column=column),
             cll.ExactMatchLevel(local).configure(label_for_charts="Exact match on local part"),
+            cll.ExactMatchLevel("email_number").configure(tf_adjustment_column="email_number",
+                                                          label_for_charts="Same number ending the local part"),
             cll.ElseLevel(),
         ], output_column_name=column)
     if column in ("city", "email_domain", "postcode", "address"):
@@ -106,11 +108,33 @@ def choose_model(records: pd.DataFrame) -> MatchModel:
     first, *others = EM_SESSIONS
     sessions = [first] if set(first) <= present else []
     sessions += [rule for rule in others if set(rule) <= present][:1]
-    has_pairs = bool(records["cluster_id"].duplicated().any())
+    has_pairs = "cluster_id" in records and bool(records["cluster_id"].duplicated().any())
     return MatchModel(columns, blocking, tuple(sessions), has_pairs)
 
 
-def _settings(model: MatchModel) -> SettingsCreator:
+def prepare_records(records: pd.DataFrame) -> tuple[pd.DataFrame, MatchModel | None]:
+    """The derived columns Splink compares (full name, the email's local part), records sorted by key, and the
+    model their columns allow; None when fewer than 10 records or no usable column, blocking rule or session."""
+    records = records.copy()
+    if {"first_name", "last_name"} <= set(records.columns):
+        records["full_name"] = records["first_name"] + " " + records["last_name"]
+    if "email" in records.columns and "email_local" not in records.columns:
+        records["email_local"] = records["email"].str.extract(r"^([^@]+)@", expand=False)
+    if "email_local" in records.columns:
+        # the number a person puts at the end of both a work and a personal address (jsmith84, john.smith84)
+        records["email_number"] = records["email_local"].str.extract(r"(\d+)$", expand=False)
+    records = records.sort_values("unique_id").reset_index(drop=True)
+    model = choose_model(records)
+    if len(records) < 10 or not model.columns or not model.blocking or not model.em_sessions:
+        return records, None
+    return records, model
+
+
+def build_linker(records: pd.DataFrame, settings, db_api: DuckDBAPI | None = None) -> Linker:
+    return Linker(records, settings, db_api=db_api or DuckDBAPI())
+
+
+def settings_for(model: MatchModel) -> SettingsCreator:
     return SettingsCreator(
         link_type="dedupe_only",
         comparisons=[_comparison(c) for c in model.columns],
@@ -121,7 +145,7 @@ def _settings(model: MatchModel) -> SettingsCreator:
     )
 
 
-def _train(linker: Linker, model: MatchModel, deterministic_recall: float) -> None:
+def train(linker: Linker, model: MatchModel, deterministic_recall: float) -> None:
     """EM without labels. The deterministic graph's links are the known matches Splink can use: the prior (share
     of pairs that match) counts the pairs it already joined (same cluster_id), scaled by the share of true pairs it
     is assumed to find. u comes from a seeded random sample, m from EM sessions blocked on different columns."""
@@ -136,10 +160,6 @@ def _train(linker: Linker, model: MatchModel, deterministic_recall: float) -> No
     linker.training.estimate_u_using_random_sampling(max_pairs=U_MAX_PAIRS, seed=SEED)
     for rule in model.em_sessions:
         linker.training.estimate_parameters_using_expectation_maximisation(block_on(*rule))
-
-
-def _output_name(column: str) -> str:
-    return column
 
 
 def contribution_columns() -> list[str]:
@@ -159,33 +179,19 @@ def _log2(x: float) -> float:
     return math.log2(x) if x is not None and x > 0 else float("nan")
 
 
-def score_pairs(records: pd.DataFrame, *, min_probability: float, connection: duckdb.DuckDBPyConnection | None = None,
-                deterministic_recall: float = 0.85) -> pd.DataFrame:
-    """Pairs of records in different deterministic clusters with match probability >= min_probability:
-    unique_id_l < unique_id_r, match_probability, match_weight and mw_<column> (each comparison's contribution in
-    bits, the terms of Splink's waterfall chart; NaN for a column the model left out). Fewer than 10 records or
-    no usable column: no pairs."""
-    records = records.copy()
-    if {"first_name", "last_name"} <= set(records.columns):
-        records["full_name"] = records["first_name"] + " " + records["last_name"]
-    if "email" in records.columns and "email_local" not in records.columns:
-        records["email_local"] = records["email"].str.extract(r"^([^@]+)@", expand=False)
-    records = records.sort_values("unique_id").reset_index(drop=True)
-    model = choose_model(records)
-    if len(records) < 10 or not model.columns or not model.blocking or not model.em_sessions:
+def pairs_from_predictions(scored: pd.DataFrame) -> pd.DataFrame:
+    """Splink's predictions as the tier's pairs: each pair once with its smaller key first (unique_id_l <
+    unique_id_r), match_probability, match_weight and mw_<column> (each comparison's contribution in bits, the
+    terms of Splink's waterfall chart; NaN for a column the model left out)."""
+    if scored.empty:
         return empty_pairs()
-    db_api = DuckDBAPI(connection=connection) if connection is not None else DuckDBAPI()
-    linker = Linker(records, _settings(model), db_api=db_api)
-    _train(linker, model, deterministic_recall)
-    predictions = linker.inference.predict(threshold_match_probability=min_probability)
-    scored = predictions.as_pandas_dataframe()
-    predictions.drop_table_from_database_and_remove_from_cache()
-    scored = scored[scored["cluster_id_l"] != scored["cluster_id_r"]].copy()
-    swapped = scored["unique_id_l"] > scored["unique_id_r"]  # each pair once, its smaller key first
+    scored = scored.copy()
+    swapped = scored["unique_id_l"] > scored["unique_id_r"]
     scored.loc[swapped, ["unique_id_l", "unique_id_r"]] = scored.loc[swapped, ["unique_id_r", "unique_id_l"]].values
+    scored = scored.drop_duplicates(["unique_id_l", "unique_id_r"])
     out = scored[["unique_id_l", "unique_id_r", "match_probability", "match_weight"]].astype(
         {"unique_id_l": "str", "unique_id_r": "str", "match_probability": "float64", "match_weight": "float64"})
     for c in CONTRIBUTIONS:
-        bf = f"bf_{_output_name(c)}"
+        bf = f"bf_{c}"
         out[f"mw_{c}"] = scored[bf].astype("float64").map(_log2) if bf in scored else float("nan")
     return out.sort_values(["unique_id_l", "unique_id_r"]).reset_index(drop=True)

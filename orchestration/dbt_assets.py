@@ -15,6 +15,7 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_as
 from cdp.first_erasure import build_graph_if_erasures_need_it
 from cdp.settings import load_settings
 from orchestration.dbt_facts import journey_facts, table_facts
+from orchestration.identity_facts import identity_match_facts, thresholds_from_manifest
 from orchestration.resources import WarehouseResource, dbt_executable, dbt_project
 
 RAW_SOURCES_GROUP = "raw_sources"
@@ -85,6 +86,9 @@ def _dbt_step(name: str, select: str, exclude: str | None, description: str) -> 
         names = {e.output_name: context.asset_key_for_output(e.output_name).path[-1] for e in outputs}
         facts = table_facts(warehouse.path, sorted(set(names.values())))
         for table, extra in journey_facts(warehouse.path, sorted(set(names.values()))).items():
+            facts.setdefault(table, {}).update(extra)
+        thresholds = thresholds_from_manifest(dbt_project().manifest_path)
+        for table, extra in identity_match_facts(warehouse.path, sorted(set(names.values())), thresholds).items():
             facts.setdefault(table, {}).update(extra)
         for event in events:
             if isinstance(event, dg.Output) and names.get(event.output_name) in facts:

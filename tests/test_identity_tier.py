@@ -17,6 +17,7 @@ from datagen import febrl
 from cdp.identity_accuracy import score_splink_direct
 from datagen.evaluation import f1, score_named_records
 from datagen.sample_data import generate
+from orchestration.identity_facts import Thresholds, identity_match_facts, thresholds_from_manifest
 from tests.conftest import PROJECT_DIR, Warehouse, dbt
 
 TIER_ON = {"identity_probabilistic_tier": True}
@@ -50,7 +51,7 @@ def test_keep_apart_refuses_an_edge_that_would_join_its_clusters():
     assert chain.loc[2, "join_kind"] == "probabilistic_match" and chain.loc[5, "join_kind"] == "reviewer_merge"
 
 
-def _write_decisions(raw: Path, rows: list[list[str]]) -> None:
+def write_decisions(raw: Path, rows: list[list[str]]) -> None:
     with (raw / "identity_decisions.csv").open("w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh, lineterminator="\n")
         writer.writerow(DECISION_COLUMNS)
@@ -75,12 +76,38 @@ def test_tier_raises_recall_among_named_records(tier_warehouse: Warehouse):
     det, final = scores.deterministic, scores.final
     print(f"\nnamed records: deterministic P {det.precision:.4f} R {det.recall:.4f}; "
           f"with the tier P {final.precision:.4f} R {final.recall:.4f}")
-    assert final.recall >= det.recall + 0.02
-    assert final.precision >= det.precision - 0.005
+    assert final.recall >= det.recall + 0.05
+    assert final.precision >= det.precision - 0.002
     joined = dict(tier_warehouse.sql("select joined_by, count(*) from person_records group by joined_by"))
     assert joined.get("probabilistic_match", 0) > 0
     queue = tier_warehouse.scalar("select count(*) from identity_review_queue where reason = 'uncertain_match'")
     assert queue > 0
+
+
+def test_asset_metadata_shows_the_weight_histogram_and_decision_bands(tier_warehouse: Warehouse):
+    wh = tier_warehouse
+    thresholds = thresholds_from_manifest(PROJECT_DIR / "target" / "manifest.json")
+    assert thresholds == Thresholds(default_threshold(), 0.5)
+    facts = identity_match_facts(wh.db_path, ["int_identity_pairs_scored", "int_clusters_matched", "other"],
+                                 thresholds)
+    assert set(facts) == {"int_identity_pairs_scored", "int_clusters_matched"}
+    meta = facts["int_clusters_matched"]
+    # the auto-merge band is what the clusters were joined through; the review band what waits in the queue
+    edges = wh.scalar("select count(*) from int_identity_cluster_edges where edge_kind = 'probabilistic_match'")
+    assert meta["pairs_auto_merge"] == edges > 0
+    uncertain = wh.scalar("""
+        select count(*) from int_identity_pairs_scored as p
+        inner join int_identity_match_records as a on a.record_key = p.record_key_a
+        inner join int_identity_match_records as b on b.record_key = p.record_key_b
+        where a.cluster_id <> b.cluster_id and p.match_probability >= 0.5 and p.match_probability < 0.99""")
+    assert meta["pairs_review"] == uncertain > 0
+    assert meta["pairs_review"] >= wh.scalar("select count(*) from identity_review_queue where reason = 'uncertain_match'")
+    assert meta["pairs_below_review"] > 0 and meta["pairs_decided_by_reviewer"] == 0
+    histogram = meta["match_weight_histogram"].value
+    counts = [int(line.split("|")[2]) for line in histogram.splitlines()[2:]]
+    assert sum(counts) == meta["pairs_auto_merge"] + meta["pairs_review"] + meta["pairs_below_review"]
+    assert "| auto-merge | " in meta["decision_bands"].value
+    assert identity_match_facts(wh.db_path, ["customer_profiles"], thresholds) == {}
 
 
 def test_decisions_merge_and_keep_apart_survive_rebuilds(tier_warehouse: Warehouse):
@@ -98,7 +125,7 @@ def test_decisions_merge_and_keep_apart_survive_rebuilds(tier_warehouse: Warehou
         order by 1, 2 limit 1""", [a, b])[0]
     assert _person(wh, "crm_contacts", a) != _person(wh, "crm_contacts", b)
     assert _person(wh, "shop_customers", shop) == _person(wh, "crm_contacts", contact)
-    _write_decisions(wh.raw_dir, [
+    write_decisions(wh.raw_dir, [
         ["crm_contacts", a, "crm_contacts", b, "merge", "reviewer@example.org", "2026-01-02T10:00:00Z"],
         ["crm_contacts", contact, "shop_customers", shop, "keep_apart", "reviewer@example.org", "2026-01-02T10:05:00Z"],
         ["crm_contacts", a, "nowhere", "x", "merge", "reviewer@example.org", "2026-01-02T10:06:00Z"],

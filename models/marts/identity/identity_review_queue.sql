@@ -9,6 +9,7 @@
 with pairs as (
     select * from {{ ref('int_identity_pairs_undecided') }}
     where match_probability < {{ auto_merge }}
+        and match_probability >= {{ var('review_threshold') | float }}
 ),
 
 decisions as (
