@@ -54,13 +54,8 @@ class SparkReadError(RuntimeError):
     """The Spark read failed (the message carries the child's last lines, which hold no row values)."""
 
 
-def spark_target(env: Mapping[str, str] | None = None) -> bool:
-    return (env if env is not None else os.environ).get("CDP_TARGET", "duckdb") == "spark"
-
-
-def session_config(env: Mapping[str, str], output: str = "spark", project_dir: Path = PROJECT_DIR) -> dict[str, str]:
-    """The Spark session's settings: the `server_side_parameters` of profiles.yml's output `output`, rendered
-    with `env` the way dbt renders env_var()."""
+def _outputs(env: Mapping[str, str], project_dir: Path = PROJECT_DIR) -> dict[str, dict]:
+    """profiles.yml's outputs, rendered with `env` the way dbt renders env_var()."""
     def env_var(name: str, default: str | None = None) -> str:
         if name in env:
             return env[name]
@@ -69,7 +64,19 @@ def session_config(env: Mapping[str, str], output: str = "spark", project_dir: P
         return default
 
     text = (project_dir / "profiles.yml").read_text(encoding="utf-8")
-    spec = yaml.safe_load(jinja2.Template(text).render(env_var=env_var))["cdp"]["outputs"].get(output) or {}
+    return yaml.safe_load(jinja2.Template(text).render(env_var=env_var))["cdp"]["outputs"]
+
+
+def spark_target(env: Mapping[str, str] | None = None) -> bool:
+    """Is the target (CDP_TARGET) a Spark warehouse (a profiles.yml output of type spark or databricks)?"""
+    env = os.environ if env is None else env
+    target = env.get("CDP_TARGET", "duckdb")
+    return target != "duckdb" and (_outputs(env).get(target) or {}).get("type") in ("spark", "databricks")
+
+
+def session_config(env: Mapping[str, str], output: str = "spark") -> dict[str, str]:
+    """The Spark session's settings: the `server_side_parameters` of profiles.yml's output `output`."""
+    spec = _outputs(env).get(output) or {}
     if spec.get("type") != "spark" or spec.get("method") != "session":
         raise SparkReadError(f"the Spark reader needs a profiles.yml output {output} of type spark, method: session")
     return {str(k): str(v) for k, v in (spec.get("server_side_parameters") or {}).items()}
@@ -79,12 +86,13 @@ class SparkWarehouse:
     """The Spark warehouse dbt builds, read through a short-lived Spark session in a child process."""
 
     def __init__(self, spark_dir: Path | str | None = None, env: Mapping[str, str] | None = None,
-                 output: str = "spark", timeout_s: float = 1800):
+                 output: str | None = None, timeout_s: float = 1800):
         self.env = dict(os.environ if env is None else env)
         if spark_dir is not None:
             self.env["CDP_SPARK_DIR"] = str(spark_dir)
         self.env.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-        self.output = output
+        # the profiles.yml output whose session settings the reader uses (CDP_SPARK_READER_OUTPUT, default spark)
+        self.output = output or self.env.get("CDP_SPARK_READER_OUTPUT", "spark")
         self.timeout_s = timeout_s
 
     @contextmanager

@@ -7,7 +7,7 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from sync.spark_reader import SparkReadError, mirror_tables, session_config, sync_queries
+from sync.spark_reader import SparkReadError, mirror_tables, session_config, spark_target, sync_queries
 from sync.state import StateStore
 
 
@@ -22,6 +22,12 @@ def test_session_settings_are_the_spark_profile_rendered_with_the_environment(tm
 def test_an_output_that_is_not_a_spark_session_is_refused():
     with pytest.raises(SparkReadError, match="method: session"):
         session_config({}, output="duckdb")
+
+
+def test_spark_and_databricks_outputs_are_spark_targets():
+    assert spark_target({"CDP_TARGET": "spark"}) and spark_target({"CDP_TARGET": "databricks"})
+    assert not spark_target({"CDP_TARGET": "duckdb"}) and not spark_target({"CDP_TARGET": "snowflake"})
+    assert not spark_target({})
 
 
 def test_the_copy_never_replaces_a_duckdb_warehouse_table(tmp_path):
