@@ -91,6 +91,7 @@ class SparkWarehouse:
         if spark_dir is not None:
             self.env["CDP_SPARK_DIR"] = str(spark_dir)
         self.env.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+        self.env["TZ"] = "UTC"  # pyspark hands timestamps to Python in the process's zone: keep them UTC
         # the profiles.yml output whose session settings the reader uses (CDP_SPARK_READER_OUTPUT, default spark)
         self.output = output or self.env.get("CDP_SPARK_READER_OUTPUT", "spark")
         self.timeout_s = timeout_s
@@ -203,7 +204,7 @@ def _child(spec: dict) -> None:
         spark.sql(f"use {spec['schema']}")
         with duckdb.connect(spec["out"]) as con:
             for name, sql in spec["queries"].items():
-                if spec["optional"] and not spark.catalog.tableExists(name, spec["schema"]):
+                if spec["optional"] and not spark.catalog.tableExists(f"{spec['schema']}.{name}"):
                     continue
                 _write(con, name, spark.sql(sql))
     finally:

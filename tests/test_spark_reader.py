@@ -7,7 +7,10 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from sync.spark_reader import SparkReadError, mirror_tables, session_config, spark_target, sync_queries
+from orchestration.governance import suite_source
+from orchestration.resources import WarehouseResource
+from sync.spark_reader import (SparkReadError, SparkWarehouse, mirror_tables, session_config, spark_target,
+                               sync_queries)
 from sync.state import StateStore
 
 
@@ -39,3 +42,13 @@ def test_the_copy_never_replaces_a_duckdb_warehouse_table(tmp_path):
         mirror_tables(sync_queries("sync_hubspot__contacts"), store.connect)
     with duckdb.connect(str(db), read_only=True) as con:
         assert con.execute("select * from customer_profiles").fetchall() == [("p1", "subscribed")]
+
+
+def test_the_governance_checks_read_spark_on_the_spark_target(tmp_path):
+    def warehouse(target: str) -> WarehouseResource:
+        return WarehouseResource(duckdb_path=str(tmp_path / "w.duckdb"), raw_dir=str(tmp_path / "raw"),
+                                 state_dir=str(tmp_path / "state"), target=target)
+
+    spark = suite_source(warehouse("spark"))
+    assert isinstance(spark, SparkWarehouse) and spark.env["CDP_SPARK_DIR"] == str(tmp_path / "state" / "spark")
+    assert suite_source(warehouse("duckdb")) == tmp_path / "w.duckdb"
