@@ -1,6 +1,7 @@
-"""Great Expectations (GX Core 1.x) governance suites, validated on DataFrames read from DuckDB in
-read-only mode (GX's SQL datasource returns empty results on DuckDB). Results keep counts only: no
-failing values (PII) are stored or shown. Dagster-free, so it is testable on its own."""
+"""Great Expectations (GX Core 1.x) governance suites, validated on DataFrames read from the warehouse: a
+DuckDB file in read-only mode (GX's SQL datasource returns empty results on DuckDB), or on the Spark target
+a `SparkWarehouse` (sync/spark_reader.py: one short Spark session per suite, the same SQL). Results keep
+counts only: no failing values (PII) are stored or shown. Dagster-free, so it is testable on its own."""
 
 from __future__ import annotations
 
@@ -12,7 +13,10 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from sync.spark_reader import SparkWarehouse
 
+# where a suite reads: the DuckDB file, or the Spark warehouse
+Source = Path | SparkWarehouse
 
 @dataclass(frozen=True)
 class Thresholds:
@@ -92,9 +96,12 @@ class SuiteOutcome:
                          for o in self.outcomes if not o.success)
 
 
-def read_frame(db_path: Path, sql: str) -> pd.DataFrame:
-    with duckdb.connect(str(db_path), read_only=True) as con:
-        return con.execute(sql).df()
+def read_frames(source: Source, queries: dict[str, str]) -> dict[str, pd.DataFrame]:
+    """Each query's result, read in one go (on Spark: one session for all of them)."""
+    if isinstance(source, SparkWarehouse):
+        return source.frames(queries)
+    with duckdb.connect(str(source), read_only=True) as con:
+        return {name: con.execute(sql).df() for name, sql in queries.items()}
 
 
 def validate(name: str, frame: pd.DataFrame, expectations: list, docs_dir: Path | None = None) -> SuiteOutcome:
@@ -192,7 +199,7 @@ STAGING_SQL = """
 """
 
 
-def staging_suites(db_path: Path, previous_rows: dict[str, int] | None = None, project_dir: Path | None = None,
+def staging_suites(source: Source, previous_rows: dict[str, int] | None = None, project_dir: Path | None = None,
                    docs_dir: Path | None = None) -> dict[str, SuiteOutcome]:
     """Per source of the registry: email validity, phone E.164 rate, quarantine share, rows within bounds
     of the previous run. Computed from the base_ models, so it can run as soon as staging is built; each
@@ -212,7 +219,7 @@ def staging_suites(db_path: Path, previous_rows: dict[str, int] | None = None, p
            "sum(case when phone_quality = 'invalid' then 1 else 0 end) as phones_invalid "
            if "phone" in s.quality else "0 as phones_normalised, 0 as phones_invalid ")
         + f"from {s.base}" for s in registry.values())
-    frame = read_frame(db_path, STAGING_SQL.format(unions=unions))
+    frame = read_frames(source, {"staging": STAGING_SQL.format(unions=unions)})["staging"]
     outcomes = {}
     for source_name in registry:
         limits = Thresholds.from_env(source_name)
@@ -232,24 +239,25 @@ def staging_suites(db_path: Path, previous_rows: dict[str, int] | None = None, p
     return outcomes
 
 
-def staging_suite(db_path: Path, previous_rows: dict[str, int] | None = None, project_dir: Path | None = None,
+def staging_suite(source: Source, previous_rows: dict[str, int] | None = None, project_dir: Path | None = None,
                   docs_dir: Path | None = None) -> SuiteOutcome:
     """All sources' staging validations as one outcome."""
-    parts = staging_suites(db_path, previous_rows, project_dir, docs_dir)
+    parts = staging_suites(source, previous_rows, project_dir, docs_dir)
     return SuiteOutcome("staging", all(p.success for p in parts.values()),
                         [o for p in parts.values() for o in p.outcomes],
                         {k: v for p in parts.values() for k, v in p.row_counts.items()},
                         [d for p in parts.values() for d in p.docs])
 
 
-def identity_suite(db_path: Path, docs_dir: Path | None = None) -> SuiteOutcome:
+def identity_suite(source: Source, docs_dir: Path | None = None) -> SuiteOutcome:
     import great_expectations as gx
 
-    frame = read_frame(db_path, """
+    frames = read_frames(source, {"identity": """
         select p.person_id, p.record_count,
                (select count(*) from person_records r where r.person_id = p.person_id) as mapped
-        from customer_profiles p""")
-    records = read_frame(db_path, "select source_name || '|' || source_record_id as record from person_records")
+        from customer_profiles p""",
+        "records": "select source_name || '|' || source_record_id as record from person_records"})
+    frame, records = frames["identity"], frames["records"]
     outcome = validate("identity", frame, docs_dir=docs_dir, expectations=[
         *bounded(frame, "record_count", maximum=Thresholds.from_env().person_records_max),
         *bounded(frame, "mapped", minimum=1),
@@ -260,11 +268,13 @@ def identity_suite(db_path: Path, docs_dir: Path | None = None) -> SuiteOutcome:
                         docs=outcome.docs + mapped_once.docs)
 
 
-def profiles_suite(db_path: Path, docs_dir: Path | None = None) -> SuiteOutcome:
+def profiles_suite(source: Source, docs_dir: Path | None = None) -> SuiteOutcome:
     import great_expectations as gx
 
-    frame = read_frame(db_path, "select person_id, lifetime_value, order_count, email_consent from customer_profiles")
-    marketing = read_frame(db_path, "select person_id, email_consent from sync_webhook__marketing_contacts")
+    frames = read_frames(source, {
+        "profiles": "select person_id, lifetime_value, order_count, email_consent from customer_profiles",
+        "marketing": "select person_id, email_consent from sync_webhook__marketing_contacts"})
+    frame, marketing = frames["profiles"], frames["marketing"]
     profiles = validate("profiles", frame, docs_dir=docs_dir, expectations=[
         gx.expectations.ExpectColumnValuesToBeUnique(column="person_id"),
         gx.expectations.ExpectColumnValuesToNotBeNull(column="person_id"),

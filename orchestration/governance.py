@@ -3,7 +3,8 @@ suite on every source's base_ model (from the source registry), the identity sui
 profile suite on customer_profiles. All are blocking: a failing staging check holds back the second dbt
 step (identity, profiles, CRM models: staging is its own step) and so every sync; the identity and profile
 checks hold back the syncs, which depend on their assets. Each result links its GX Data Docs page (HTML,
-written under the state folder, served over http on loopback by `cdp ui` and `cdp docs --gx`)."""
+written under the state folder, served over http on loopback by `cdp ui` and `cdp docs --gx`). On the Spark
+target the suites read the Spark warehouse through a Spark session (`SparkWarehouse`)."""
 
 import json
 import os
@@ -11,15 +12,23 @@ import os
 import dagster as dg
 
 from cdp.docs_server import gx_docs_url
-from cdp.governance_suites import SuiteOutcome, identity_suite, profiles_suite, staging_suites
+from cdp.governance_suites import Source, SuiteOutcome, identity_suite, profiles_suite, staging_suites
 from cdp.privacy_enforcement import enforce_privacy
 from cdp.registry import load_registry
 from cdp.settings import load_settings
 from orchestration.automation import full_pipeline
 from orchestration.resources import WarehouseResource, dbt_executable
+from sync.spark_reader import SparkWarehouse
 
 STAGING_DESCRIPTION = ("Email validity and phone E.164 rates, quarantine share, rows against the previous run "
                        "(Great Expectations on this source's base_ model).")
+
+
+def suite_source(warehouse: WarehouseResource) -> Source:
+    """Where the suites read: the Spark warehouse on the spark target, else the DuckDB file."""
+    if warehouse.target == "spark":
+        return SparkWarehouse(env={**os.environ, **warehouse.dbt_variables()})
+    return warehouse.path
 
 
 def _metadata(outcome: SuiteOutcome) -> dict:
@@ -58,7 +67,7 @@ def build_staging_check() -> dg.AssetChecksDefinition:
     def gx_staging_quality(warehouse: WarehouseResource):
         previous_rows = warehouse.state / "gx_previous_row_counts.json"
         previous = json.loads(previous_rows.read_text()) if previous_rows.exists() else None
-        outcomes = staging_suites(warehouse.path, previous, docs_dir=warehouse.gx_docs_dir)
+        outcomes = staging_suites(suite_source(warehouse), previous, docs_dir=warehouse.gx_docs_dir)
         if all(o.success for o in outcomes.values()):
             previous_rows.parent.mkdir(parents=True, exist_ok=True)
             previous_rows.write_text(json.dumps({k: v for o in outcomes.values() for k, v in o.row_counts.items()}))
@@ -71,14 +80,14 @@ def build_staging_check() -> dg.AssetChecksDefinition:
 @dg.asset_check(asset=dg.AssetKey(["person_records"]), name="gx_identity_quality", blocking=True,
                 description="No person over the size cap; every record mapped exactly once; every person has records.")
 def gx_identity_quality(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    return _result(identity_suite(warehouse.path, warehouse.gx_docs_dir))
+    return _result(identity_suite(suite_source(warehouse), warehouse.gx_docs_dir))
 
 
 @dg.asset_check(asset=dg.AssetKey(["customer_profiles"]), name="gx_profile_quality", blocking=True,
                 description="Unique person_id, lifetime_value >= 0, consent values allowed, no opted-out person "
                             "in the marketing sync's input.")
 def gx_profile_quality(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    return _result(profiles_suite(warehouse.path, warehouse.gx_docs_dir))
+    return _result(profiles_suite(suite_source(warehouse), warehouse.gx_docs_dir))
 
 
 PRIVACY_SPECS = [dg.AssetCheckSpec("gx_privacy", asset=dg.AssetKey([m]), blocking=True,

@@ -24,6 +24,7 @@ from sync.planning import Plan, build_plan, privacy_subset
 from sync.privacy_ledger import consent_or_privacy_driven, erased_keys, privacy_hash, purge_erased_state
 from sync.redact import redact
 from sync.settlement import Progress
+from sync.spark_reader import mirror_tables, spark_target, sync_queries
 from sync.state import Attempt, Settlement, StateStore, duplicate_keys, is_lock_error, model_chunks, read_snapshot
 from sync.summary import RunSummary, count_failures, finish_status
 from sync.values import delivery_id, payload_hash, to_text
@@ -57,6 +58,8 @@ def run_sync(cfg: SyncConfig, db_path: Path, destination_factory: Callable[[Sync
             summary.run_id = store.start_run(cfg.name, dry_run)
             lock.record(summary.run_id)
             run_started = True
+        if spark_target():  # on Spark the run plans from a copy of its model made now (sync/spark_reader.py)
+            mirror_tables(sync_queries(cfg.model), store.connect)
         destination = destination_factory(cfg)
         dest_key = destination.identify()
         summary.destination_key = dest_key

@@ -28,6 +28,7 @@ FAST_MODULES = frozenset({
     "test_docs",
     "test_orchestration_units",
     "test_sample_data",
+    "test_spark_reader",
     "test_sync_events_units",
     "test_sync_units",
 })
