@@ -79,44 +79,48 @@ def raw_rows(raw: Path) -> list[tuple[str, str, dict[str, str]]]:
     return rows
 
 
+def cell(row: dict, column: str) -> str:
+    return (row.get(column) or "").strip()
+
+
 def pick_person(root: Path) -> Person:
-    """A person of the DuckDB build with records in at least three sources, an email and a phone, whose names
-    no other person's raw rows carry (so a name found after the erasure can only be theirs)."""
+    """A person of the DuckDB build with records in at least three sources (a support ticket among them), an
+    email and a phone, whose values (emails, phones, names) no other person's raw rows or identifiers carry, not
+    even inside a longer value: whatever the scans find afterwards can only be theirs."""
     rows = raw_rows(root / "raw")
     with duckdb.connect(str(root / "duck.duckdb"), read_only=True) as con:
-        candidates = con.execute("""
+        candidates = [pid for (pid,) in con.execute("""
             select r.person_id from person_records r join identity_graph g using (person_id)
             group by r.person_id
-            having count(distinct r.source_name) >= 3 and count(distinct r.source_name) filter (
-                where r.source_name = 'support_tickets') = 1
+            having count(distinct r.source_name) >= 3
+                and count(distinct r.source_name) filter (where r.source_name = 'support_tickets') = 1
                 and count(distinct g.identifier_value) filter (where g.identifier_type = 'phone') >= 1
-            order by count(distinct r.source_name) desc, r.person_id""").fetchall()
-        for (pid,) in candidates:
+            order by count(distinct r.source_name) desc, r.person_id""").fetchall()]
+        for pid in candidates:
             ids = con.execute("select identifier_type, identifier_value from identity_graph where person_id = ?",
                               [pid]).fetchall()
+            shared = {v for (v,) in con.execute(
+                "select identifier_value from identity_graph where person_id <> ?", [pid]).fetchall()}
             records = {(s, r) for s, r in con.execute(
                 "select source_name, source_record_id from person_records where person_id = ?", [pid]).fetchall()}
             own = [row for source, rid, row in rows if (source, rid) in records]
-            others = [row for source, rid, row in rows if (source, rid) not in records]
-            names = {(row["first_name"].strip(), row["last_name"].strip()) for row in own
-                     if row.get("first_name", "").strip() and row.get("last_name", "").strip()}
-            full = {row["requester_name"].strip() for row in own if row.get("requester_name", "").strip()}
+            others = "\n".join(cell(row, c).lower() for source, rid, row in rows if (source, rid) not in records
+                               for c in row if isinstance(c, str))
+            names = {(cell(row, "first_name"), cell(row, "last_name")) for row in own
+                     if cell(row, "first_name") and cell(row, "last_name")}
+            full = {cell(row, "requester_name") for row in own if cell(row, "requester_name")}
             full |= {f"{first} {last}" for first, last in names}
-            other_names = {(row.get("first_name", "").strip().lower(), row.get("last_name", "").strip().lower())
-                           for row in others} | {tuple(row.get("requester_name", "").strip().lower().split(" ", 1))
-                                                 for row in others}
-            if not full or {(f.lower(), la.lower()) for f, la in names} & other_names or \
-                    {tuple(n.lower().split(" ", 1)) for n in full} & other_names:
-                continue
-            emails = sorted(v for t, v in ids if t == "email")
-            phones = sorted(v for t, v in ids if t == "phone")
-            if not emails:
-                continue
             values = {v for t, v in ids if t in ("email", "phone")} | full
-            values |= {row[c].strip() for row in own for c in RAW_VALUES if row.get(c, "").strip()}
-            return Person(pid, emails[0], phones[0], {v for v in values if len(v) >= 6}, names,
+            values |= {cell(row, c) for row in own for c in RAW_VALUES if cell(row, c)}
+            clash = {v for v in values if v in shared or v.lower() in others}
+            clash |= {f"{f} {la}" for f, la in names if f"\n{f.lower()}\n{la.lower()}\n" in others}
+            emails = sorted(v for t, v in ids if t == "email" and v not in clash)
+            phones = sorted(v for t, v in ids if t == "phone" and v not in clash)
+            if clash & full or not emails or not phones:
+                continue
+            return Person(pid, emails[0], phones[0], {v for v in values - clash if len(v) >= 6}, names,
                           {rid for _, rid in records})
-    raise AssertionError("the generated data has a person in three sources with a name no one else has")
+    raise AssertionError("the generated data has a person in three sources whose values no one else holds")
 
 
 def byte_scan(spark_dir: Path, needles: set[str]) -> list[tuple[str, str]]:
@@ -159,7 +163,8 @@ def scans(root: Path, person: Person) -> dict[str, list]:
 
 def request_logs(root: Path) -> tuple[str, str]:
     """SQL for DuckDB's and Spark's privacy_request_log on one connection (alias duck attached)."""
-    cols = "request_id, request_type, cast(received_at as varchar) as received_at, status, quarantine_reason, " \
+    cols = "request_id, request_type, cast(cast(received_at as timestamp) as varchar) as received_at, status, " \
+           "quarantine_reason, " \
            "persons_matched, records_matched, erased_at is not null as has_erased_at"
     return (f"select {cols} from duck.main.privacy_request_log",
             f"select {cols} from {spark_table(root, 'privacy_request_log')}")
