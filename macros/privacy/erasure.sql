@@ -1,7 +1,9 @@
 {#- Erasure, applied early: rows carrying an erased identifier are deleted from the base_ tables right after
     each build of them (post-hook), so identity, profiles, quarantine, person_id_history and the sync models
     never see them, and a re-delivered raw row is deleted again on every later build. Raw files stay as the
-    client delivered them. The erased identifiers are the ledger privacy_erased_identifiers (salted hashes). -#}
+    client delivered them. The erased identifiers are the ledger privacy_erased_identifiers (salted hashes).
+    Every deletion goes through erase_rows_where (macros/engine/privacy.sql): DELETE where the table format has
+    it, a crash-safe rewrite of the table without the rows on Spark's parquet tables (parquet_rewrite.sql). -#}
 
 {#- identifier type -> base column that a source's rows are erased by: its registry identifiers, and the
     email of sources that carry one without declaring identifiers (consent events). -#}
@@ -37,39 +39,24 @@
 {% macro delete_erased_rows(source_name) -%}
     {%- set cols = erasable_columns(raw_source(source_name)) -%}
     {%- if cols and erasure_ledger_in_use() -%}
-    {{ adapter.dispatch('delete_erased_rows', 'cdp')(cols, erased_identifiers_relation()) }}
+    {{ erase_rows_where(this, erased_condition(cols, erased_identifiers_relation())) }}
     {%- else -%}
     select 1
     {%- endif -%}
-{%- endmacro %}
-
-{% macro default__delete_erased_rows(cols, ledger) -%}
-    delete from {{ this }} where {{ erased_condition(cols, ledger) }}
-{%- endmacro %}
-
-{#- Spark's parquet tables cannot DELETE: fail loudly rather than keep erased rows. -#}
-{% macro spark__delete_erased_rows(cols, ledger) -%}
-    {{ exceptions.raise_compiler_error("privacy erasure needs DELETE on base tables; not supported on target " ~ target.type) }}
 {%- endmacro %}
 
 {#- Post-hook of the append-only person-id ledger, and of the identity scope tables (incremental_identity.sql):
     rows of erased records go too (record keys hold source ids such as the CRM contact id). `relation`: the
-    table to purge (default: the model being built); `what` names it in Spark's error. -#}
+    table to purge (default: the model being built); `what` names it in the log. -#}
 {% macro purge_erased_records(relation=none, what='the person-id ledger') -%}
     {%- if erasure_ledger_in_use() -%}
-    {{ adapter.dispatch('purge_erased_records', 'cdp')(relation or this, erased_identifiers_relation(), what) }}
+    {%- set ledger = erased_identifiers_relation() -%}
+    {%- do log('erasure: purging erased records from ' ~ what ~ ' (' ~ (relation or this).identifier ~ ')') -%}
+    {{ erase_rows_where(relation or this, privacy_hash('record_key', 'record_key') ~ " in (select identifier_hash from "
+                        ~ ledger ~ " where identifier_type = 'record_key')") }}
     {%- else -%}
     select 1
     {%- endif -%}
-{%- endmacro %}
-
-{% macro default__purge_erased_records(relation, ledger, what) -%}
-    delete from {{ relation }} where {{ privacy_hash('record_key', 'record_key') }} in (
-        select identifier_hash from {{ ledger }} where identifier_type = 'record_key')
-{%- endmacro %}
-
-{% macro spark__purge_erased_records(relation, ledger, what) -%}
-    {{ exceptions.raise_compiler_error("privacy erasure needs DELETE on " ~ what ~ "; not supported on target " ~ target.type) }}
 {%- endmacro %}
 
 {#- Post-hook of the append-only history logs (journey_transitions, segment_membership_events): history is
@@ -77,17 +64,10 @@
     holds each erased person's id, hashed). The histories derived from these logs follow on the same build. -#}
 {% macro purge_erased_persons() -%}
     {%- if erasure_ledger_in_use() -%}
-    {{ adapter.dispatch('purge_erased_persons', 'cdp')(erased_identifiers_relation()) }}
+    {%- set ledger = erased_identifiers_relation() -%}
+    {{ erase_rows_where(this, privacy_hash('person_id', 'person_id') ~ " in (select identifier_hash from "
+                        ~ ledger ~ " where identifier_type = 'person_id')") }}
     {%- else -%}
     select 1
     {%- endif -%}
-{%- endmacro %}
-
-{% macro default__purge_erased_persons(ledger) -%}
-    delete from {{ this }} where {{ privacy_hash('person_id', 'person_id') }} in (
-        select identifier_hash from {{ ledger }} where identifier_type = 'person_id')
-{%- endmacro %}
-
-{% macro spark__purge_erased_persons(ledger) -%}
-    {{ exceptions.raise_compiler_error("privacy erasure needs DELETE on the history logs; not supported on target " ~ target.type) }}
 {%- endmacro %}
