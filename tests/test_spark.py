@@ -6,115 +6,27 @@ through their own Spark session (sync/spark_reader.py), as they do on a cluster.
 from __future__ import annotations
 
 import os
-from dataclasses import replace
 
 import duckdb
 import pytest
-import requests
 
 from cdp.governance_suites import identity_suite, profiles_suite, staging_suites
-from datagen.sample_data import generate
 from sync.config import load_syncs
-from sync.destinations import make_destination
-from sync.engine import run_sync
-from sync.sandbox import start_sandbox
-from sync.spark_reader import SparkWarehouse
-from tests.compare import clusters, columns, comparable, differences, person_keys_view
-from tests.conftest import dbt
-from tests.sync_support import hubspot_live
+from tests.compare import clusters, columns, comparable, differences
+from tests.spark_support import MARTS, SYNCS
 
 pytestmark = pytest.mark.spark
 
-# Spark fits no predictions yet: their columns (and the journey stage, next best action and segments that read
-# churn_risk and predicted_clv) are left out of the comparison, and the tables derived from the journey stage
-# are compared for the people whose stage agrees. Once Spark predicts, this becomes () and everything is
-# compared in full, the predictions to 1e-6.
-PREDICTION_COLUMNS = ("p_alive", "churn_risk", "expected_orders", "expected_order_value", "predicted_clv",
-                      "predicted_next_order_at", "prediction_basis", "segments", "segment_count",
-                      "journey_stage", "next_best_action", "next_best_action_reason")
+# Columns left out of the comparison (with the journey stage, next best action and segments that read them, the
+# tables derived from the journey stage are then compared for the people whose stage agrees). Spark predicts
+# (predict/spark.py), so none: everything is compared in full, the predictions to 1e-6.
+PREDICTION_COLUMNS: tuple[str, ...] = ()
 PREDICTION_SEGMENTS = ("high_value_at_risk",) if PREDICTION_COLUMNS else ()
 
-# mart -> the column naming a person (None: no person); ids hashed from a person id differ between builds
-# (new person ids are salted with the build time), so they are left out and the person key stands for them
-MARTS = {
-    "person_records": "person_id", "identity_graph": "person_id", "identity_merge_rule_drops": None,
-    "identity_review_queue": None, "customer_profiles": "person_id", "segments": None,
-    "segment_memberships": "person_id", "segment_membership_events": "person_id",
-    "segment_membership_history": "person_id", "journey_transitions": "person_id",
-    "journey_stage_history": "person_id", "sync_hubspot__contacts": "person_id",
-    "sync_salesforce__contacts": "person_id", "sync_webhook__marketing_contacts": "person_id",
-    "sync_webhook__journey_events": "person_id", "quarantine": None, "source_row_counts": None,
-    "privacy_request_log": None, "person_id_history": None,
-}
 PERSON_HASHED_IDS = ("segment_membership_id", "segment_event_id", "transition_id", "event_id")
 STAGE_DERIVED = ("journey_transitions", "journey_stage_history", "sync_webhook__journey_events")
 SEGMENT_TABLES = ("segments", "segment_memberships", "segment_membership_events", "segment_membership_history",
                   "sync_webhook__journey_events")
-HISTORY_LOGS = ("journey_transitions", "segment_membership_events", "journey_stage_history",
-                "segment_membership_history", "sync_webhook__journey_events")
-SYNCS = ("hubspot_contacts", "salesforce_contacts", "journey_events_webhook")
-
-
-def _sync_all(env: dict[str, str], state_db, sandbox) -> dict[str, object]:
-    """Run the syncs against `sandbox` with `env` (target and warehouse); the journey events sync backfills,
-    so its first run delivers the events the build holds."""
-    summaries = {}
-    with pytest.MonkeyPatch.context() as mp:
-        for key, value in {**env, **sandbox.client_env()}.items():
-            mp.setenv(key, value)
-        for name in SYNCS:
-            cfg = load_syncs()[name]
-            summaries[name] = run_sync(replace(cfg, backfill=True) if cfg.mode == "events" else cfg, state_db,
-                                       make_destination)
-        if env["CDP_TARGET"] == "spark":  # a second run sends nothing: state held across the Spark reads
-            summaries["again"] = run_sync(load_syncs()["hubspot_contacts"], state_db, make_destination)
-    return summaries
-
-
-@pytest.fixture(scope="module")
-def engines(tmp_path_factory):
-    root = tmp_path_factory.mktemp("spark")
-    generate(400, 7, root / "raw")
-    dbt(root / "raw", root / "duck.duckdb", "build")
-    spark_dir = root / "spark"
-    dbt(root / "raw", root / "unused.duckdb", "build", target="spark", spark_dir=spark_dir)
-    # a second run of the identity passes and the append-only logs takes their incremental paths (nothing
-    # changed: every component row copied, no log row appended twice)
-    log = dbt(root / "raw", root / "unused.duckdb", "run", "--select", "int_records_clustered_strong",
-              "int_records_clustered", *HISTORY_LOGS, target="spark", spark_dir=spark_dir).stdout
-    assert "int_records_clustered relabelled the changed components" in log
-
-    sandboxes = {"duck": start_sandbox(), "spark": start_sandbox()}
-    try:
-        base = {"CDP_SPARK_DIR": str(spark_dir), "SPARK_LOCAL_IP": "127.0.0.1"}
-        runs = {"duck": _sync_all({**base, "CDP_TARGET": "duckdb"}, root / "duck.duckdb", sandboxes["duck"]),
-                "spark": _sync_all({**base, "CDP_TARGET": "spark"}, root / "sync-state.duckdb", sandboxes["spark"])}
-        crm = {e: _crm_state(sb) for e, sb in sandboxes.items()}
-        stats = {e: sb.stats() for e, sb in sandboxes.items()}
-    finally:
-        for sb in sandboxes.values():
-            sb.stop()
-    con = duckdb.connect()
-    con.execute(f"attach '{root / 'duck.duckdb'}' as duck (read_only)")
-    warehouse = spark_dir / "warehouse" / "cdp.db"
-    for table in [*MARTS, "int_records_clustered", "customer_predictions", "predictive_model_parameters"]:
-        assert sorted((warehouse / table).glob("*.parquet")), f"Spark wrote no parquet for {table} in {warehouse}"
-        con.execute(f"create view spark_{table} as select * from read_parquet('{warehouse / table}/*.parquet')")
-        con.execute(f"create view duck_{table} as select * from duck.main.{table}")
-    for engine in ("duck", "spark"):
-        person_keys_view(con, engine)
-
-    gx = {"duck": root / "duck.duckdb", "spark": SparkWarehouse(spark_dir)}
-    return {"con": con, "runs": runs, "crm": crm, "stats": stats, "gx": gx, "root": root}
-
-
-def _crm_state(sb) -> dict[str, object]:
-    hubspot = [c["properties"] for c in hubspot_live(sb.url).values()]
-    salesforce = list(requests.get(f"{sb.url}/_sandbox/salesforce", timeout=10).json()["records"].values())
-    events = list(requests.get(f"{sb.url}/_sandbox/webhook/events", timeout=10).json()["events"].values())
-    return {"hubspot": hubspot, "salesforce": salesforce, "events": events}
-
-
 def _stage_agrees(con: duckdb.DuckDBPyConnection) -> str:
     """Person keys whose journey stage is the same on both engines."""
     return ("select d.person_key from duck_customer_profiles dp join duck_person_keys d using (person_id) "
@@ -140,8 +52,8 @@ def _mart_query(con: duckdb.DuckDBPyConnection, engine: str, table: str) -> str:
 
 
 @pytest.mark.parametrize("table", sorted(MARTS))
-def test_spark_marts_equal_duckdb(engines, table):
-    con = engines["con"]
+def test_spark_marts_equal_duckdb(spark_engines, table):
+    con = spark_engines["con"]
     assert columns(con, f"duck_{table}") == columns(con, f"spark_{table}")
     duck, spark = (_mart_query(con, e, table) for e in ("duck", "spark"))
     assert differences(con, duck, spark) == []
@@ -149,17 +61,17 @@ def test_spark_marts_equal_duckdb(engines, table):
     assert con.execute(f"select count(*) from spark_{table}").fetchone()[0] == n_duck or table in STAGE_DERIVED
 
 
-def test_spark_compares_most_of_each_stage_derived_table(engines):
+def test_spark_compares_most_of_each_stage_derived_table(spark_engines):
     """The stage-derived marts are compared in full once Spark predicts; until then, on most people."""
-    con = engines["con"]
+    con = spark_engines["con"]
     for table in STAGE_DERIVED:
         compared = con.execute(f"select count(*) from ({_mart_query(con, 'duck', table)})").fetchone()[0]
         total = con.execute(f"select count(*) from duck_{table}").fetchone()[0]
         assert total > 100 and compared >= total / 2, (table, compared, total)
 
 
-def test_spark_clusters_the_same_records_into_the_same_people(engines):
-    con = engines["con"]
+def test_spark_clusters_the_same_records_into_the_same_people(spark_engines):
+    con = spark_engines["con"]
     duck, spark = clusters("duck"), clusters("spark")
     n_records = con.execute(f"select count(*) from ({duck})").fetchone()[0]
     n_people = con.execute("select count(*) from duck_person_keys").fetchone()[0]
@@ -171,9 +83,9 @@ def test_spark_clusters_the_same_records_into_the_same_people(engines):
     assert differences(con, duck, spark) == []
 
 
-def test_spark_predictions(engines):
+def test_spark_predictions(spark_engines):
     """With PREDICTION_COLUMNS set, Spark's placeholders say so; without, the predictions agree to 1e-6."""
-    con = engines["con"]
+    con = spark_engines["con"]
     assert columns(con, "duck_customer_predictions") == columns(con, "spark_customer_predictions")
     if PREDICTION_COLUMNS:
         assert con.execute("select distinct prediction_basis from spark_customer_predictions").fetchall() == [
@@ -195,10 +107,10 @@ def _person_keys(con: duckdb.DuckDBPyConnection, engine: str) -> dict[str, str]:
     return dict(con.execute(f"select person_id, person_key from {engine}_person_keys").fetchall())
 
 
-def _crm_rows(engines, engine: str, kind: str, person_field: str, drop: set[str]) -> list[tuple]:
-    keys = _person_keys(engines["con"], engine)
+def _crm_rows(spark_engines, engine: str, kind: str, person_field: str, drop: set[str]) -> list[tuple]:
+    keys = _person_keys(spark_engines["con"], engine)
     rows = []
-    for record in engines["crm"][engine][kind]:
+    for record in spark_engines["crm"][engine][kind]:
         row = {k: v for k, v in record.items() if k not in drop}
         row[person_field] = keys.get(record.get(person_field), "?")
         if "key" in row:
@@ -212,35 +124,35 @@ def _unmapped(sync: str) -> set[str]:
     return {field for field, column in load_syncs()[sync].fields.items() if column in PREDICTION_COLUMNS}
 
 
-def test_spark_syncs_leave_the_same_crm_state(engines):
-    runs = engines["runs"]
+def test_spark_syncs_leave_the_same_crm_state(spark_engines):
+    runs = spark_engines["runs"]
     for name in SYNCS:
         assert runs["spark"][name].status == runs["duck"][name].status, (name, runs["spark"][name].error)
         assert runs["spark"][name].planned == runs["duck"][name].planned > 0, name
     volatile = {"hs_object_id", "createdate", "lastmodifieddate", "Id", "writes", "delivery_id"}
-    hubspot = [_crm_rows(engines, e, "hubspot", "cdp_person_id", volatile | _unmapped("hubspot_contacts"))
+    hubspot = [_crm_rows(spark_engines, e, "hubspot", "cdp_person_id", volatile | _unmapped("hubspot_contacts"))
                for e in ("duck", "spark")]
     assert len(hubspot[0]) > 100 and hubspot[0] == hubspot[1]
-    salesforce = [_crm_rows(engines, e, "salesforce", "CDP_Person_Id__c", volatile | _unmapped("salesforce_contacts"))
+    salesforce = [_crm_rows(spark_engines, e, "salesforce", "CDP_Person_Id__c", volatile | _unmapped("salesforce_contacts"))
                   for e in ("duck", "spark")]
     assert len(salesforce[0]) > 100 and salesforce[0] == salesforce[1]
     # journey events: where the journey stage agrees while Spark does not predict (as in the marts)
-    agree = {k for (k,) in engines["con"].execute(_stage_agrees(engines["con"])).fetchall()}
-    events = [[r for r in _crm_rows(engines, e, "events", "person_id", volatile | {"event_id"})
+    agree = {k for (k,) in spark_engines["con"].execute(_stage_agrees(spark_engines["con"])).fetchall()}
+    events = [[r for r in _crm_rows(spark_engines, e, "events", "person_id", volatile | {"event_id"})
                if (not PREDICTION_COLUMNS or dict(r)["person_id"] in agree)
                and dict(r).get("segment") not in PREDICTION_SEGMENTS] for e in ("duck", "spark")]
     assert len(events[0]) > 10 and events[0] == events[1]
 
 
-def test_spark_sync_runs_again_sending_nothing(engines):
-    again = engines["runs"]["spark"]["again"]
+def test_spark_sync_runs_again_sending_nothing(spark_engines):
+    again = spark_engines["runs"]["spark"]["again"]
     assert again.status == "success" and again.planned == 0 and again.skipped > 100
-    assert engines["stats"]["spark"]["hubspot_creates"] == engines["stats"]["duck"]["hubspot_creates"]
+    assert spark_engines["stats"]["spark"]["hubspot_creates"] == spark_engines["stats"]["duck"]["hubspot_creates"]
 
 
-def test_spark_governance_suites_agree_with_duckdb(engines):
+def test_spark_governance_suites_agree_with_duckdb(spark_engines):
     """The GX suites read Spark through a Spark session and measure what they measure on DuckDB."""
-    duck, spark = engines["gx"]["duck"], engines["gx"]["spark"]
+    duck, spark = spark_engines["gx"]["duck"], spark_engines["gx"]["spark"]
     for suite in (identity_suite, profiles_suite):
         d, s = suite(duck), suite(spark)
         assert s.success and d.success, s.failures()

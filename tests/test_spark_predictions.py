@@ -6,17 +6,13 @@ tables are parquet files in its warehouse folder, read here with DuckDB beside t
 from __future__ import annotations
 
 import math
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from datagen.sample_data import generate
-from tests.compare import columns, person_keys_view
-from tests.conftest import dbt
+from tests.compare import columns
+from tests.spark_support import cdp_build_spark
 from tests.test_predictions import CDNOW_PUBLISHED, write_cdnow_raw
 
 pytestmark = pytest.mark.spark
@@ -24,19 +20,6 @@ pytestmark = pytest.mark.spark
 FIGURES = ("p_alive", "churn_risk", "expected_orders", "expected_order_value", "predicted_clv")
 TABLES = ("person_records", "predictive_model_parameters", "customer_predictions", "customer_profiles")
 TOLERANCE = 1e-6
-
-
-def cdp_build_spark(raw_dir: Path, root: Path, **env: str) -> str:
-    """`cdp build --target spark` with its warehouse, metastore and state under `root`; its output."""
-    environment = {**os.environ, "CDP_RAW_DIR": str(raw_dir), "CDP_STATE_DIR": str(root / "state"),
-                   "CDP_SPARK_DIR": str(root / "spark"), "CDP_DUCKDB_PATH": str(root / "state" / "unused.duckdb"),
-                   "SPARK_LOCAL_IP": "127.0.0.1", **env}
-    proc = subprocess.run([str(Path(sys.executable).with_name("cdp")), "build", "--target", "spark"],
-                          env=environment, capture_output=True, text=True)
-    logs = "".join(p.read_text(encoding="utf-8") for p in sorted((root / "state" / "logs").glob("*.log")))
-    output = proc.stdout + proc.stderr + logs
-    assert proc.returncode == 0, f"cdp build --target spark failed:\n{proc.stdout[-6000:]}\n{proc.stderr[-3000:]}"
-    return output
 
 
 def spark_views(con: duckdb.DuckDBPyConnection, spark_dir: Path, tables: tuple[str, ...] = TABLES) -> None:
@@ -52,24 +35,14 @@ def close(left: float | None, right: float | None, tolerance: float = TOLERANCE)
     return math.isclose(left, right, rel_tol=tolerance, abs_tol=tolerance)
 
 
-@pytest.fixture(scope="module")
-def engines(tmp_path_factory) -> tuple[duckdb.DuckDBPyConnection, str]:
-    root = tmp_path_factory.mktemp("spark_predictions")
-    generate(400, 7, root / "raw")
-    dbt(root / "raw", root / "duck.duckdb", "build")
-    output = cdp_build_spark(root / "raw", root)
-    con = duckdb.connect()
-    con.execute(f"attach '{root / 'duck.duckdb'}' as duck (read_only)")
-    for table in TABLES:
-        con.execute(f"create view duck_{table} as select * from duck.main.{table}")
-    spark_views(con, root / "spark")
-    for engine in ("duck", "spark"):
-        person_keys_view(con, engine)
-    return con, output
+@pytest.fixture
+def built(spark_engines) -> tuple[duckdb.DuckDBPyConnection, str]:
+    """The DuckDB and Spark builds of tests/test_spark.py (a session fixture: one Spark build for both)."""
+    return spark_engines["con"], spark_engines["output"]
 
 
-def test_spark_build_fits_and_scores_without_placeholders(engines):
-    con, output = engines
+def test_spark_build_fits_and_scores_without_placeholders(built):
+    con, output = built
     assert "predictions on Spark: BG/NBD converged on" in output
     # the placeholders' warnings (models/marts/predictions/fallback/); the status itself is named by a test
     assert "null placeholders" not in output and "every prediction is null" not in output
@@ -78,8 +51,8 @@ def test_spark_build_fits_and_scores_without_placeholders(engines):
     assert con.execute("select count(*) from spark_customer_predictions where churn_risk is null").fetchone()[0] == 0
 
 
-def test_spark_fits_the_same_parameters_as_duckdb(engines):
-    con, _ = engines
+def test_spark_fits_the_same_parameters_as_duckdb(built):
+    con, _ = built
     assert columns(con, "duck_predictive_model_parameters") == columns(con, "spark_predictive_model_parameters")
     query = ("select model, parameter, value, std_error, time_unit, fitted_on_persons, as_of, fit_status "
              "from {}_predictive_model_parameters order by model, parameter")
@@ -91,8 +64,8 @@ def test_spark_fits_the_same_parameters_as_duckdb(engines):
         assert d[4:] == s[4:], (d, s)
 
 
-def test_spark_predicts_the_same_per_person_as_duckdb(engines):
-    con, _ = engines
+def test_spark_predicts_the_same_per_person_as_duckdb(built):
+    con, _ = built
     assert columns(con, "duck_customer_predictions") == columns(con, "spark_customer_predictions")
     types = "select column_name, column_type from (describe {}_customer_predictions)"
     assert con.execute(types.format("duck")).fetchall() == con.execute(types.format("spark")).fetchall()
@@ -108,8 +81,8 @@ def test_spark_predicts_the_same_per_person_as_duckdb(engines):
     assert mismatched == []
 
 
-def test_spark_profiles_carry_the_predictions_and_the_segments_built_on_them(engines):
-    con, _ = engines
+def test_spark_profiles_carry_the_predictions_and_the_segments_built_on_them(built):
+    con, _ = built
     query = ("select k.person_key, t.churn_risk, t.predicted_clv, t.segments, t.journey_stage "
              "from {}_customer_profiles t join {}_person_keys k using (person_id) order by k.person_key")
     duck, spark = (con.execute(query.format(e, e)).fetchall() for e in ("duck", "spark"))
