@@ -3,7 +3,7 @@ and the governance suites their frames through a Spark session on the same metas
 builds, configured from the same `profiles.yml` output (its `server_side_parameters`), so a cluster profile
 (`spark.master`, `hive.metastore.uris`) is read the same way as local mode.
 
-The session runs in a child process (`python -m sync.spark_reader`) that ends with the read: an embedded
+The session runs in a child process (`python -m sync.spark_child`) that ends with the read: an embedded
 Derby metastore admits one JVM at a time, and a session kept open here would lock dbt's next build out. The
 child collects each query's rows on the driver (`toLocalIterator`, in chunks) and writes them, typed from
 Spark's schema, into a small DuckDB file; nothing is written through the executors, so no shared folder is
@@ -23,7 +23,6 @@ import sys
 import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from decimal import Decimal
 from pathlib import Path
 
 import duckdb
@@ -104,7 +103,7 @@ class SparkWarehouse:
             out = Path(tmp) / "read.duckdb"
             spec = {"queries": dict(queries), "optional": optional, "out": str(out), "schema": SCHEMA,
                     "config": session_config(self.env, self.output)}
-            proc = subprocess.run([sys.executable, "-m", "sync.spark_reader"], input=json.dumps(spec), text=True,
+            proc = subprocess.run([sys.executable, "-m", "sync.spark_child"], input=json.dumps(spec), text=True,
                                   capture_output=True, env=self.env, cwd=PROJECT_DIR, timeout=self.timeout_s)
             if proc.returncode != 0:
                 tail = [line for line in proc.stderr.splitlines() if "Error" in line or "Exception" in line][-5:]
@@ -160,56 +159,3 @@ def _refuse_foreign(con: duckdb.DuckDBPyConnection, queries: Mapping[str, str]) 
 def sync_queries(model: str) -> dict[str, str]:
     """What a sync of `model` reads: the whole model (the engine checks its columns) and SYNC_RELATIONS."""
     return {model: f"select * from `{model}`", **{k: v for k, v in SYNC_RELATIONS.items() if k != model}}
-
-
-# --- the child process ---------------------------------------------------------------------------------
-
-def _duck_type(spark_type: str) -> str:
-    if spark_type.startswith("decimal"):
-        return spark_type
-    return TYPES.get(spark_type, "varchar")
-
-
-def _write(con: duckdb.DuckDBPyConnection, name: str, frame) -> None:
-    fields = [(f.name, _duck_type(f.dataType.simpleString())) for f in frame.schema.fields]
-    con.execute(f'create table "{name}" ({", ".join(f"{chr(34)}{c}{chr(34)} {t}" for c, t in fields)})')
-    rows: list = []
-
-    def flush() -> None:
-        # decimals as text, so DuckDB casts them exactly to the column's decimal type
-        data = pd.DataFrame([[str(v) if isinstance(v, Decimal) else v for v in r] for r in rows],
-                            columns=[c for c, _ in fields], dtype=object)
-        con.register("chunk", data)
-        con.execute(f'insert into "{name}" select {", ".join(f"cast({chr(34)}{c}{chr(34)} as {t})" for c, t in fields)} '
-                    f"from chunk")
-        con.unregister("chunk")
-        rows.clear()
-
-    for row in frame.toLocalIterator():
-        rows.append(tuple(row))
-        if len(rows) >= CHUNK_ROWS:
-            flush()
-    if rows:
-        flush()
-
-
-def _child(spec: dict) -> None:
-    from pyspark.sql import SparkSession
-
-    builder = SparkSession.builder.appName("cdp-reader")
-    for key, value in spec["config"].items():
-        builder = builder.config(key, value)
-    spark = builder.enableHiveSupport().getOrCreate()
-    try:
-        spark.sql(f"use {spec['schema']}")
-        with duckdb.connect(spec["out"]) as con:
-            for name, sql in spec["queries"].items():
-                if spec["optional"] and not spark.catalog.tableExists(f"{spec['schema']}.{name}"):
-                    continue
-                _write(con, name, spark.sql(sql))
-    finally:
-        spark.stop()
-
-
-if __name__ == "__main__":
-    _child(json.loads(sys.stdin.read()))

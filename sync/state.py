@@ -93,11 +93,8 @@ create table if not exists {SCHEMA}.sync_record_log (
     error_code varchar,
     logged_at timestamp not null
 );
-create table if not exists {SCHEMA}.sync_journal_applied (
-    sync_name varchar not null,
-    entry_id varchar not null,
-    applied_at timestamp not null
-);
+create table if not exists {SCHEMA}.sync_journal_applied (sync_name varchar not null, entry_id varchar not null,
+                                                           applied_at timestamp not null);
 """
 
 STATE_COLUMNS = ["sync_name", "destination_key", "record_key", "payload_hash", "payload", "destination_id",
@@ -312,9 +309,8 @@ class StateStore:
     def applied_entries(self, sync_name: str) -> set[str]:
         """The journal lines whose outcome the warehouse already has (written before the journal was rewritten)."""
         with self.connect() as con:
-            rows = con.execute(f"select entry_id from {SCHEMA}.sync_journal_applied where sync_name = ?",
-                               [sync_name]).fetchall()
-        return {r[0] for r in rows}
+            return {r[0] for r in con.execute(f"select entry_id from {SCHEMA}.sync_journal_applied where sync_name = ?",
+                                              [sync_name]).fetchall()}
 
     def finish_run(self, run_id: str, status: str, counts: dict[str, object]) -> None:
         """End the run row. Its journal was rewritten at the last flush, so the lines it applied cannot come back."""
