@@ -8,6 +8,7 @@ the same request delivered again changes nothing."""
 from __future__ import annotations
 
 import csv
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,7 +17,8 @@ import pytest
 
 from datagen.sample_data import generate
 from tests.compare import differences
-from tests.conftest import dbt
+from predict import spark_build as predict_steps
+from tests.conftest import PROJECT_DIR, dbt
 
 pytestmark = pytest.mark.spark
 
@@ -51,12 +53,25 @@ class Runs:
     again: dict[str, list]
 
 
-def spark_build(root: Path, *extra: str, verb: str = "build", check: bool = True):
-    """Spark's seeds and models: its tests run in tests/test_spark.py (each unit test takes most of a minute on
-    Spark), the data here is checked against DuckDB's."""
+def spark_build(root: Path, *extra: str, verb: str = "build", check: bool = True) -> tuple[int, str]:
+    """Spark's seeds and models as `cdp build --target spark` builds them (predict/spark_build.py: dbt, the
+    prediction step, dbt for what reads the predictions); its return code. Spark's data tests run in
+    tests/test_spark.py (each unit test takes most of a minute on Spark); the data here is checked against
+    DuckDB's. Returns the return code and dbt's output."""
     skip = ("--exclude-resource-type", "unit_test", "test") if verb == "build" else ()
-    return dbt(root / "raw", root / "unused.duckdb", verb, *skip, *extra, target="spark", spark_dir=root / "spark",
-               check=check)
+    output: list[str] = []
+
+    def run_dbt(**selection) -> int:
+        proc = dbt(root / "raw", root / "unused.duckdb", verb, *skip, *extra, target="spark", spark_dir=root / "spark",
+                   check=check, **selection)
+        output.append(proc.stdout)
+        return proc.returncode
+
+    env = {**os.environ, "CDP_TARGET": "spark", "CDP_SPARK_DIR": str(root / "spark"), "SPARK_LOCAL_IP": "127.0.0.1",
+           "CDP_RAW_DIR": str(root / "raw"), "DBT_PROFILES_DIR": str(PROJECT_DIR)}
+    rc = predict_steps.build(run_dbt, lambda: predict_steps.run_prediction_step(PROJECT_DIR, env))
+    assert rc == 0 or not check, f"the prediction step failed (exit code {rc})"
+    return rc, "".join(output)
 
 
 def duck_build(root: Path, verb: str = "build") -> None:
@@ -214,16 +229,16 @@ def runs(tmp_path_factory, monkeypatch_module) -> Runs:
         encoding="utf-8")
     duck_build(root, "run")
     # the ledger's rewrite stops after its copy, in the state of a run killed during the overwrite
-    failed = spark_build(root, "--vars", f"{{erasure_interrupt_after_copy: {LEDGER}}}", verb="run", check=False)
+    failed, _ = spark_build(root, "--vars", f"{{erasure_interrupt_after_copy: {LEDGER}}}", verb="run", check=False)
     with duckdb.connect() as con:
         interrupted = {
-            "returncode": failed.returncode,
+            "returncode": failed,
             "ledger_rows": con.execute(f"select count(*) from read_parquet('{warehouse(root) / LEDGER}/*.parquet', "
                                        "union_by_name = true)").fetchone()[0]
             if sorted((warehouse(root) / LEDGER).glob("*.parquet")) else 0,
             "copy_rows": con.execute(f"select count(*) from {spark_table(root, LEDGER + '__erasure_copy')}").fetchone()[0],
         }
-    recovered = spark_build(root, verb="run")
+    _, recovered = spark_build(root, verb="run")
     after = {**scans(root, person), **compare_with_duckdb(root), "ids": person_ids(root)}
 
     # the same request delivered again, and another naming the same person's phone
@@ -233,7 +248,7 @@ def runs(tmp_path_factory, monkeypatch_module) -> Runs:
     duck_build(root, "run")
     spark_build(root, verb="run")
     again = {**scans(root, person), **compare_with_duckdb(root)}
-    return Runs(root, person, before, interrupted, recovered.stdout, ids_before, after, again)
+    return Runs(root, person, before, interrupted, recovered, ids_before, after, again)
 
 
 @pytest.fixture(scope="module")

@@ -28,7 +28,7 @@
     {%- if spark_table_format() in ('delta', 'iceberg') -%}
     delete from {{ relation }} where {{ condition }}
     {%- else -%}
-    {%- do parquet_rewrite_without(relation, condition) -%}
+    {%- if execute %}{% do parquet_rewrite_without(relation, condition) %}{% endif -%}
     select 1
     {%- endif -%}
 {%- endmacro %}
