@@ -9,6 +9,9 @@ import contextlib
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+import duckdb
 
 from cdp.crm_sandbox import use_crm_sandbox_if_no_credentials
 from cdp.erasure_rewrite import rewrite_after_erasure
@@ -20,6 +23,9 @@ from cdp.report import (format_table, identity_summary, journey_summary, load_su
 from cdp.segment_rules import refuse_bad_segments
 from cdp.settings import Settings
 from sync.config import ConfigError, load_syncs
+
+if TYPE_CHECKING:
+    import dagster as dg
 
 
 def run_pipeline(settings: Settings, verbose: bool = False) -> int:
@@ -79,6 +85,25 @@ def run_pipeline(settings: Settings, verbose: bool = False) -> int:
                         str(Path(sys.executable).with_name("dbt")), print)
     if settings.target == "duckdb" and (rewritten := rewrite_after_erasure(db)):
         print(rewritten)
+    try:
+        print_summary(db, result, settings)
+    except duckdb.IOException:  # another process (cdp serve, a build) holds the warehouse's write lock
+        print(f"\nno summary: another process holds the warehouse {db}; `cdp sync status` and the run log show "
+              "this run's outcome once it is free")
+    failed_steps = [e.step_key for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    if failed_steps:
+        print(f"\nfailed steps: {', '.join(failed_steps)}")
+    if not_run:
+        print(f"syncs not run (a blocking check or an upstream step failed): {', '.join(not_run)}")
+    print(f"\nrun {result.run_id} {'succeeded' if result.success else 'FAILED'}; warehouse: {db}")
+    if sandbox:
+        print(f"CRM sandbox page (contacts with enriched fields): {sandbox.url}/ (keeps running; "
+              "stop it with .venv/bin/cdp sandbox stop)")
+    return 0 if result.success and not not_run else 1
+
+
+def print_summary(db: Path, result: dg.ExecuteInProcessResult, settings: Settings) -> None:
+    """Rows per source, identity, predictions, journeys, governance checks and syncs, read from the warehouse."""
     built = {e.step_key for e in result.all_events if e.event_type_value == "STEP_SUCCESS"} >= set(DBT_STEPS)
     if not built:
         print("\nthe dbt build did not complete: no summary (where it stopped, the warehouse's tables are the "
@@ -112,13 +137,3 @@ def run_pipeline(settings: Settings, verbose: bool = False) -> int:
         if rows:
             print("\nSyncs (latest run of each):")
             print(format_table(cols, rows))
-    failed_steps = [e.step_key for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
-    if failed_steps:
-        print(f"\nfailed steps: {', '.join(failed_steps)}")
-    if not_run:
-        print(f"syncs not run (a blocking check or an upstream step failed): {', '.join(not_run)}")
-    print(f"\nrun {result.run_id} {'succeeded' if result.success else 'FAILED'}; warehouse: {db}")
-    if sandbox:
-        print(f"CRM sandbox page (contacts with enriched fields): {sandbox.url}/ (keeps running; "
-              "stop it with .venv/bin/cdp sandbox stop)")
-    return 0 if result.success and not not_run else 1

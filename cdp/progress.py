@@ -16,6 +16,7 @@ import dagster as dg
 STEP_LABELS = {"cdp_dbt_staging": "dbt build: seeds and staging (with tests)",
                "cdp_dbt_assets": "dbt build: identity, profiles, quality, CRM models (with tests)",
                "run_report": "run report"}
+QUIET_STEPS = ("run_report",)  # the summary printed after the run is their output; a failure still prints
 DBT_STEPS = ("cdp_dbt_staging", "cdp_dbt_assets")
 
 
@@ -41,6 +42,7 @@ class ProgressHandler(logging.Handler):
         self.started: dict[str, float] = {}
         self.passed: dict[str, list[str]] = {}  # gx step -> check name and the assets it passed on
         self.syncs_done: list[str] = []  # syncs that succeeded since the last line: printed as one line
+        self.skipped: set[str] = set()  # steps whose asset did nothing by configuration (metadata "skipped")
         self.out = out
         self.t0 = time.monotonic()
 
@@ -83,7 +85,7 @@ class ProgressHandler(logging.Handler):
                 self.line(f"done   {step_label(step)} ({took}){': built ' + layers if layers else ''}")
             elif step.startswith("sync_"):  # the syncs run one after another: one line for them all
                 self.syncs_done.append(f"{step.removeprefix('sync_')} ({took})")
-            else:
+            elif step not in self.skipped and step not in QUIET_STEPS:  # an asset switched off prints nothing
                 self.line(f"done   {step_label(step)} ({took})")
         elif kind == "STEP_FAILURE":
             error = event.step_failure_data.error if event.step_failure_data else None
@@ -93,6 +95,8 @@ class ProgressHandler(logging.Handler):
             self.line(f"skip   {step_label(step)} (an upstream step or blocking check failed)")
         elif kind == "ASSET_MATERIALIZATION" and event.asset_key is not None:
             group = self.groups.get(event.asset_key.path[-1])
+            if "skipped" in event.event_specific_data.materialization.metadata:
+                self.skipped.add(step)
             if group and step in DBT_STEPS:
                 self.built[group] += 1
         elif kind == "ASSET_CHECK_EVALUATION":

@@ -56,15 +56,18 @@ LOAD_SUMMARY_SQL = """
 """
 
 
-# the load summary's row counts and its identifier counts print as two tables, so a line fits 100 columns
+# the load summary's row counts print as a table, its identifier counts as one line of totals (per source:
+# the mart source_row_counts), so the summary fits a terminal
 ROW_COLUMNS = 7
 
 
 def load_summary(duckdb_path: Path) -> str:
     cols, rows = query(duckdb_path, LOAD_SUMMARY_SQL)
-    ids = [0, *range(ROW_COLUMNS, len(cols))]
-    return "\n".join([format_table(cols[:ROW_COLUMNS], [r[:ROW_COLUMNS] for r in rows]), "",
-                      format_table([cols[i] for i in ids], [[r[i] for i in ids] for r in rows])])
+    normalised, placeholders, invalid = (sum(r[i] or 0 for r in rows) for i in range(ROW_COLUMNS, len(cols)))
+    return "\n".join([format_table(cols[:ROW_COLUMNS], [r[:ROW_COLUMNS] for r in rows]),
+                      textwrap.fill(f"identifiers: {normalised} normalised; nulled {placeholders} placeholders, "
+                                    f"{invalid} invalid (by source: source_row_counts)",
+                                    width=100, subsequent_indent="  ")])
 
 
 IDENTITY_SUMMARY_SQL = """
@@ -177,8 +180,8 @@ def signed(n: int | None) -> str:
 
 def journey_summary(duckdb_path: Path) -> str:
     """Stage distribution (persons, and how many have a next best action), the segment sizes against the
-    previous build instant and this build's transitions by from/to, a few lines for run summaries (README
-    "Journeys")."""
+    previous build instant and this build's transitions by from/to (at most two lines; the rest in
+    journey_transitions), a few lines for run summaries."""
     needed = ("journey_transitions", "customer_profiles", "segment_membership_events", "segment_membership_history")
     if not all(table_exists(duckdb_path, table) for table in needed):
         return "(journeys not built)"
@@ -196,4 +199,5 @@ def journey_summary(duckdb_path: Path) -> str:
     since = f"change since {previous_as_of}" if previous_as_of is not None else "first build"
     return "\n".join([*textwrap.wrap(f"stages (persons/with an action): {stage_text}", 100, subsequent_indent="  "),
                       *textwrap.wrap(f"segment sizes ({since}): {size_text}", 100, subsequent_indent="  "),
-                      *textwrap.wrap(f"transitions as of {instant[0][0]}: {move_text}", 100, subsequent_indent="  ")])
+                      *textwrap.wrap(f"transitions as of {instant[0][0]}: {move_text}", 100, subsequent_indent="  ",
+                                     max_lines=2, placeholder=" ... (all: journey_transitions)")])

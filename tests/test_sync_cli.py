@@ -41,5 +41,5 @@ def test_sync_run_reuses_the_sandbox_make_run_left_and_status_reads_the_same_war
         # no second sandbox was started: the pid file still names the one from "make run"
         assert (state / "sandbox.pid").read_text().split()[1] == str(sandbox.port)
     finally:
-        sandbox.process.terminate()
-        sandbox.process.wait(timeout=10)
+        sandbox.stop()  # SIGTERM, then SIGKILL if it has not exited within 5 s
+        sandbox.process.wait(timeout=60)
