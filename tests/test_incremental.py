@@ -44,9 +44,9 @@ IDENTITY_BUILD_COLUMNS = ("_staged_through",)
 
 
 def _marts() -> list[str]:
-    """Every mart model that the DuckDB target builds (Python predictions, not their SQL fallbacks)."""
+    """Every mart model that the DuckDB target builds (the Python predictions, not their Spark nodes)."""
     root = Path(__file__).resolve().parent.parent / "models" / "marts"
-    return sorted(path.stem for path in [*root.rglob("*.sql"), *root.rglob("*.py")] if "fallback" not in path.parts)
+    return sorted({path.stem for path in [*root.rglob("*.sql"), *root.rglob("*.py")] if "spark" not in path.parts})
 
 
 def _staged_by_run(db: Path) -> dict[str, dict[str, int]]:
